@@ -1,0 +1,30 @@
+# Every target works from a fresh clone: the virtualenv is created in .venv/ on first use.
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install demo ui test lint clean-data
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The main job: demo data into the landing zone, then the whole asset graph once, in-process.
+demo: $(STAMP)
+	$(VENV)/bin/vision-assets demo
+
+## The Dagster UI (webserver + daemon) on the same instance and data, sensors and automation on.
+ui: $(STAMP)
+	$(VENV)/bin/vision-assets ui
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check vision_assets tests definitions.py
+
+clean-data:
+	rm -rf .data

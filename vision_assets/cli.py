@@ -1,0 +1,210 @@
+"""`vision-assets`: the demo, ingest without the daemon, lineage audits, promote and rollback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from vision_assets.core.settings import PROJECT_ROOT, Settings
+
+
+def prepare_environment() -> Settings:
+    """Point Dagster and third-party libraries at the data folder before anything imports them."""
+    settings = Settings.from_env()
+    settings.prepare()
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    instance_yaml = settings.dagster_home / "dagster.yaml"
+    if not instance_yaml.exists():
+        shutil.copyfile(PROJECT_ROOT / "dagster.yaml", instance_yaml)
+    return settings
+
+
+def _daemon(settings: Settings):
+    import dagster as dg
+
+    from vision_assets.definitions import defs
+    from vision_assets.local_daemon import LocalDaemon
+
+    return LocalDaemon(defs, dg.DagsterInstance.get())
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    settings = prepare_environment()
+    daemon = _daemon(settings)
+    cursor = daemon.automation_baseline()
+    daemon.sensor_tick("landing_sensor")
+    daemon.automation_until_quiet(cursor)
+    return 0 if all(r.success for r in daemon.runs) else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from vision_assets.core.demo_data import DemoSpec, generate_demo_data
+
+    started = time.monotonic()
+    settings = prepare_environment()
+    print(f"data folder: {settings.data_dir}")
+    generated = generate_demo_data(settings.landing_dir, DemoSpec(seed=args.seed))
+    print(f"demo data: {generated['videos']} videos in {settings.landing_dir}")
+    daemon = _daemon(settings)
+    cursor = daemon.automation_baseline()
+    daemon.sensor_tick("landing_sensor")
+    daemon.automation_until_quiet(cursor)
+    daemon.sensor_tick("retrain_sensor")
+    daemon.schedule_tick("nightly_hard_examples")
+    print()
+    print_summary(settings)
+    failed = [r for r in daemon.runs if not r.success]
+    print(f"\n{len(daemon.runs)} run(s), {len(failed)} failed, {time.monotonic() - started:.0f} s")
+    print("Open the UI on this instance and data: make ui   (then http://127.0.0.1:3000)")
+    return 1 if failed else 0
+
+
+def collect_summary(settings: Settings) -> dict:
+    from vision_assets.core.lake import Lake
+    from vision_assets.core.registry import ModelRegistry
+    from vision_assets.defs.resources import MlflowResource
+
+    lake = Lake(settings.lake_root)
+    videos = lake.read_tables("raw_videos")
+    frames = lake.read_tables("sampled_frames")
+    qc = lake.read_tables("qc_summary")
+    summary: dict = {
+        "videos": int(len(videos)),
+        "video_outcomes": videos["outcome"].value_counts().to_dict() if len(videos) else {},
+        "scenes_x_days": int(videos[["scene", "day"]].drop_duplicates().shape[0]) if len(videos) else 0,
+        "scenes": sorted(videos["scene"].unique().tolist()) if len(videos) else [],
+        "frames": int(len(frames)),
+        "annotations_kept": int(qc["kept"].sum()) if len(qc) else 0,
+        "annotations_rejected": int(qc["rejected"].sum()) if len(qc) else 0,
+    }
+    if lake.exists("datasets/latest.json"):
+        summary["dataset_version"] = lake.read_json("datasets/latest.json")["version"]
+    model_name = MlflowResource.model_fields["model_name"].default
+    registry = ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+    champion = registry.champion(model_name)
+    latest = registry.find_version(model_name, "dataset_version", summary.get("dataset_version", "-"))
+    for label, version in (("model", latest), ("champion", champion)):
+        if version is not None:
+            summary[label] = {"name": model_name, "version": str(version.version),
+                              "map50_95": float(version.tags.get("map50_95", "nan")),
+                              "map50": float(version.tags.get("map50", "nan")),
+                              "dataset_version": version.tags.get("dataset_version")}
+    return summary
+
+
+def print_summary(settings: Settings) -> None:
+    s = collect_summary(settings)
+    outcomes = ", ".join(f"{v} {k}" for k, v in sorted(s["video_outcomes"].items()))
+    print("== vision_assets summary ==")
+    print(f"videos:            {s['videos']} ({outcomes})")
+    print(f"scenes x days:     {s['scenes_x_days']} ({len(s['scenes'])} scenes)")
+    print(f"frames sampled:    {s['frames']}")
+    print(f"annotations:       {s['annotations_kept']} kept, {s['annotations_rejected']} rejected by QC")
+    print(f"dataset version:   {s.get('dataset_version', '-')}")
+    if "model" in s:
+        m = s["model"]
+        print(f"model:             {m['name']} v{m['version']}  mAP50-95 {m['map50_95']:.4f}  mAP50 {m['map50']:.4f}")
+    if "champion" in s:
+        print(f"champion:          v{s['champion']['version']}")
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    settings = prepare_environment()
+    if args.json:
+        print(json.dumps(collect_summary(settings), indent=2))
+    else:
+        print_summary(settings)
+    return 0
+
+
+def _registry(settings: Settings):
+    from vision_assets.core.registry import ModelRegistry
+    from vision_assets.defs.resources import MlflowResource
+
+    return ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root), MlflowResource.model_fields["model_name"].default
+
+
+def cmd_lineage(args: argparse.Namespace) -> int:
+    """Which exact video bytes and label versions made this model?"""
+    from vision_assets.core.lake import Lake
+
+    settings = prepare_environment()
+    registry, name = _registry(settings)
+    version = registry.client.get_model_version(name, args.version) if args.version else registry.champion(name)
+    if version is None:
+        print(f"model {name} has no champion yet", file=sys.stderr)
+        return 1
+    lake = Lake(settings.lake_root)
+    dataset = lake.read_json(f"datasets/{version.tags['dataset_version']}/dataset.json")
+    videos = lake.read_tables("raw_videos")
+    used = videos[videos["video_sha256"].isin(dataset["videos"])]
+    report = {
+        "model": {"name": name, "version": str(version.version), "mlflow_run_id": version.run_id, "tags": dict(version.tags)},
+        "dataset": {k: dataset[k] for k in ("version", "counts", "label_versions", "split_config")},
+        "videos": used[["video_sha256", "source_name", "scene", "day", "outcome"]].to_dict("records"),
+    }
+    print(json.dumps(report, indent=2, default=str))
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    registry, name = _registry(prepare_environment())
+    registry.promote(name, args.version)
+    print(f"{name}: champion is v{args.version}")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    registry, name = _registry(prepare_environment())
+    try:
+        restored = registry.rollback(name)
+    except LookupError as error:
+        print(f"rollback refused: {error}", file=sys.stderr)
+        return 1
+    print(f"{name}: champion rolled back to v{restored}")
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """`dagster dev` (webserver + daemon) on the same instance and data as the demo."""
+    settings = prepare_environment()
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
+    print(f"DAGSTER_HOME={settings.dagster_home}\nUI: http://{args.host}:{args.port}")
+    os.chdir(PROJECT_ROOT)
+    os.execv(command[0], command)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="vision-assets", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="generate demo videos and run the whole asset graph once, in-process")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(func=cmd_demo)
+    sub.add_parser("ingest", help="one landing-sensor evaluation and the runs it and automation request").set_defaults(func=cmd_ingest)
+    summary = sub.add_parser("summary", help="what the lake and registry hold")
+    summary.add_argument("--json", action="store_true")
+    summary.set_defaults(func=cmd_summary)
+    lineage = sub.add_parser("lineage", help="videos, labels and dataset behind a model version")
+    lineage.add_argument("--version", help="model version (default: the champion)")
+    lineage.set_defaults(func=cmd_lineage)
+    promote = sub.add_parser("promote", help="make a model version the champion")
+    promote.add_argument("version")
+    promote.set_defaults(func=cmd_promote)
+    sub.add_parser("rollback", help="give the champion alias back to the previous champion").set_defaults(func=cmd_rollback)
+    ui = sub.add_parser("ui", help="dagster dev on the demo's instance and data")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=cmd_ui)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

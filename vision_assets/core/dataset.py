@@ -1,0 +1,200 @@
+"""Versioned dataset splits: grouped by video (or scene) so no footage leaks across train/val/test."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vision_assets.core.lake import Lake
+
+SPLITS = ("train", "val", "test")
+MANIFEST_COLUMNS = [
+    "sample_id", "frame_sha256", "video_sha256", "frame_index", "scene", "day", "split",
+    "label_version", "n_boxes", "image_path", "width", "height", "lighting",
+]
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    train: float = 0.7
+    val: float = 0.15
+    group_by: str = "video"  # "video" or "scene": the unit that never crosses splits
+    seed: int = 0
+
+
+def _bucket(group: str, seed: int) -> float:
+    digest = hashlib.sha256(f"{seed}:{group}".encode()).hexdigest()
+    return int(digest[:12], 16) / float(1 << 48)
+
+
+def assign_splits(groups: list[str], config: SplitConfig, previous: dict[str, str] | None = None) -> dict[str, str]:
+    """Sticky, hash-based assignment of whole groups to splits.
+
+    A group keeps the split an earlier dataset version gave it, so a model evaluated on a later version's
+    test split never saw that footage in training. New groups go by a seeded hash of their id; when a split
+    would stay empty, the new group nearest to its hash range moves there (small datasets only).
+    """
+    previous = previous or {}
+    assignment = {g: previous[g] for g in groups if g in previous}
+    fresh = sorted((g for g in groups if g not in assignment), key=lambda g: _bucket(g, config.seed))
+    cut_train, cut_val = config.train, config.train + config.val
+    for group in fresh:
+        u = _bucket(group, config.seed)
+        assignment[group] = "train" if u < cut_train else "val" if u < cut_val else "test"
+    if len(groups) >= len(SPLITS):
+        for split in ("test", "val", "train"):
+            if split in assignment.values():
+                continue
+            counts = pd.Series(assignment).value_counts()
+            donors = [g for g in (reversed(fresh) if split != "train" else fresh) if counts[assignment[g]] > 1]
+            if donors:
+                assignment[donors[0]] = split
+    return assignment
+
+
+def groups_crossing_splits(manifest: pd.DataFrame, column: str = "video_sha256") -> list[str]:
+    """Groups whose frames sit in more than one split: must be empty for a usable dataset."""
+    if manifest.empty:
+        return []
+    per_group = manifest.groupby(column)["split"].nunique()
+    return sorted(per_group[per_group > 1].index.tolist())
+
+
+def build_manifest(frames: pd.DataFrame, labels: pd.DataFrame, config: SplitConfig,
+                   previous_assignment: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per sampled frame with its split; labels joined by (video hash, frame index)."""
+    group_column = "video_sha256" if config.group_by == "video" else "scene"
+    groups = sorted(frames[group_column].unique().tolist())
+    assignment = assign_splits(groups, config, previous_assignment)
+    counts = labels.groupby(["video_sha256", "frame_index"]).size().rename("n_boxes") if len(labels) else None
+    manifest = frames.copy()
+    manifest["split"] = manifest[group_column].map(assignment)
+    if counts is not None:
+        manifest = manifest.join(counts, on=["video_sha256", "frame_index"])
+    manifest["n_boxes"] = manifest.get("n_boxes", pd.Series(0, index=manifest.index)).fillna(0).astype("int64")
+    manifest["sample_id"] = manifest["video_sha256"].str[:16] + "_" + manifest["frame_index"].map("{:07d}".format)
+    for column in MANIFEST_COLUMNS:
+        if column not in manifest:
+            manifest[column] = ""
+    return manifest[MANIFEST_COLUMNS].sort_values("sample_id").reset_index(drop=True)
+
+
+def dataset_version(manifest: pd.DataFrame, labels: pd.DataFrame, class_names: list[str], config: SplitConfig) -> str:
+    """Content hash of what training sees: samples, their splits, their boxes and the class list."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps({"classes": class_names, "config": config.__dict__}, sort_keys=True).encode())
+    digest.update(pd.util.hash_pandas_object(manifest[["sample_id", "frame_sha256", "split"]], index=False).values.tobytes())
+    if len(labels):
+        box_cols = ["video_sha256", "frame_index", "class_name", "x1", "y1", "x2", "y2"]
+        ordered = labels[box_cols].sort_values(box_cols).reset_index(drop=True)
+        digest.update(pd.util.hash_pandas_object(ordered, index=False).values.tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _yolo_lines(boxes: pd.DataFrame, width: int, height: int, class_index: dict[str, int]) -> str:
+    cx = ((boxes["x1"] + boxes["x2"]) / 2 / width).to_numpy()
+    cy = ((boxes["y1"] + boxes["y2"]) / 2 / height).to_numpy()
+    w = ((boxes["x2"] - boxes["x1"]) / width).to_numpy()
+    h = ((boxes["y2"] - boxes["y1"]) / height).to_numpy()
+    cls = boxes["class_name"].map(class_index).to_numpy()
+    rows = np.column_stack([cx, cy, w, h])
+    return "".join(f"{c} {a:.6f} {b:.6f} {d:.6f} {e:.6f}\n" for c, (a, b, d, e) in zip(cls, rows))
+
+
+def export_yolo(manifest: pd.DataFrame, labels: pd.DataFrame, class_names: list[str], out_dir: Path) -> Path:
+    """Ultralytics layout without copying JPEGs: images/<split>/ holds symlinks into the lake, labels/<split>/ the
+    boxes, and <split>.txt lists the images. Ultralytics maps .../images/... to .../labels/... by path text."""
+    class_index = {name: i for i, name in enumerate(class_names)}
+    grouped = {key: group for key, group in labels.groupby(["video_sha256", "frame_index"])} if len(labels) else {}
+    tmp_dir = out_dir.with_name(f".{out_dir.name}.partial")
+    if tmp_dir.exists():
+        shutil.rmtree(tmp_dir)  # left by a killed run; never visible under the final name
+    lists: dict[str, list[str]] = {split: [] for split in SPLITS}
+    for row in manifest.itertuples(index=False):
+        image_link = tmp_dir / "images" / row.split / f"{row.sample_id}.jpg"
+        label_file = tmp_dir / "labels" / row.split / f"{row.sample_id}.txt"
+        image_link.parent.mkdir(parents=True, exist_ok=True)
+        label_file.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(row.image_path, image_link)
+        boxes = grouped.get((row.video_sha256, row.frame_index))
+        label_file.write_text("" if boxes is None else _yolo_lines(boxes, row.width, row.height, class_index))
+        lists[row.split].append(str(out_dir / "images" / row.split / f"{row.sample_id}.jpg"))
+    for split, paths in lists.items():
+        (tmp_dir / f"{split}.txt").write_text("".join(f"{p}\n" for p in paths))
+    yaml_lines = [f"path: {out_dir}"] + [f"{split}: {split}.txt" for split in SPLITS] + ["names:"]
+    yaml_lines += [f"  {i}: {name}" for i, name in enumerate(class_names)]
+    (tmp_dir / "data.yaml").write_text("\n".join(yaml_lines) + "\n")
+    os.replace(tmp_dir, out_dir)
+    return out_dir / "data.yaml"
+
+
+def publish_dataset(lake: Lake, manifest: pd.DataFrame, labels: pd.DataFrame, class_names: list[str],
+                    config: SplitConfig, version: str) -> dict:
+    """Write an immutable dataset version once; a rerun with the same content finds it and returns it."""
+    base = f"datasets/{version}"
+    if not lake.exists(f"{base}/dataset.json"):
+        lake.write_table("dataset_manifest", manifest, {"version": version})
+        lake.write_table("dataset_labels", labels, {"version": version})
+        export_dir = lake.local_path(base, "yolo")
+        if not export_dir.exists():
+            export_yolo(manifest, labels, class_names, export_dir)
+        record = {
+            "version": version,
+            "class_names": class_names,
+            "split_config": config.__dict__,
+            "data_yaml": str(export_dir / "data.yaml"),
+            "manifest_path": lake.path(lake.table_relpath("dataset_manifest", {"version": version})),
+            "labels_path": lake.path(lake.table_relpath("dataset_labels", {"version": version})),
+            "counts": split_counts(manifest),
+            "videos": sorted(manifest["video_sha256"].unique().tolist()),
+            "label_versions": sorted(set(manifest["label_version"]) - {""}),
+        }
+        lake.write_json(f"{base}/dataset.json", record)
+    return lake.read_json(f"{base}/dataset.json")
+
+
+def split_counts(manifest: pd.DataFrame) -> dict[str, dict[str, int]]:
+    out = {}
+    for split in SPLITS:
+        part = manifest[manifest["split"] == split]
+        out[split] = {"frames": int(len(part)), "boxes": int(part["n_boxes"].sum()),
+                      "videos": int(part["video_sha256"].nunique()), "scenes": int(part["scene"].nunique())}
+    return out
+
+
+def gather_labelled_frames(lake: Lake) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Frames and QC-passed boxes that may enter a dataset, read from the lake's own tables.
+
+    Only partitions whose QC passed; only videos that were labelled at all (an unlabelled frame is unknown,
+    not background); no frame that lost a box to QC (its remaining labels are incomplete).
+    """
+    summaries = lake.read_tables("qc_summary")
+    if summaries.empty:
+        return pd.DataFrame(columns=MANIFEST_COLUMNS), pd.DataFrame(), {"partitions": 0, "excluded_partitions": []}
+    passing = summaries[summaries["passed"].astype(bool)]
+    excluded = summaries[~summaries["passed"].astype(bool)][["scene", "day", "pass_rate"]].to_dict("records")
+    partitions = [{"scene": r.scene, "day": r.day} for r in passing.itertuples()]
+    frames = lake.read_tables("sampled_frames", partitions)
+    kept = lake.read_tables("qc_annotations", partitions)
+    rejected = lake.read_tables("qc_rejected", partitions)
+    labelled_videos = set(kept.get("video_sha256", [])) | set(rejected.get("video_sha256", []))
+    if frames.empty or not labelled_videos:
+        return pd.DataFrame(columns=MANIFEST_COLUMNS), pd.DataFrame(), {"partitions": len(partitions), "excluded_partitions": excluded}
+    frames = frames[frames["video_sha256"].isin(labelled_videos)]
+    incomplete = set(zip(rejected["video_sha256"], rejected["frame_index"])) if len(rejected) else set()
+    keys = list(zip(frames["video_sha256"], frames["frame_index"]))
+    dropped = [k in incomplete for k in keys]
+    frames = frames[[not d for d in dropped]].copy()
+    versions = kept.groupby(["scene", "day"])["label_version"].first() if len(kept) else pd.Series(dtype=str)
+    frames["label_version"] = [versions.get((s, d), "") for s, d in zip(frames["scene"], frames["day"])]
+    sampled = set(zip(frames["video_sha256"], frames["frame_index"]))
+    labels = kept[[k in sampled for k in zip(kept["video_sha256"], kept["frame_index"])]] if len(kept) else kept
+    report = {"partitions": len(partitions), "excluded_partitions": excluded, "frames_dropped_by_qc": int(sum(dropped))}
+    return frames, labels.reset_index(drop=True), report

@@ -1,0 +1,169 @@
+"""The lake: content-addressed blobs and hive-partitioned Parquet tables behind one root URI.
+
+Local folders by default, any fsspec URL (s3://bucket/prefix) in production. Every write is atomic:
+local files are written to a temporary name and renamed; object stores commit whole objects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+import pandas as pd
+
+HASH_CHUNK = 1 << 20
+
+
+def sha256_file(path: Path | str) -> str:
+    """Streamed, so a multi-GB video never sits in memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def partition_path(partition: Mapping[str, str]) -> str:
+    return "/".join(f"{key}={value}" for key, value in partition.items())
+
+
+class Lake:
+    def __init__(self, root: str):
+        self.root = root.rstrip("/")
+        self.fs, self._base = fsspec.core.url_to_fs(self.root)
+        self.is_local = isinstance(self.fs, LocalFileSystem)
+
+    # -- paths -------------------------------------------------------------------------------------
+    def path(self, *parts: str) -> str:
+        return "/".join([self._base, *[p.strip("/") for p in parts if p]])
+
+    def uri(self, *parts: str) -> str:
+        return self.fs.unstrip_protocol(self.path(*parts)) if not self.is_local else self.path(*parts)
+
+    def local_path(self, *parts: str) -> Path:
+        """A local filesystem path for readers that need one (OpenCV, Ultralytics)."""
+        if not self.is_local:
+            raise NotImplementedError(f"{self.root} is not a local lake; stage files locally first")
+        return Path(self.path(*parts))
+
+    def local_copy(self, path: str, cache_dir: Path) -> Path:
+        """A local file for a lake path: itself on a local lake, a cached download from an object store."""
+        if self.is_local:
+            return Path(path)
+        target = cache_dir / Path(path).name
+        if not target.exists():
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            self.fs.get_file(path, str(target))
+        return target
+
+    def exists(self, *parts: str) -> bool:
+        return self.fs.exists(self.path(*parts))
+
+    # -- atomic writes -------------------------------------------------------------------------------
+    def write_bytes(self, relpath: str, data: bytes) -> str:
+        target = self.path(relpath)
+        if self.is_local:
+            atomic_write_bytes(Path(target), data)
+        else:
+            self.fs.pipe_file(target, data)  # object stores commit a PUT whole or not at all
+        return target
+
+    def put_file(self, relpath: str, source: Path) -> str:
+        target = self.path(relpath)
+        if self.is_local:
+            dest = Path(target)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.partial")
+            try:
+                shutil.copyfile(source, tmp)
+                os.replace(tmp, dest)
+            finally:
+                tmp.unlink(missing_ok=True)
+        else:
+            self.fs.put_file(str(source), target)
+        return target
+
+    def write_json(self, relpath: str, payload: object) -> str:
+        return self.write_bytes(relpath, json.dumps(payload, indent=2, sort_keys=True, default=str).encode())
+
+    def read_json(self, relpath: str) -> object:
+        with self.fs.open(self.path(relpath), "rb") as handle:
+            return json.loads(handle.read())
+
+    # -- content-addressed blobs ---------------------------------------------------------------------
+    @staticmethod
+    def blob_relpath(kind: str, digest: str, suffix: str) -> str:
+        return f"blobs/{kind}/{digest[:2]}/{digest}{suffix}"
+
+    def put_blob_bytes(self, kind: str, data: bytes, suffix: str) -> tuple[str, str, bool]:
+        """Returns (digest, path, written); identical content is stored once."""
+        digest = sha256_bytes(data)
+        relpath = self.blob_relpath(kind, digest, suffix)
+        if self.exists(relpath):
+            return digest, self.path(relpath), False
+        return digest, self.write_bytes(relpath, data), True
+
+    def put_blob_file(self, kind: str, source: Path, suffix: str, digest: str | None = None) -> tuple[str, str, bool]:
+        digest = digest or sha256_file(source)
+        relpath = self.blob_relpath(kind, digest, suffix)
+        if self.exists(relpath):
+            return digest, self.path(relpath), False
+        return digest, self.put_file(relpath, source), True
+
+    # -- tables ----------------------------------------------------------------------------------------
+    def table_relpath(self, table: str, partition: Mapping[str, str] | None = None) -> str:
+        middle = partition_path(partition) if partition else ""
+        return "/".join(p for p in (f"tables/{table}", middle, "part-0.parquet") if p)
+
+    def write_table(self, table: str, df: pd.DataFrame, partition: Mapping[str, str] | None = None) -> str:
+        """One Parquet file per partition, replaced whole, so a rerun is idempotent."""
+        buffer = io.BytesIO()
+        df.to_parquet(buffer, index=False)
+        return self.write_bytes(self.table_relpath(table, partition), buffer.getvalue())
+
+    def read_table(self, table: str, partition: Mapping[str, str] | None = None) -> pd.DataFrame | None:
+        relpath = self.table_relpath(table, partition)
+        if not self.exists(relpath):
+            return None
+        with self.fs.open(self.path(relpath), "rb") as handle:
+            return pd.read_parquet(handle)
+
+    def table_partitions(self, table: str) -> list[dict[str, str]]:
+        """Partitions present in a hive-style table, found by listing (the lake is its own index)."""
+        pattern = self.path(f"tables/{table}/**/part-0.parquet")
+        found = []
+        for file in sorted(self.fs.glob(pattern)):
+            rel = file[len(self.path(f"tables/{table}")) :].strip("/").split("/")[:-1]
+            found.append(dict(segment.split("=", 1) for segment in rel))
+        return found
+
+    def read_tables(self, table: str, partitions: Iterable[Mapping[str, str]] | None = None) -> pd.DataFrame:
+        frames = []
+        for partition in partitions if partitions is not None else self.table_partitions(table):
+            df = self.read_table(table, partition)
+            if df is not None and len(df):
+                frames.append(df.assign(**partition))
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+

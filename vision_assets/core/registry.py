@@ -1,0 +1,119 @@
+"""The project's MLflow: training runs, the model registry, and the champion alias with rollback."""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+CHAMPION = "champion"
+# Set on each version that becomes champion, so a rollback knows what it replaced.
+PREVIOUS_CHAMPION_TAG = "previous_champion"
+
+
+class ModelRegistry:
+    def __init__(self, tracking_uri: str, artifact_root: str, experiment: str = "vision_assets"):
+        self.tracking_uri = tracking_uri
+        self.artifact_root = artifact_root.rstrip("/")
+        self.experiment = experiment
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        from mlflow import MlflowClient
+
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    def experiment_id(self) -> str:
+        found = self.client.get_experiment_by_name(self.experiment)
+        if found:
+            return found.experiment_id
+        # An explicit location keeps artifacts out of the working directory (MLflow's default is ./mlruns).
+        return self.client.create_experiment(self.experiment, artifact_location=f"{self.artifact_root}/{self.experiment}")
+
+    @contextmanager
+    def run(self, run_name: str, tags: dict[str, str]):
+        """An MLflow run that is marked FAILED if the body raises."""
+        run = self.client.create_run(self.experiment_id(), run_name=run_name, tags=tags)
+        run_id = run.info.run_id
+        try:
+            yield run_id
+        except BaseException:
+            self.client.set_terminated(run_id, status="FAILED")
+            raise
+        self.client.set_terminated(run_id, status="FINISHED")
+
+    def log_params(self, run_id: str, params: dict) -> None:
+        from mlflow.entities import Param
+
+        self.client.log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
+
+    def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
+        import time
+
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        safe = {k.replace("(", "_").replace(")", ""): float(v) for k, v in metrics.items()}
+        self.client.log_batch(run_id, metrics=[Metric(k, v, now, step) for k, v in safe.items()])
+
+    def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(run_id, str(path), artifact_path)
+
+    def run_url(self, run_id: str) -> str:
+        return f"#/experiments/{self.experiment_id()}/runs/{run_id}"
+
+    # -- registry --------------------------------------------------------------------------------------
+    def find_version(self, name: str, tag: str, value: str):
+        self._ensure_model(name)
+        found = self.client.search_model_versions(f"name='{name}' and tags.{tag}='{value}'")
+        return found[0] if found else None
+
+    def register(self, name: str, run_id: str, artifact_path: str, tags: dict[str, str], description: str = ""):
+        self._ensure_model(name)
+        return self.client.create_model_version(name, source=f"runs:/{run_id}/{artifact_path}", run_id=run_id,
+                                                tags={k: str(v) for k, v in tags.items()}, description=description)
+
+    def champion(self, name: str):
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_model_version_by_alias(name, CHAMPION)
+        except MlflowException:
+            return None
+
+    def promote(self, name: str, version: str) -> None:
+        current = self.champion(name)
+        if current is not None and str(current.version) == str(version):
+            return
+        if current is not None:
+            self.client.set_model_version_tag(name, str(version), PREVIOUS_CHAMPION_TAG, str(current.version))
+        self.client.set_registered_model_alias(name, CHAMPION, str(version))
+
+    def rollback(self, name: str) -> str:
+        """Give the champion alias back to the version the current champion replaced."""
+        current = self.champion(name)
+        if current is None:
+            raise LookupError(f"model {name!r} has no {CHAMPION}")
+        previous = current.tags.get(PREVIOUS_CHAMPION_TAG)
+        if not previous:
+            raise LookupError(f"{name} v{current.version} replaced no earlier champion: nothing to roll back to")
+        self.client.set_registered_model_alias(name, CHAMPION, previous)
+        self.client.set_model_version_tag(name, str(current.version), "rolled_back", "true")
+        return previous
+
+    def download(self, name: str, version: str, dst: Path) -> Path:
+        import mlflow.artifacts
+
+        dst.mkdir(parents=True, exist_ok=True)
+        source = self.client.get_model_version_download_uri(name, str(version))
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(dst),
+                                                        tracking_uri=self.tracking_uri))
+
+    def _ensure_model(self, name: str) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(name)
+        except MlflowException:
+            self.client.create_registered_model(name, description="Object detector trained by vision_assets")

@@ -1,0 +1,59 @@
+"""Where everything lives, from environment variables with embedded defaults under one data folder."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    dagster_home: Path
+    lake_root: str
+    landing_dir: Path
+    mlflow_tracking_uri: str
+    mlflow_artifact_root: str
+    work_dir: Path
+    device: str
+    epochs: int
+    imgsz: int
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        data_dir = Path(env.get("VISION_DATA_DIR") or PROJECT_ROOT / ".data").resolve()
+        mlflow_dir = data_dir / "mlflow"
+        return cls(
+            data_dir=data_dir,
+            dagster_home=Path(env.get("DAGSTER_HOME") or data_dir / "dagster_home").resolve(),
+            lake_root=env.get("VISION_LAKE_ROOT") or str(data_dir / "lake"),
+            landing_dir=Path(env.get("VISION_LANDING_DIR") or data_dir / "landing").resolve(),
+            mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{mlflow_dir / 'mlflow.db'}",
+            mlflow_artifact_root=env.get("VISION_MLFLOW_ARTIFACTS") or (mlflow_dir / "artifacts").as_uri(),
+            work_dir=Path(env.get("VISION_WORK_DIR") or data_dir / "work").resolve(),
+            device=env.get("VISION_DEVICE", "auto"),
+            epochs=int(env.get("VISION_EPOCHS", "30")),
+            imgsz=int(env.get("VISION_IMGSZ", "320")),
+        )
+
+    def prepare(self) -> None:
+        """Create local folders and keep third-party libraries from writing into the working directory."""
+        for path in (self.data_dir, self.dagster_home, self.landing_dir, self.work_dir):
+            path.mkdir(parents=True, exist_ok=True)
+        if self.mlflow_tracking_uri.startswith("sqlite:///"):
+            Path(self.mlflow_tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        if "://" not in self.lake_root:
+            Path(self.lake_root).mkdir(parents=True, exist_ok=True)
+        configure_third_party(self.work_dir)
+
+
+def configure_third_party(work_dir: Path) -> None:
+    # Ultralytics reads these at import time: no downloads, and its settings file outside the repo.
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(work_dir / "ultralytics_config"))
+    os.environ.setdefault("YOLO_VERBOSE", "False")
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")

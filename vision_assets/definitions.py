@@ -1,0 +1,52 @@
+"""Assembles the code location: assets, checks, sensors, schedules, jobs, resources and the executor."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from vision_assets.defs.datasets import dataset_split, retrain_sensor, training_job
+from vision_assets.defs.evaluation import eval_report
+from vision_assets.defs.frames import sampled_frames
+from vision_assets.defs.hard_examples import hard_examples, hard_examples_job, nightly_hard_examples
+from vision_assets.defs.ingest import ingest_job, landing_sensor, raw_videos
+from vision_assets.defs.labels import annotations, qc_annotations
+from vision_assets.defs.registry import registered_model
+from vision_assets.defs.resources import build_resources
+from vision_assets.defs.training import trained_checkpoint
+
+CODE_LOCATION = "vision_assets"
+ALL_ASSETS = [raw_videos, sampled_frames, annotations, qc_annotations, dataset_split, trained_checkpoint,
+              eval_report, registered_model, hard_examples]
+
+partition_automation = dg.AutomationConditionSensorDefinition(
+    "partition_automation",
+    target=dg.AssetSelection.assets(sampled_frames, annotations, qc_annotations),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description="Carries each new or updated scene x day partition through frames, labels and QC.",
+)
+
+
+def select_executor() -> dg.ExecutorDefinition:
+    """Each step in its own pod (so the training step gets its GPU) only where Kubernetes runs the code."""
+    if os.environ.get("VISION_EXECUTOR") == "k8s":
+        from dagster_k8s import k8s_job_executor
+
+        return k8s_job_executor
+    return dg.multiprocess_executor
+
+
+def build_definitions(resources: dict | None = None) -> dg.Definitions:
+    return dg.Definitions(
+        assets=ALL_ASSETS,
+        jobs=[ingest_job, training_job, hard_examples_job],
+        sensors=[landing_sensor, retrain_sensor, partition_automation],
+        schedules=[nightly_hard_examples],
+        resources=resources or build_resources(),
+        executor=select_executor(),
+    )
+
+
+defs = build_definitions()

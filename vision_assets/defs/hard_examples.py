@@ -1,0 +1,99 @@
+"""Stage 8: hard_examples, mined nightly by the champion over each scene x day's frames."""
+
+
+from pathlib import Path
+
+import dagster as dg
+
+from vision_assets.core.mining import mine_hard_examples
+from vision_assets.defs.automation import NIGHTLY_CRON
+from vision_assets.defs.frames import sampled_frames
+from vision_assets.defs.markdown import md_table
+from vision_assets.defs.partitions import lake_partition, scene_and_day, scene_day, scene_day_key
+from vision_assets.defs.resources import LakeResource, MlflowResource, TrainerResource
+
+
+class MiningConfig(dg.Config):
+    top_k: int = 25
+
+
+def _mined_marker(scene: str, day: str) -> str:
+    return f"mining/scene={scene}/day={day}.json"
+
+
+def champion_weights(mlflow: MlflowResource, lake: LakeResource) -> tuple[str, Path, int] | None:
+    registry = mlflow.registry()
+    champion = registry.champion(mlflow.model_name)
+    if champion is None:
+        return None
+    cache = lake.work / "registry" / f"v{champion.version}"
+    found = list(cache.rglob("*.pt")) if cache.exists() else []
+    if not found:
+        found = list(Path(registry.download(mlflow.model_name, champion.version, cache)).rglob("*.pt"))
+    return str(champion.version), found[0], int(champion.tags.get("imgsz", 320))
+
+
+@dg.asset(
+    partitions_def=scene_day,
+    deps=[sampled_frames],
+    group_name="mining",
+    kinds={"pytorch", "parquet"},
+    owners=["team:vision-labels"],
+    code_version="1",
+    description=(
+        "The partition's frames the champion model is least sure about (detections nearest 0.5 confidence), "
+        "ranked, as the next labeling queue. Filled by the nightly schedule for every partition the current "
+        "champion has not mined yet."
+    ),
+)
+def hard_examples(context: dg.AssetExecutionContext, config: MiningConfig, lake: LakeResource,
+                  mlflow: MlflowResource, trainer: TrainerResource) -> dg.MaterializeResult:
+    scene, day = scene_and_day(context)
+    found = champion_weights(mlflow, lake)
+    if found is None:
+        raise dg.Failure(f"model {mlflow.model_name} has no champion yet: nothing to mine with")
+    version, weights, imgsz = found
+    store = lake.lake()
+    frames = store.read_table("sampled_frames", lake_partition(scene, day))
+    if frames is None or frames.empty:
+        raise dg.Failure(f"{scene}/{day}: sampled_frames has no frames to mine")
+    ranked = mine_hard_examples(weights, frames, work_dir=lake.work, imgsz=imgsz, top_k=config.top_k,
+                                device=trainer.device)
+    table = ranked.assign(champion_version=version)
+    store.write_table("hard_examples", table, lake_partition(scene, day))
+    store.write_json(_mined_marker(scene, day), {"champion_version": version, "frames_scored": len(frames)})
+    shown = table[["frame_index", "timestamp_s", "uncertainty", "detections", "max_confidence"]].assign(
+        video=table["video_sha256"].str[:12])
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(table),
+        "frames_scored": len(frames),
+        "champion_version": version,
+        "queue": dg.MetadataValue.md(md_table(shown)),
+    })
+
+
+hard_examples_job = dg.define_asset_job("mine_hard_examples", selection=[hard_examples], partitions_def=scene_day)
+
+
+def partitions_to_mine(lake: LakeResource, champion_version: str) -> list[dict[str, str]]:
+    """Partitions with frames that the current champion has not mined yet."""
+    store = lake.lake()
+    todo = []
+    for partition in store.table_partitions("sampled_frames"):
+        marker = _mined_marker(partition["scene"], partition["day"])
+        if not store.exists(marker) or store.read_json(marker)["champion_version"] != champion_version:
+            todo.append(partition)
+    return todo
+
+
+@dg.schedule(job=hard_examples_job, cron_schedule=NIGHTLY_CRON, default_status=dg.DefaultScheduleStatus.RUNNING,
+             description="Every night, the champion mines each partition it has not mined yet.")
+def nightly_hard_examples(context: dg.ScheduleEvaluationContext, lake: LakeResource, mlflow: MlflowResource):
+    registry = mlflow.registry()
+    champion = registry.champion(mlflow.model_name)
+    if champion is None:
+        return dg.SkipReason("no champion model yet")
+    version = str(champion.version)
+    return [dg.RunRequest(partition_key=scene_day_key(p["scene"], p["day"]), run_key=f"v{version}:{p['scene']}|{p['day']}",
+                          tags={"vision/champion_version": version})
+            for p in partitions_to_mine(lake, version)]

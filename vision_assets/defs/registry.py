@@ -1,0 +1,100 @@
+"""Stage 7: registered_model, the MLflow model version, promoted to champion only when it wins on the same test."""
+
+
+import hashlib
+from pathlib import Path
+
+import dagster as dg
+
+from vision_assets.core.evaluation import evaluate_checkpoint
+from vision_assets.core.registry import ModelRegistry
+from vision_assets.defs.resources import LakeResource, MlflowResource, TrainerResource
+
+PRIMARY_METRIC = "map50_95"
+
+
+def champion_score_on(registry: ModelRegistry, name: str, champion, dataset: dict, report: dict,
+                      lake: LakeResource, imgsz: int, device: str) -> float:
+    """The champion's score on this report's test split: from its tags when it was evaluated on the very same
+    images, otherwise by evaluating its weights on them now."""
+    if champion.tags.get("test_split_hash") == report["test_split_hash"]:
+        return float(champion.tags[PRIMARY_METRIC])
+    weights_dir = registry.download(name, champion.version, lake.work / "registry" / f"v{champion.version}")
+    weights = next(Path(weights_dir).rglob("*.pt"))
+    again = evaluate_checkpoint(lake.lake(), dataset, weights, work_dir=lake.work, imgsz=imgsz, device=device)
+    return float(again["overall"][PRIMARY_METRIC])
+
+
+@dg.asset(
+    group_name="delivery",
+    kinds={"mlflow"},
+    owners=["team:vision-ml"],
+    code_version="1",
+    description=(
+        "The model version in the MLflow registry, tagged with its dataset version, checkpoint hash, git commit, "
+        "metrics and the Dagster run that made it. It becomes `champion` only if there is none or it beats the "
+        "current champion on the same test split; `vision-assets rollback` restores the previous champion."
+    ),
+)
+def registered_model(context: dg.AssetExecutionContext, eval_report: dict, trained_checkpoint: dict,
+                     dataset_split: dict, lake: LakeResource, mlflow: MlflowResource, trainer: TrainerResource) -> dg.Output:
+    if eval_report["checkpoint_sha256"] != trained_checkpoint["checkpoint_sha256"]:
+        raise dg.Failure("eval_report is not the evaluation of this checkpoint: rematerialize eval_report first")
+    registry = mlflow.registry()
+    name = mlflow.model_name
+    overall = eval_report["overall"]
+    existing = registry.find_version(name, "checkpoint_sha256", trained_checkpoint["checkpoint_sha256"])
+    if existing is not None:
+        version, decision = existing, "already registered"
+    else:
+        videos = dataset_split["videos"]
+        tags = {
+            "dataset_version": dataset_split["version"],
+            "dataset_manifest": dataset_split["manifest_path"],
+            "source_videos_sha256_digest": hashlib.sha256("\n".join(sorted(videos)).encode()).hexdigest(),
+            "source_videos": len(videos),
+            "checkpoint_sha256": trained_checkpoint["checkpoint_sha256"],
+            "git_commit": trained_checkpoint["git_commit"],
+            "code_version": trained_checkpoint["code_version"],
+            "dagster_run_id": context.run_id,
+            "training_dagster_run_id": trained_checkpoint["dagster_run_id"],
+            "test_split_hash": eval_report["test_split_hash"],
+            "imgsz": trained_checkpoint["config"]["imgsz"],
+            "conf_threshold": 0.25,
+            "iou_nms": 0.7,
+            **{k: overall[k] for k in ("map50_95", "map50", "precision", "recall")},
+        }
+        version = registry.register(name, trained_checkpoint["mlflow_run_id"], "weights", tags,
+                                    description=f"dataset {dataset_split['version']}, mAP50-95 {overall['map50_95']:.4f}")
+        champion = registry.champion(name)
+        if champion is None:
+            registry.promote(name, version.version)
+            decision = "champion (first model)"
+        else:
+            theirs = champion_score_on(registry, name, champion, dataset_split, eval_report, lake,
+                                       trained_checkpoint["config"]["imgsz"], trainer.device)
+            if overall[PRIMARY_METRIC] > theirs:
+                registry.promote(name, version.version)
+                decision = f"champion (beat v{champion.version}: {overall[PRIMARY_METRIC]:.4f} > {theirs:.4f})"
+            else:
+                decision = f"not promoted (v{champion.version} keeps it: {theirs:.4f} >= {overall[PRIMARY_METRIC]:.4f})"
+    champion = registry.champion(name)
+    record = {
+        "name": name, "version": str(version.version), "decision": decision,
+        "champion_version": str(champion.version) if champion else None,
+        "dataset_version": dataset_split["version"], "checkpoint_sha256": trained_checkpoint["checkpoint_sha256"],
+        "mlflow_run_id": trained_checkpoint["mlflow_run_id"], PRIMARY_METRIC: overall[PRIMARY_METRIC],
+    }
+    context.log.info(f"{name} v{version.version}: {decision}")
+    return dg.Output(
+        record,
+        metadata={
+            "model": f"{name} v{version.version}",
+            "decision": decision,
+            "champion_version": record["champion_version"] or "",
+            "dataset_version": dataset_split["version"],
+            PRIMARY_METRIC: overall[PRIMARY_METRIC],
+            "mlflow_tracking_uri": mlflow.tracking_uri,
+        },
+        data_version=dg.DataVersion(f"{name}:{version.version}"),
+    )
