@@ -1,0 +1,80 @@
+"""The landing sensor against a real instance: new files give partitions and run requests, seen files do not."""
+
+from __future__ import annotations
+
+import shutil
+
+import dagster as dg
+
+from conftest import settings_for, tiny_definitions
+from vision_assets.core.landing import scan_landing
+from vision_assets.local_daemon import LocalDaemon
+
+
+def evaluate(defs, instance, cursor=None):
+    sensor = defs.resolve_sensor_def("landing_sensor")
+    with dg.build_sensor_context(instance_ref=instance.get_ref(), definitions=defs, cursor=cursor,
+                                 resources=defs.resources) as context:
+        return sensor(context)
+
+
+def test_new_files_produce_partitions_and_one_run_per_scene_day(tmp_path, instance, material):
+    settings = settings_for(tmp_path / "data")
+    for scene, day in (("cam-1", "2024-01-02"), ("cam-1", "2024-01-03"), ("cam-2", "2024-01-02")):
+        (settings.landing_dir / scene / day).mkdir(parents=True)
+        shutil.copy(material / "videos" / "realshort.mp4", settings.landing_dir / scene / day / "a.mp4")
+    shutil.copy(material / "videos" / "realshort.mp4", settings.landing_dir / "cam-1" / "2024-01-02" / "b.mp4")
+    defs = tiny_definitions(settings)
+
+    result = evaluate(defs, instance)
+
+    assert isinstance(result, dg.SensorResult)
+    adds = {r.partitions_def_name: sorted(r.partition_keys) for r in result.dynamic_partitions_requests}
+    assert adds == {"scenes": ["cam-1", "cam-2"], "days": ["2024-01-02", "2024-01-03"]}
+    assert sorted(str(r.partition_key) for r in result.run_requests) == [
+        "2024-01-02|cam-1", "2024-01-02|cam-2", "2024-01-03|cam-1"]
+    assert [r.tags["vision/new_files"] for r in sorted(result.run_requests, key=lambda r: str(r.partition_key))] == ["2", "1", "1"]
+    # The same files requested again before their runs finished: the cursor holds them back.
+    assert isinstance(evaluate(defs, instance, cursor=result.cursor), dg.SkipReason)
+
+
+def test_ingested_files_are_not_requested_again_but_a_new_file_is(tmp_path, instance, material):
+    settings = settings_for(tmp_path / "data")
+    folder = settings.landing_dir / "cam-1" / "2024-01-02"
+    folder.mkdir(parents=True)
+    shutil.copy(material / "videos" / "realshort.mp4", folder / "a.mp4")
+    defs = tiny_definitions(settings)
+    daemon = LocalDaemon(defs, instance, log=lambda _: None)
+    assert daemon.sensor_tick("landing_sensor") == 1
+    assert all(r.success for r in daemon.runs)
+
+    assert isinstance(evaluate(defs, instance), dg.SkipReason)  # already in the lake, even with no cursor
+
+    shutil.copy(material / "videos" / "bigbuckbunny.mp4", folder / "b.mp4")
+    result = evaluate(defs, instance)
+    assert [str(r.partition_key) for r in result.run_requests] == ["2024-01-02|cam-1"]
+    assert result.run_requests[0].tags["vision/new_files"] == "1"
+    assert result.dynamic_partitions_requests == []  # scene and day exist already
+
+
+def test_files_with_unusable_paths_are_refused_with_a_reason(tmp_path, material):
+    landing = tmp_path / "landing"
+    bad = {
+        "cam|1/2024-01-02/a.mp4": "not usable as a partition key",
+        "cam-1/02-01-2024/a.mp4": "not a YYYY-MM-DD date",
+        "cam-1/a.mp4": "expected landing/<scene>/<YYYY-MM-DD>/<file>",
+        "annotations/2024-01-02/a.mp4": "reserved",
+    }
+    for relative in bad:
+        (landing / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(material / "videos" / "realshort.mp4", landing / relative)
+    outside = tmp_path / "elsewhere.mp4"
+    shutil.copy(material / "videos" / "realshort.mp4", outside)
+    (landing / "cam-2" / "2024-01-02").mkdir(parents=True)
+    (landing / "cam-2" / "2024-01-02" / "link.mp4").symlink_to(outside)
+
+    found = {str(f.path.relative_to(landing)): f.refused for f in scan_landing(landing)}
+
+    for relative, reason in bad.items():
+        assert reason in found[relative] and relative.split("/")[-1] in found[relative]
+    assert "outside the landing zone" in found["cam-2/2024-01-02/link.mp4"]
