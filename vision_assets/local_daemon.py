@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 
+# Step-level events stay in the instance (and the UI); the terminal gets one line per run.
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 @dataclass
 class RunOutcome:
     job: str
@@ -36,7 +40,7 @@ class LocalDaemon:
         job = (self.defs.resolve_implicit_global_asset_job_def() if job_name == "__ASSET_JOB"
                else self.defs.resolve_job_def(job_name))
         result = job.execute_in_process(instance=self.instance, partition_key=partition_key, asset_selection=assets,
-                                        tags=tags or {}, raise_on_error=False)
+                                        tags=tags or {}, raise_on_error=False, run_config=QUIET_CONSOLE)
         names = [k.to_user_string() for k in assets] if assets else [job_name]
         outcome = RunOutcome(job_name, partition_key, result.success, result.run_id, names)
         self.runs.append(outcome)

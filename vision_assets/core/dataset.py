@@ -34,28 +34,42 @@ def _bucket(group: str, seed: int) -> float:
     return int(digest[:12], 16) / float(1 << 48)
 
 
-def assign_splits(groups: list[str], config: SplitConfig, previous: dict[str, str] | None = None) -> dict[str, str]:
+def assign_splits(groups: list[str], config: SplitConfig, previous: dict[str, str] | None = None,
+                  strata: dict[str, str] | None = None) -> dict[str, str]:
     """Sticky, hash-based assignment of whole groups to splits.
 
     A group keeps the split an earlier dataset version gave it, so a model evaluated on a later version's
-    test split never saw that footage in training. New groups go by a seeded hash of their id; when a split
-    would stay empty, the new group nearest to its hash range moves there (small datasets only).
+    test split never saw that footage in training. New groups go by a seeded hash of their id. Small datasets
+    get two repairs, moving new groups only: every stratum (scene) with two or more groups gets a test group,
+    so per-scene metrics exist, and val and test are never empty when there are three groups or more.
     """
     previous = previous or {}
+    strata = strata or {}
     assignment = {g: previous[g] for g in groups if g in previous}
-    fresh = sorted((g for g in groups if g not in assignment), key=lambda g: _bucket(g, config.seed))
+    fresh = sorted((g for g in groups if g not in assignment), key=lambda g: -_bucket(g, config.seed))
     cut_train, cut_val = config.train, config.train + config.val
     for group in fresh:
         u = _bucket(group, config.seed)
         assignment[group] = "train" if u < cut_train else "val" if u < cut_val else "test"
+
+    def move_one(candidates: list[str], split: str) -> None:
+        counts = pd.Series(assignment).value_counts()
+        for group in candidates:
+            if assignment[group] != split and counts.get(assignment[group], 0) > 1:
+                assignment[group] = split
+                return
+
+    members: dict[str, list[str]] = {}
+    for group in fresh:
+        members.setdefault(strata.get(group, ""), []).append(group)
+    for stratum_groups in members.values():
+        everyone = [g for g in groups if strata.get(g, "") == strata.get(stratum_groups[0], "")]
+        if len(everyone) >= 2 and not any(assignment[g] == "test" for g in everyone):
+            move_one(stratum_groups, "test")
     if len(groups) >= len(SPLITS):
-        for split in ("test", "val", "train"):
-            if split in assignment.values():
-                continue
-            counts = pd.Series(assignment).value_counts()
-            donors = [g for g in (reversed(fresh) if split != "train" else fresh) if counts[assignment[g]] > 1]
-            if donors:
-                assignment[donors[0]] = split
+        for split in ("test", "val"):
+            if split not in assignment.values():
+                move_one([g for g in fresh if assignment[g] == "train"], split)
     return assignment
 
 
@@ -72,7 +86,8 @@ def build_manifest(frames: pd.DataFrame, labels: pd.DataFrame, config: SplitConf
     """One row per sampled frame with its split; labels joined by (video hash, frame index)."""
     group_column = "video_sha256" if config.group_by == "video" else "scene"
     groups = sorted(frames[group_column].unique().tolist())
-    assignment = assign_splits(groups, config, previous_assignment)
+    strata = frames.groupby(group_column)["scene"].first().to_dict()
+    assignment = assign_splits(groups, config, previous_assignment, strata)
     counts = labels.groupby(["video_sha256", "frame_index"]).size().rename("n_boxes") if len(labels) else None
     manifest = frames.copy()
     manifest["split"] = manifest[group_column].map(assignment)
@@ -90,7 +105,8 @@ def dataset_version(manifest: pd.DataFrame, labels: pd.DataFrame, class_names: l
     """Content hash of what training sees: samples, their splits, their boxes and the class list."""
     digest = hashlib.sha256()
     digest.update(json.dumps({"classes": class_names, "config": config.__dict__}, sort_keys=True).encode())
-    digest.update(pd.util.hash_pandas_object(manifest[["sample_id", "frame_sha256", "split"]], index=False).values.tobytes())
+    samples = manifest[["sample_id", "frame_sha256", "split"]].sort_values("sample_id").reset_index(drop=True)
+    digest.update(pd.util.hash_pandas_object(samples, index=False).values.tobytes())
     if len(labels):
         box_cols = ["video_sha256", "frame_index", "class_name", "x1", "y1", "x2", "y2"]
         ordered = labels[box_cols].sort_values(box_cols).reset_index(drop=True)

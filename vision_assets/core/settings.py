@@ -36,8 +36,8 @@ class Settings:
             mlflow_artifact_root=env.get("VISION_MLFLOW_ARTIFACTS") or (mlflow_dir / "artifacts").as_uri(),
             work_dir=Path(env.get("VISION_WORK_DIR") or data_dir / "work").resolve(),
             device=env.get("VISION_DEVICE", "auto"),
-            epochs=int(env.get("VISION_EPOCHS", "30")),
-            imgsz=int(env.get("VISION_IMGSZ", "320")),
+            epochs=int(env.get("VISION_EPOCHS", "20")),
+            imgsz=int(env.get("VISION_IMGSZ", "256")),
         )
 
     def prepare(self) -> None:

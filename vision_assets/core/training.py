@@ -25,8 +25,8 @@ _DISABLED_INTEGRATIONS = ("mlflow", "clearml", "comet", "dvc", "neptune", "raytu
 @dataclass(frozen=True)
 class TrainConfig:
     model: str = "yolov8n.yaml"  # a yaml builds from scratch; a .pt path fine-tunes those weights
-    epochs: int = 30
-    imgsz: int = 320
+    epochs: int = 20
+    imgsz: int = 256
     batch: int = 16
     seed: int = 0
     device: str = "auto"

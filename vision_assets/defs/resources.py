@@ -58,8 +58,8 @@ class RetrainPolicyResource(dg.ConfigurableResource):
 
 class TrainerResource(dg.ConfigurableResource):
     model: str = "yolov8n.yaml"
-    epochs: int = 30
-    imgsz: int = 320
+    epochs: int = 20
+    imgsz: int = 256
     batch: int = 16
     seed: int = 0
     device: str = "auto"

@@ -1,0 +1,101 @@
+"""Dataset versions: splits by video that never leak, stay put across versions, and export for Ultralytics."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+
+from vision_assets.core.dataset import (
+    SplitConfig,
+    assign_splits,
+    build_manifest,
+    dataset_version,
+    export_yolo,
+    groups_crossing_splits,
+)
+
+
+def frames_table(videos_per_scene: dict[str, int], frames_per_video: int = 5) -> pd.DataFrame:
+    rows = []
+    for scene, count in videos_per_scene.items():
+        for v in range(count):
+            for f in range(frames_per_video):
+                rows.append({"frame_sha256": f"{scene}{v}{f}".ljust(64, "0"), "video_sha256": f"{scene}-video-{v}",
+                             "frame_index": f * 10, "scene": scene, "day": "2024-01-01", "width": 100, "height": 50,
+                             "image_path": f"/lake/{scene}{v}{f}.jpg", "lighting": "day", "label_version": "lv1"})
+    return pd.DataFrame(rows)
+
+
+def labels_for(frames: pd.DataFrame) -> pd.DataFrame:
+    first = frames.groupby("video_sha256").first().reset_index()
+    return pd.DataFrame({"video_sha256": first["video_sha256"], "frame_index": first["frame_index"],
+                         "class_name": "car", "x1": 10.0, "y1": 5.0, "x2": 30.0, "y2": 25.0})
+
+
+def test_every_frame_of_a_video_lands_in_the_same_split_and_each_scene_has_test_footage():
+    frames = frames_table({"a": 4, "b": 4, "c": 4})
+    manifest = build_manifest(frames, labels_for(frames), SplitConfig())
+    assert groups_crossing_splits(manifest) == []
+    assert set(manifest["split"]) == {"train", "val", "test"}
+    tested = manifest[manifest["split"] == "test"].groupby("scene")["video_sha256"].nunique()
+    assert set(tested.index) == {"a", "b", "c"}
+    assert manifest["n_boxes"].sum() == 12
+
+
+def test_a_manifest_that_mixes_a_video_across_splits_is_caught():
+    frames = frames_table({"a": 3})
+    manifest = build_manifest(frames, labels_for(frames), SplitConfig())
+    manifest.loc[0, "split"] = "test" if manifest.loc[0, "split"] != "test" else "train"
+    assert groups_crossing_splits(manifest) == [manifest.loc[0, "video_sha256"]]
+
+
+def test_assignments_are_sticky_when_new_videos_arrive():
+    config = SplitConfig()
+    old = [f"video-{i}" for i in range(10)]
+    first = assign_splits(old, config)
+    second = assign_splits(old + [f"video-{i}" for i in range(10, 30)], config, previous=first)
+    assert {g: second[g] for g in old} == first
+    assert assign_splits(old, config) == first  # deterministic
+
+
+def test_grouping_by_scene_keeps_whole_scenes_together():
+    frames = frames_table({"a": 2, "b": 2, "c": 2, "d": 2})
+    manifest = build_manifest(frames, labels_for(frames), SplitConfig(group_by="scene"))
+    assert groups_crossing_splits(manifest, "scene") == []
+    assert manifest.groupby("split")["scene"].nunique().sum() == 4
+
+
+def test_version_is_a_content_hash():
+    frames = frames_table({"a": 3})
+    labels = labels_for(frames)
+    manifest = build_manifest(frames, labels, SplitConfig())
+    version = dataset_version(manifest, labels, ["car"], SplitConfig())
+    assert version == dataset_version(manifest.sample(frac=1, random_state=1), labels.iloc[::-1], ["car"], SplitConfig())
+    moved = labels.assign(x2=labels["x2"] + 1)
+    assert dataset_version(manifest, moved, ["car"], SplitConfig()) != version
+    assert dataset_version(manifest, labels, ["car", "bus"], SplitConfig()) != version
+
+
+def test_yolo_export_links_images_and_writes_normalised_labels(tmp_path):
+    frames = frames_table({"a": 3}, frames_per_video=2)
+    images = tmp_path / "lake"
+    images.mkdir()
+    frames["image_path"] = [str(images / f"{i}.jpg") for i in range(len(frames))]
+    for path in frames["image_path"]:
+        open(path, "wb").write(b"jpeg")
+    labels = labels_for(frames)
+    manifest = build_manifest(frames, labels, SplitConfig())
+
+    data_yaml = export_yolo(manifest, labels, ["car", "bus"], tmp_path / "export")
+
+    text = data_yaml.read_text()
+    assert "train: train.txt" in text and "  1: bus" in text
+    listed = [line for split in ("train", "val", "test") for line in (tmp_path / "export" / f"{split}.txt").read_text().split()]
+    assert len(listed) == len(manifest)
+    for image in listed:
+        assert os.path.islink(image) and "/images/" in image
+    labelled = manifest[manifest["n_boxes"] > 0].iloc[0]
+    label_file = tmp_path / "export" / "labels" / labelled["split"] / f"{labelled['sample_id']}.txt"
+    assert label_file.read_text() == "0 0.200000 0.300000 0.200000 0.400000\n"
+    assert not list(tmp_path.glob(".*partial"))
