@@ -38,8 +38,8 @@ def settings_for(data_dir: Path, **extra: str):
 
 def tiny_definitions(settings, **resource_overrides):
     """The real definitions with resources pointed at a temp data folder and a training run that takes seconds."""
-    from vision_assets.defs.resources import RetrainPolicyResource, TrainerResource, build_resources
     from vision_assets.definitions import build_definitions
+    from vision_assets.defs.resources import RetrainPolicyResource, TrainerResource, build_resources
 
     resources = build_resources(settings)
     resources["trainer"] = TrainerResource(epochs=1, imgsz=96, batch=8, workers=0)

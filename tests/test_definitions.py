@@ -10,8 +10,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
-
 from conftest import REPO_ROOT
+
 from vision_assets.definitions import defs
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_specs.json"

@@ -7,8 +7,8 @@ import shutil
 import dagster as dg
 import pandas as pd
 import pytest
-
 from conftest import settings_for
+
 from vision_assets.core.lake import Lake
 from vision_assets.core.video import probe_video
 from vision_assets.defs.frames import sampled_frames

@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 
 import dagster as dg
-
 from conftest import settings_for, tiny_definitions
+
 from vision_assets.core.landing import scan_landing
 from vision_assets.local_daemon import LocalDaemon
 

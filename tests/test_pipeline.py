@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-
 from conftest import settings_for, tiny_definitions
 
 
@@ -24,7 +24,7 @@ def run_once(defs, instance):
     return daemon
 
 
-def test_whole_chain_materializes_and_model_traces_back_to_video_bytes(tmp_path, instance, tiny_landing):
+def test_whole_chain_materializes_and_model_traces_back_to_video_bytes(tmp_path, instance, tiny_landing, monkeypatch, capsys):
     from vision_assets.core.lake import Lake, sha256_file
     from vision_assets.core.registry import ModelRegistry
 
@@ -60,6 +60,17 @@ def test_whole_chain_materializes_and_model_traces_back_to_video_bytes(tmp_path,
     assert report["dataset_version"] == champion.tags["dataset_version"]
     assert 0.0 <= report["overall"]["map50_95"] <= 1.0
     assert set(report["by_scene"]) <= {"cam-a", "cam-b"}
+
+    # The lineage audit from the command line answers the same question.
+    from vision_assets import cli
+
+    monkeypatch.setenv("VISION_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("DAGSTER_HOME", str(settings.dagster_home))
+    capsys.readouterr()
+    assert cli.main(["lineage"]) == 0
+    audit = json.loads(capsys.readouterr().out)
+    assert audit["dataset"]["version"] == champion.tags["dataset_version"]
+    assert {v["video_sha256"] for v in audit["videos"]} == landed
 
     # Nothing written into the working directory (Ultralytics and MLflow both like to).
     assert set(os.listdir(Path.cwd())) == cwd_before

@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from vision_assets.core.settings import PROJECT_ROOT, Settings
@@ -176,12 +177,14 @@ def cmd_ui(args: argparse.Namespace) -> int:
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
     print(f"DAGSTER_HOME={settings.dagster_home}\nUI: http://{args.host}:{args.port}")
-    os.chdir(PROJECT_ROOT)
+    os.chdir(settings.dagster_home)  # not the repo root, whose dagster.yaml is only the template
     os.execv(command[0], command)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Dagster flags parameters it calls beta on every use; a terminal user can do nothing about them.
+    warnings.filterwarnings("ignore", message=".*currently in beta.*")
     parser = argparse.ArgumentParser(prog="vision-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="generate demo videos and run the whole asset graph once, in-process")

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-
 # Step-level events stay in the instance (and the UI); the terminal gets one line per run.
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -82,7 +81,7 @@ class LocalDaemon:
     def schedule_tick(self, name: str) -> int:
         schedule = self.defs.resolve_schedule_def(name)
         with dg.build_schedule_context(instance=self.instance, resources=self.defs.resources,
-                                       scheduled_execution_time=dt.datetime.now(dt.timezone.utc)) as context:
+                                       scheduled_execution_time=dt.datetime.now(dt.UTC)) as context:
             result = schedule(context)
         if isinstance(result, dg.SkipReason):
             self.log(f"{name}: {result.skip_message}")

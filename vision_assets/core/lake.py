@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import fsspec
-from fsspec.implementations.local import LocalFileSystem
 import pandas as pd
+from fsspec.implementations.local import LocalFileSystem
 
 HASH_CHUNK = 1 << 20
 

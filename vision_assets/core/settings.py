@@ -23,7 +23,7 @@ class Settings:
     imgsz: int
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         data_dir = Path(env.get("VISION_DATA_DIR") or PROJECT_ROOT / ".data").resolve()
         mlflow_dir = data_dir / "mlflow"

@@ -8,7 +8,6 @@ import pandas as pd
 
 from vision_assets.core.annotations import AnnotationFormatError, empty_annotations, label_version, read_annotations
 from vision_assets.core.ingest import usable_videos
-from vision_assets.core.lake import sha256_file
 from vision_assets.core.landing import label_files_for
 from vision_assets.core.qc import run_qc
 from vision_assets.defs.automation import CARRY_NEW_PARTITION
@@ -48,7 +47,9 @@ def annotations(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mat
                 context.log.error(str(error))
                 continue
             frames.append(rows.assign(video_sha256=video["video_sha256"]))
-            sources.append({"file": label_file.name, "sha256": sha256_file(label_file)[:16], "rows": len(rows)})
+            # The exact label bytes are kept, content-addressed, so a dataset traces back to them.
+            digest, _, _ = store.put_blob_file("labels", label_file, label_file.suffix.lower())
+            sources.append({"file": label_file.name, "sha256": digest, "rows": len(rows)})
     table = pd.concat(frames, ignore_index=True) if frames else empty_annotations()
     version = label_version(table)
     store.write_table("annotations", table.assign(label_version=version), partition)

@@ -5,12 +5,14 @@ from pathlib import Path
 
 import dagster as dg
 
+from vision_assets.core.demo_data import DEMO_CLASSES
 from vision_assets.core.lake import Lake
 from vision_assets.core.registry import ModelRegistry
 from vision_assets.core.settings import Settings
 from vision_assets.core.training import TrainConfig
 
-DEFAULT_CLASSES = ["car", "pedestrian", "cyclist"]
+# The demo footage's classes; a real deployment sets its own taxonomy here.
+DEFAULT_CLASSES = list(DEMO_CLASSES)
 
 
 class LakeResource(dg.ConfigurableResource):
