@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 
 import dagster as dg
-
 from conftest import settings_for
+
 from vision_assets.core.dataset import gather_labelled_frames
 from vision_assets.core.lake import Lake
 from vision_assets.defs.frames import sampled_frames
