@@ -93,3 +93,50 @@ def test_second_run_ingests_nothing_and_registers_nothing_new(tmp_path, instance
     assert [str(v.version) for v in versions] == ["1"]
     ingests = instance.fetch_materializations(dg.AssetKey("raw_videos"), limit=100).records
     assert len(ingests) == 2  # one per scene x day, from the first run only
+
+
+def test_new_footage_gives_a_new_dataset_version_and_a_fair_champion_decision(tmp_path, instance, tiny_landing):
+    """A new day arrives: its partitions are carried through, splits of known videos stay put, a new version is
+    trained and registered, and champion status is decided on the new test split for both models."""
+    from vision_assets.core.demo_data import DemoSpec, generate_demo_data
+    from vision_assets.core.lake import Lake
+    from vision_assets.core.registry import ModelRegistry
+
+    from conftest import TINY_SPEC
+
+    settings = settings_for(tmp_path / "data")
+    shutil.copytree(tiny_landing, settings.landing_dir, dirs_exist_ok=True)
+    defs = tiny_definitions(settings)
+    assert all(r.success for r in run_once(defs, instance).runs)
+    lake = Lake(settings.lake_root)
+    first = lake.read_json("assets/dataset_split.json")
+    first_manifest = lake.read_table("dataset_manifest", {"version": first["version"]})
+
+    generate_demo_data(settings.landing_dir, DemoSpec(**{**TINY_SPEC, "days": ("2026-11-19",), "seed": 5}))
+    second_run = run_once(defs, instance)
+
+    assert all(r.success for r in second_run.runs)
+    ingested = [r.partition for r in second_run.runs if r.job == "ingest_videos"]
+    assert sorted(map(str, ingested)) == ["2026-11-19|cam-a", "2026-11-19|cam-b"]
+    second = lake.read_json("assets/dataset_split.json")
+    assert second["version"] != first["version"] and len(second["videos"]) == 8
+    second_manifest = lake.read_table("dataset_manifest", {"version": second["version"]})
+    before = first_manifest.groupby("video_sha256")["split"].first()
+    after = second_manifest.groupby("video_sha256")["split"].first()
+    assert after[before.index].equals(before)  # sticky: no known video changed split
+
+    registry = ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+    v2 = registry.client.get_model_version("vision_assets_detector", "2")
+    assert v2.tags["dataset_version"] == second["version"]
+    decision = lake.read_json("assets/registered_model.json")
+    champion = str(registry.champion("vision_assets_detector").version)
+    assert decision["decision"].startswith("champion (beat v1" if champion == "2" else "not promoted (v1 keeps it")
+
+    run = registry.client.get_run(v2.run_id)
+    assert run.data.params["dataset_version"] == second["version"]
+    assert {"seed", "epochs", "imgsz", "git_commit", "device_resolved"} <= set(run.data.params)
+    assert "test_map50_95" in run.data.metrics
+    assert [a.path for a in registry.client.list_artifacts(v2.run_id, "weights")] == ["weights/best.pt"]
+    # Ultralytics' own MLflow callback is off: no experiment or run of its own.
+    assert {e.name for e in registry.client.search_experiments()} == {"Default", "vision_assets"}
+    assert registry.client.search_runs(["0"]) == []

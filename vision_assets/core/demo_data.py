@@ -41,6 +41,8 @@ from xml.sax.saxutils import escape, quoteattr
 import cv2
 import numpy as np
 
+from vision_assets.core.lake import atomic_write_bytes
+
 DEMO_CLASSES = ("car", "pedestrian", "cyclist")
 UNKNOWN_LABEL = "truck"
 BAD_LABEL_KINDS = ("out_of_frame", "inverted", "unknown_label")
@@ -754,12 +756,7 @@ def _sidecar_json(video: _Video, spec: DemoSpec) -> str:
 def _write_if_changed(path: Path, data: bytes) -> bool:
     if path.exists() and path.read_bytes() == data:
         return False
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_bytes(path, data)
     return True
 
 

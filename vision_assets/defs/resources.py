@@ -13,6 +13,7 @@ from vision_assets.core.training import TrainConfig
 
 # The demo footage's classes; a real deployment sets its own taxonomy here.
 DEFAULT_CLASSES = list(DEMO_CLASSES)
+_TRAIN_DEFAULTS = TrainConfig()
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -59,13 +60,15 @@ class RetrainPolicyResource(dg.ConfigurableResource):
 
 
 class TrainerResource(dg.ConfigurableResource):
-    model: str = "yolov8n.yaml"
-    epochs: int = 20
-    imgsz: int = 256
-    batch: int = 16
-    seed: int = 0
-    device: str = "auto"
-    workers: int = 2
+    """How trained_checkpoint trains; defaults are TrainConfig's."""
+
+    model: str = _TRAIN_DEFAULTS.model
+    epochs: int = _TRAIN_DEFAULTS.epochs
+    imgsz: int = _TRAIN_DEFAULTS.imgsz
+    batch: int = _TRAIN_DEFAULTS.batch
+    seed: int = _TRAIN_DEFAULTS.seed
+    device: str = _TRAIN_DEFAULTS.device
+    workers: int = _TRAIN_DEFAULTS.workers
 
     def config(self) -> TrainConfig:
         return TrainConfig(model=self.model, epochs=self.epochs, imgsz=self.imgsz, batch=self.batch,
