@@ -90,8 +90,9 @@ def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
     known_days = set(context.instance.get_dynamic_partitions(days.name))
     for (scene, day), files in sorted(by_partition.items()):
         ingested = store.read_table("raw_videos", lake_partition(scene, day))
-        seen = set() if ingested is None else set(zip(ingested["source_name"], ingested["source_size"]))
-        fresh = [f for f in files if (f.path.name, f.size) not in seen]
+        seen = set() if ingested is None else set(
+            zip(ingested["source_name"], ingested["source_size"], ingested["source_mtime_ns"]))
+        fresh = [f for f in files if (f.path.name, f.size, f.mtime_ns) not in seen]
         fingerprint = partition_fingerprint(files)
         key = scene_day_key(scene, day)
         # The lake says what is ingested; the cursor only stops re-requesting while a run is still queued.
