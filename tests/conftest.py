@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-MATERIAL = REPO_ROOT.parent / "shared" / "material"
+MATERIAL = Path(os.environ.get("VISION_TEST_MATERIAL") or REPO_ROOT.parent / "shared" / "material")
 
 # Before anything imports Ultralytics or MLflow: nothing may download or write outside temp folders.
 _SESSION_TMP = Path(tempfile.mkdtemp(prefix="vision_assets_tests_"))

@@ -4,13 +4,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import MATERIAL
 
 from vision_assets.core.annotations import AnnotationFormatError, label_version, read_annotations
 from vision_assets.core.schema import ANNOTATION_COLUMNS
 
 
 def material() -> Path:
-    return Path(__file__).resolve().parents[1].parent / "shared" / "material"
+    return MATERIAL
 
 
 TUD_GT = material() / "mot" / "TUD-Campus" / "gt.txt"

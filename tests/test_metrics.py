@@ -2,10 +2,10 @@
 
 import json
 import math
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import MATERIAL
 
 from vision_assets.core.metrics import (
     DetectionMetrics,
@@ -15,7 +15,6 @@ from vision_assets.core.metrics import (
     per_class_ap,
 )
 
-MATERIAL = Path(__file__).resolve().parents[1].parent / "shared" / "material"
 SHAPES = MATERIAL / "coco" / "shapes"
 
 # pycocotools 2.0.11 on the same files (MANIFEST.md).

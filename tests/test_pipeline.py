@@ -98,11 +98,11 @@ def test_second_run_ingests_nothing_and_registers_nothing_new(tmp_path, instance
 def test_new_footage_gives_a_new_dataset_version_and_a_fair_champion_decision(tmp_path, instance, tiny_landing):
     """A new day arrives: its partitions are carried through, splits of known videos stay put, a new version is
     trained and registered, and champion status is decided on the new test split for both models."""
+    from conftest import TINY_SPEC
+
     from vision_assets.core.demo_data import DemoSpec, generate_demo_data
     from vision_assets.core.lake import Lake
     from vision_assets.core.registry import ModelRegistry
-
-    from conftest import TINY_SPEC
 
     settings = settings_for(tmp_path / "data")
     shutil.copytree(tiny_landing, settings.landing_dir, dirs_exist_ok=True)

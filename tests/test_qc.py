@@ -3,6 +3,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import MATERIAL
 
 from vision_assets.core.annotations import read_annotations
 from vision_assets.core.qc import RULES, QcResult, run_qc
@@ -12,7 +13,7 @@ RULE_NAMES = ["coordinates_not_finite", "box_not_positive", "box_outside_image",
 
 
 def material() -> Path:
-    return Path(__file__).resolve().parents[1].parent / "shared" / "material"
+    return MATERIAL
 
 
 def rows(spec):
