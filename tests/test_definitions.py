@@ -38,6 +38,7 @@ def test_the_nine_asset_keys_and_their_partitions():
 def spec_snapshot() -> dict:
     out = {}
     for spec in sorted(defs.resolve_all_asset_specs(), key=lambda s: s.key.to_user_string()):
+        op = defs.resolve_assets_def(spec.key).op
         out[spec.key.to_user_string()] = {
             "deps": sorted(d.asset_key.to_user_string() for d in spec.deps),
             "group": spec.group_name,
@@ -46,19 +47,27 @@ def spec_snapshot() -> dict:
             "code_version": spec.code_version,
             "partitions": type(spec.partitions_def).__name__ if spec.partitions_def else None,
             "automation": spec.automation_condition.get_label() if spec.automation_condition else None,
+            "pool": op.pool,
+            "op_tags": json.loads(json.dumps(dict(op.tags), sort_keys=True)),
             "has_description": bool(spec.description),
         }
-    checks = sorted(k.to_user_string() for k in defs.resolve_asset_graph().asset_check_keys)
+    checks = {}
+    for assets_def in defs.resolve_asset_graph().assets_defs:
+        for check in assets_def.check_specs:
+            checks[check.key.to_user_string()] = {"blocking": check.blocking}
     return {"assets": out, "checks": checks,
-            "sensors": sorted(s.name for s in defs.sensors), "schedules": sorted(s.name for s in defs.schedules)}
+            "sensors": sorted(s.name for s in defs.sensors), "schedules": sorted(s.name for s in defs.schedules),
+            "jobs": sorted(j.name for j in defs.jobs)}
 
 
 def test_asset_specs_match_snapshot():
-    """Catches drift in keys, deps, kinds, owners and automation; refresh with UPDATE_SNAPSHOTS=1 after review."""
+    """Catches drift in keys, deps, kinds, owners, automation, pools and checks.
+    After a reviewed change, refresh with UPDATE_SNAPSHOTS=1."""
     current = spec_snapshot()
-    if os.environ.get("UPDATE_SNAPSHOTS") == "1" or not SNAPSHOT.exists():
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
         SNAPSHOT.parent.mkdir(exist_ok=True)
         SNAPSHOT.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+    assert SNAPSHOT.exists(), f"{SNAPSHOT} missing: create it with UPDATE_SNAPSHOTS=1 and review it"
     assert current == json.loads(SNAPSHOT.read_text())
 
 

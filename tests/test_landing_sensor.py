@@ -11,10 +11,9 @@ from vision_assets.core.landing import scan_landing
 from vision_assets.local_daemon import LocalDaemon
 
 
-def evaluate(defs, instance, cursor=None):
+def evaluate(defs, instance):
     sensor = defs.resolve_sensor_def("landing_sensor")
-    with dg.build_sensor_context(instance_ref=instance.get_ref(), definitions=defs, cursor=cursor,
-                                 resources=defs.resources) as context:
+    with dg.build_sensor_context(instance_ref=instance.get_ref(), definitions=defs, resources=defs.resources) as context:
         return sensor(context)
 
 
@@ -34,8 +33,46 @@ def test_new_files_produce_partitions_and_one_run_per_scene_day(tmp_path, instan
     assert sorted(str(r.partition_key) for r in result.run_requests) == [
         "2024-01-02|cam-1", "2024-01-02|cam-2", "2024-01-03|cam-1"]
     assert [r.tags["vision/new_files"] for r in sorted(result.run_requests, key=lambda r: str(r.partition_key))] == ["2", "1", "1"]
-    # The same files requested again before their runs finished: the cursor holds them back.
-    assert isinstance(evaluate(defs, instance, cursor=result.cursor), dg.SkipReason)
+
+
+def test_a_running_ingest_holds_its_partition_back_and_failures_are_retried_a_few_times(tmp_path, instance, material):
+    from dagster._core.test_utils import create_run_for_test
+
+    settings = settings_for(tmp_path / "data")
+    folder = settings.landing_dir / "cam-1" / "2024-01-02"
+    folder.mkdir(parents=True)
+    shutil.copy(material / "videos" / "realshort.mp4", folder / "a.mp4")
+    defs = tiny_definitions(settings)
+    request = evaluate(defs, instance).run_requests[0]
+    tags = {"dagster/partition": "2024-01-02|cam-1", **request.tags}
+
+    running = create_run_for_test(instance, job_name="ingest_videos", status=dg.DagsterRunStatus.STARTED, tags=tags)
+    assert evaluate(defs, instance).run_requests == []  # still running: not requested twice
+    instance.report_run_failed(running)
+    assert len(evaluate(defs, instance).run_requests) == 1  # failed: tried again
+    for _ in range(2):
+        create_run_for_test(instance, job_name="ingest_videos", status=dg.DagsterRunStatus.FAILURE, tags=tags)
+    assert evaluate(defs, instance).run_requests == []  # three failures for these files: wait for a change
+
+    shutil.copy(material / "videos" / "bigbuckbunny.mp4", folder / "b.mp4")
+    assert len(evaluate(defs, instance).run_requests) == 1
+
+
+def test_a_label_file_arriving_after_its_video_triggers_a_new_ingest(tmp_path, instance, tiny_landing):
+    settings = settings_for(tmp_path / "data")
+    source = tiny_landing / "cam-a" / "2026-11-18"
+    folder = settings.landing_dir / "cam-a" / "2026-11-18"
+    folder.mkdir(parents=True)
+    shutil.copy(source / "cam-a_2026-11-18_0.mp4", folder)
+    defs = tiny_definitions(settings)
+    daemon = LocalDaemon(defs, instance, log=lambda _: None)
+    assert daemon.sensor_tick("landing_sensor") == 1
+    assert isinstance(evaluate(defs, instance), dg.SkipReason)
+
+    shutil.copy(source / "cam-a_2026-11-18_0.xml", folder)
+
+    result = evaluate(defs, instance)
+    assert [str(r.partition_key) for r in result.run_requests] == ["2026-11-18|cam-a"]
 
 
 def test_ingested_files_are_not_requested_again_but_a_new_file_is(tmp_path, instance, material):
@@ -55,6 +92,23 @@ def test_ingested_files_are_not_requested_again_but_a_new_file_is(tmp_path, inst
     assert [str(r.partition_key) for r in result.run_requests] == ["2024-01-02|cam-1"]
     assert result.run_requests[0].tags["vision/new_files"] == "1"
     assert result.dynamic_partitions_requests == []  # scene and day exist already
+
+
+def test_a_fresh_instance_over_an_existing_lake_gets_its_partitions_back(tmp_path, instance, material):
+    import dagster as dg
+
+    settings = settings_for(tmp_path / "data")
+    folder = settings.landing_dir / "cam-1" / "2024-01-02"
+    folder.mkdir(parents=True)
+    shutil.copy(material / "videos" / "realshort.mp4", folder / "a.mp4")
+    defs = tiny_definitions(settings)
+    assert LocalDaemon(defs, instance, log=lambda _: None).sensor_tick("landing_sensor") == 1
+
+    with dg.instance_for_test() as fresh:
+        result = evaluate(defs, fresh)
+    assert result.run_requests == []
+    assert {r.partitions_def_name: list(r.partition_keys) for r in result.dynamic_partitions_requests} == {
+        "scenes": ["cam-1"], "days": ["2024-01-02"]}
 
 
 def test_files_with_unusable_paths_are_refused_with_a_reason(tmp_path, material):

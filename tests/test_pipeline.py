@@ -16,7 +16,7 @@ def run_once(defs, instance):
     from vision_assets.local_daemon import LocalDaemon
 
     daemon = LocalDaemon(defs, instance, log=lambda _: None)
-    cursor = daemon.automation_baseline()
+    cursor = daemon.automation_cursor()
     daemon.sensor_tick("landing_sensor")
     daemon.automation_until_quiet(cursor)
     daemon.sensor_tick("retrain_sensor")

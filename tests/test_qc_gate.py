@@ -8,6 +8,7 @@ import dagster as dg
 from conftest import settings_for
 
 from vision_assets.core.dataset import gather_labelled_frames
+from vision_assets.core.demo_data import DEMO_CLASSES
 from vision_assets.core.lake import Lake
 from vision_assets.defs.frames import sampled_frames
 from vision_assets.defs.ingest import raw_videos
@@ -41,7 +42,7 @@ def test_rejected_rows_are_kept_with_reasons_and_a_passing_partition_reaches_dat
     assert rejected["reasons"].str.len().min() > 0
     assert set(";".join(rejected["reasons"]).split(";")) <= {"box_outside_image", "box_not_positive", "unknown_class",
                                                               "coordinates_not_finite", "unknown_image_size"}
-    frames, labels, report = gather_labelled_frames(lake)
+    frames, labels, report = gather_labelled_frames(lake, list(DEMO_CLASSES))
     assert report["excluded_partitions"] == [] and len(frames) > 0
     # Frames that lost a box to QC are left out: their remaining labels are incomplete.
     bad_frames = set(zip(rejected["video_sha256"], rejected["frame_index"]))
@@ -56,6 +57,6 @@ def test_a_partition_below_the_threshold_fails_the_blocking_check_and_is_exclude
 
     check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "qc_pass_rate")
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
-    frames, _, report = gather_labelled_frames(Lake(settings.lake_root))
+    frames, _, report = gather_labelled_frames(Lake(settings.lake_root), list(DEMO_CLASSES))
     assert frames.empty
     assert [(p["scene"], p["day"]) for p in report["excluded_partitions"]] == [("cam-a", "2026-11-18")]

@@ -37,7 +37,7 @@ def _daemon(settings: Settings):
 def cmd_ingest(args: argparse.Namespace) -> int:
     settings = prepare_environment()
     daemon = _daemon(settings)
-    cursor = daemon.automation_baseline()
+    cursor = daemon.automation_cursor()
     daemon.sensor_tick("landing_sensor")
     daemon.automation_until_quiet(cursor)
     return 0 if all(r.success for r in daemon.runs) else 1
@@ -52,7 +52,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     generated = generate_demo_data(settings.landing_dir, DemoSpec(seed=args.seed))
     print(f"demo data: {generated['videos']} videos in {settings.landing_dir}")
     daemon = _daemon(settings)
-    cursor = daemon.automation_baseline()
+    cursor = daemon.automation_cursor()
     daemon.sensor_tick("landing_sensor")
     daemon.automation_until_quiet(cursor)
     daemon.sensor_tick("retrain_sensor")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 # Step-level events stay in the instance (and the UI); the terminal gets one line per run.
+AUTOMATION_CURSOR_KEY = "vision_assets/local_automation_cursor"
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -91,14 +92,31 @@ class LocalDaemon:
         self._run_requests(schedule.job_name, requests)
         return len(requests)
 
-    def automation_baseline(self):
-        """Declarative automation compares against its previous evaluation; take one before anything changes."""
-        return dg.evaluate_automation_conditions(defs=self.defs, instance=self.instance).cursor
+    def automation_cursor(self):
+        """The cursor left by the previous local pass, so work an interrupted pass left half-done is carried on.
+
+        Without one, declarative automation has no previous evaluation to compare with; a baseline is taken
+        before anything changes."""
+        from dagster._serdes import deserialize_value
+
+        stored = self.instance.daemon_cursor_storage.get_cursor_values({AUTOMATION_CURSOR_KEY}).get(AUTOMATION_CURSOR_KEY)
+        if stored:
+            try:
+                return deserialize_value(stored)
+            except Exception as error:  # noqa: BLE001 - a cursor from another Dagster version: start afresh
+                self.log(f"automation: stored cursor unreadable ({error}); taking a new baseline")
+        return self._save(dg.evaluate_automation_conditions(defs=self.defs, instance=self.instance).cursor)
+
+    def _save(self, cursor):
+        from dagster._serdes import serialize_value
+
+        self.instance.daemon_cursor_storage.set_cursor_values({AUTOMATION_CURSOR_KEY: serialize_value(cursor)})
+        return cursor
 
     def automation_until_quiet(self, cursor, max_ticks: int = 10) -> None:
         for _ in range(max_ticks):
             result = dg.evaluate_automation_conditions(defs=self.defs, instance=self.instance, cursor=cursor)
-            cursor = result.cursor
+            cursor = self._save(result.cursor)
             by_partition: dict[str, list[dg.AssetKey]] = defaultdict(list)
             for asset_key in self.defs.resolve_all_asset_keys():
                 for partition in result.get_requested_partitions(asset_key):

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,9 +68,9 @@ def assign_splits(groups: list[str], config: SplitConfig, previous: dict[str, st
         if len(everyone) >= 2 and not any(assignment[g] == "test" for g in everyone):
             move_one(stratum_groups, "test")
     if len(groups) >= len(SPLITS):
-        for split in ("test", "val"):
+        for split in ("train", "test", "val"):
             if split not in assignment.values():
-                move_one([g for g in fresh if assignment[g] == "train"], split)
+                move_one(list(reversed(fresh)) if split == "train" else fresh, split)
     return assignment
 
 
@@ -129,9 +130,8 @@ def export_yolo(manifest: pd.DataFrame, labels: pd.DataFrame, class_names: list[
     boxes, and <split>.txt lists the images. Ultralytics maps .../images/... to .../labels/... by path text."""
     class_index = {name: i for i, name in enumerate(class_names)}
     grouped = {key: group for key, group in labels.groupby(["video_sha256", "frame_index"])} if len(labels) else {}
-    tmp_dir = out_dir.with_name(f".{out_dir.name}.partial")
-    if tmp_dir.exists():
-        shutil.rmtree(tmp_dir)  # left by a killed run; never visible under the final name
+    # A temporary name of its own, so a concurrent export of the same version cannot delete this one's files.
+    tmp_dir = out_dir.with_name(f".{out_dir.name}.{uuid.uuid4().hex}.partial")
     lists: dict[str, list[str]] = {split: [] for split in SPLITS}
     for row in manifest.itertuples(index=False):
         image_link = tmp_dir / "images" / row.split / f"{row.sample_id}.jpg"
@@ -147,13 +147,22 @@ def export_yolo(manifest: pd.DataFrame, labels: pd.DataFrame, class_names: list[
     yaml_lines = [f"path: {out_dir}"] + [f"{split}: {split}.txt" for split in SPLITS] + ["names:"]
     yaml_lines += [f"  {i}: {name}" for i, name in enumerate(class_names)]
     (tmp_dir / "data.yaml").write_text("\n".join(yaml_lines) + "\n")
-    os.replace(tmp_dir, out_dir)
+    try:
+        os.rename(tmp_dir, out_dir)
+    except OSError:
+        if not out_dir.exists():
+            raise
+        shutil.rmtree(tmp_dir)  # the same content version was exported meanwhile
     return out_dir / "data.yaml"
 
 
 def publish_dataset(lake: Lake, manifest: pd.DataFrame, labels: pd.DataFrame, class_names: list[str],
-                    config: SplitConfig, version: str) -> dict:
-    """Write an immutable dataset version once; a rerun with the same content finds it and returns it."""
+                    config: SplitConfig, version: str, provenance: dict) -> dict:
+    """Write an immutable dataset version once; a rerun with the same content finds it and returns it.
+
+    The record carries its own provenance (video bytes, label files, label versions), so a lineage audit
+    never depends on tables that later runs overwrite.
+    """
     base = f"datasets/{version}"
     if not lake.exists(f"{base}/dataset.json"):
         lake.write_table("dataset_manifest", manifest, {"version": version})
@@ -171,9 +180,39 @@ def publish_dataset(lake: Lake, manifest: pd.DataFrame, labels: pd.DataFrame, cl
             "counts": split_counts(manifest),
             "videos": sorted(manifest["video_sha256"].unique().tolist()),
             "label_versions": sorted(set(manifest["label_version"]) - {""}),
+            **provenance,
         }
         lake.write_json(f"{base}/dataset.json", record)
     return lake.read_json(f"{base}/dataset.json")
+
+
+def read_split_registry(lake: Lake, group_by: str) -> dict[str, str]:
+    """Every group's split as first assigned by any dataset version: the memory that keeps splits sticky."""
+    table = lake.read_table("split_registry", {"group_by": group_by})
+    return {} if table is None else dict(zip(table["group"], table["split"]))
+
+
+def record_splits(lake: Lake, group_by: str, manifest: pd.DataFrame, version: str) -> None:
+    column = "video_sha256" if group_by == "video" else "scene"
+    known = lake.read_table("split_registry", {"group_by": group_by})
+    fresh = manifest.groupby(column)["split"].first().reset_index().rename(columns={column: "group"})
+    fresh["first_version"] = version
+    if known is not None:
+        fresh = fresh[~fresh["group"].isin(known["group"])]
+        fresh = pd.concat([known, fresh], ignore_index=True)
+    lake.write_table("split_registry", fresh.sort_values("group").reset_index(drop=True), {"group_by": group_by})
+
+
+def split_problems(manifest: pd.DataFrame, registry: dict[str, str], group_by: str) -> dict[str, list]:
+    """What makes a version unusable: a group in two splits (now, or against an earlier version), an empty split."""
+    column = "video_sha256" if group_by == "video" else "scene"
+    crossing = groups_crossing_splits(manifest, column)
+    if group_by == "scene":
+        crossing += groups_crossing_splits(manifest, "video_sha256")
+    current = manifest.groupby(column)["split"].first()
+    moved = sorted(g for g, split in current.items() if registry.get(g, split) != split)
+    empty = [split for split in SPLITS if not (manifest["split"] == split).any()]
+    return {"groups_in_two_splits": crossing, "groups_moved_since_earlier_versions": moved, "empty_splits": empty}
 
 
 def split_counts(manifest: pd.DataFrame) -> dict[str, dict[str, int]]:
@@ -185,32 +224,54 @@ def split_counts(manifest: pd.DataFrame) -> dict[str, dict[str, int]]:
     return out
 
 
-def gather_labelled_frames(lake: Lake) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def _keys(df: pd.DataFrame) -> pd.MultiIndex:
+    return pd.MultiIndex.from_arrays([df["video_sha256"], df["frame_index"]])
+
+
+def gather_labelled_frames(lake: Lake, class_names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Frames and QC-passed boxes that may enter a dataset, read from the lake's own tables.
 
     Only partitions whose QC passed; only videos that were labelled at all (an unlabelled frame is unknown,
-    not background); no frame that lost a box to QC (its remaining labels are incomplete).
+    not background); no frame that lost a box to QC or whose class left the taxonomy (its remaining labels
+    are incomplete); a video that landed in two partitions counts once, in the first.
     """
     summaries = lake.read_tables("qc_summary")
+    report: dict = {"partitions": 0, "excluded_partitions": [], "label_versions_considered": [], "label_files": []}
     if summaries.empty:
-        return pd.DataFrame(columns=MANIFEST_COLUMNS), pd.DataFrame(), {"partitions": 0, "excluded_partitions": []}
-    passing = summaries[summaries["passed"].astype(bool)]
-    excluded = summaries[~summaries["passed"].astype(bool)][["scene", "day", "pass_rate"]].to_dict("records")
+        return pd.DataFrame(columns=MANIFEST_COLUMNS), pd.DataFrame(), report
+    passed = summaries["passed"].astype(bool)
+    passing = summaries[passed]
     partitions = [{"scene": r.scene, "day": r.day} for r in passing.itertuples()]
+    report.update(partitions=len(partitions),
+                  excluded_partitions=summaries[~passed][["scene", "day", "pass_rate"]].to_dict("records"),
+                  label_versions_considered=sorted(passing["label_version"].astype(str).unique().tolist()))
     frames = lake.read_tables("sampled_frames", partitions)
     kept = lake.read_tables("qc_annotations", partitions)
     rejected = lake.read_tables("qc_rejected", partitions)
-    labelled_videos = set(kept.get("video_sha256", [])) | set(rejected.get("video_sha256", []))
-    if frames.empty or not labelled_videos:
-        return pd.DataFrame(columns=MANIFEST_COLUMNS), pd.DataFrame(), {"partitions": len(partitions), "excluded_partitions": excluded}
-    frames = frames[frames["video_sha256"].isin(labelled_videos)]
-    incomplete = set(zip(rejected["video_sha256"], rejected["frame_index"])) if len(rejected) else set()
-    keys = list(zip(frames["video_sha256"], frames["frame_index"]))
-    dropped = [k in incomplete for k in keys]
-    frames = frames[[not d for d in dropped]].copy()
-    versions = kept.groupby(["scene", "day"])["label_version"].first() if len(kept) else pd.Series(dtype=str)
-    frames["label_version"] = [versions.get((s, d), "") for s, d in zip(frames["scene"], frames["day"])]
-    sampled = set(zip(frames["video_sha256"], frames["frame_index"]))
-    labels = kept[[k in sampled for k in zip(kept["video_sha256"], kept["frame_index"])]] if len(kept) else kept
-    report = {"partitions": len(partitions), "excluded_partitions": excluded, "frames_dropped_by_qc": int(sum(dropped))}
+    sources = lake.read_tables("label_sources", partitions)
+    if frames.empty or (kept.empty and rejected.empty):
+        return pd.DataFrame(columns=MANIFEST_COLUMNS), pd.DataFrame(), report
+    owner = frames.sort_values(["scene", "day"]).groupby("video_sha256")[["scene", "day"]].first()
+
+    def owned(df: pd.DataFrame) -> pd.DataFrame:
+        if df.empty:
+            return df
+        home = owner.reindex(df["video_sha256"])
+        return df[(home["scene"].to_numpy() == df["scene"].to_numpy()) & (home["day"].to_numpy() == df["day"].to_numpy())]
+
+    before = len(frames)
+    frames, kept, rejected = owned(frames), owned(kept), owned(rejected)
+    duplicates = before - len(frames)
+    off_taxonomy = kept[~kept["class_name"].isin(class_names)] if len(kept) else kept
+    kept = kept[kept["class_name"].isin(class_names)] if len(kept) else kept
+    labelled = set(kept.get("video_sha256", [])) | set(rejected.get("video_sha256", []))
+    incomplete = _keys(pd.concat([rejected, off_taxonomy])) if len(rejected) or len(off_taxonomy) else None
+    frames = frames[frames["video_sha256"].isin(labelled)]
+    dropped = _keys(frames).isin(incomplete) if incomplete is not None else np.zeros(len(frames), bool)
+    frames = frames[~dropped].copy()
+    versions = passing.set_index(["scene", "day"])["label_version"]
+    frames["label_version"] = versions.reindex(pd.MultiIndex.from_arrays([frames["scene"], frames["day"]])).to_numpy()
+    labels = kept[_keys(kept).isin(_keys(frames))] if len(kept) else kept
+    report.update(frames_dropped_by_qc=int(dropped.sum()), duplicate_video_frames=int(duplicates),
+                  label_files=sources.to_dict("records") if len(sources) else [])
     return frames, labels.reset_index(drop=True), report

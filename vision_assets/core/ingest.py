@@ -8,13 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 
 from vision_assets.core.lake import Lake, sha256_file
-from vision_assets.core.landing import LandingFile
+from vision_assets.core.landing import LandingFile, label_fingerprint
 from vision_assets.core.video import probe_video, read_sidecar
 
 RAW_VIDEO_COLUMNS = [
     "video_sha256", "source_name", "source_path", "source_size", "source_mtime_ns", "outcome", "reason",
     "stored_path", "codec", "width", "height", "fps", "frames_claimed", "frames_decoded", "duration_s",
-    "lighting", "weather", "device", "capture_start", "sidecar", "duplicate_of",
+    "lighting", "weather", "device", "capture_start", "sidecar", "duplicate_of", "label_files",
 ]
 
 
@@ -22,7 +22,8 @@ def ingest_file(lake: Lake, landing: LandingFile, previous: dict | None = None) 
     """One row of the raw_videos table. A file already ingested with the same bytes is not probed again."""
     digest = sha256_file(landing.path)
     if previous and previous.get("video_sha256") == digest:
-        return {**previous, "source_path": str(landing.path), "source_mtime_ns": landing.mtime_ns}
+        return {**previous, "source_path": str(landing.path), "source_mtime_ns": landing.mtime_ns,
+                "label_files": label_fingerprint(landing.path)}
     sidecar = read_sidecar(landing.path)
     probe = probe_video(landing.path)
     suffix = landing.path.suffix.lower()
@@ -48,6 +49,7 @@ def ingest_file(lake: Lake, landing: LandingFile, previous: dict | None = None) 
         "capture_start": str(sidecar.get("capture_start", "")),
         "sidecar": json.dumps(sidecar, sort_keys=True),
         "duplicate_of": "",
+        "label_files": label_fingerprint(landing.path),
     }
 
 

@@ -75,7 +75,13 @@ def files_for_partition(landing_dir: Path, scene: str, day: str) -> list[Landing
 
 
 def partition_fingerprint(files: list[LandingFile]) -> str:
-    return hashlib.sha256("|".join(sorted(f.fingerprint for f in files)).encode()).hexdigest()[:16]
+    parts = sorted(f"{f.fingerprint}+{label_fingerprint(f.path)}" for f in files)
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def label_fingerprint(video: Path) -> str:
+    """Name, size and mtime of the label files beside a video: a late or corrected label file changes it."""
+    return ";".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in label_files_for(video))
 
 
 def label_files_for(video: Path) -> list[Path]:

@@ -8,3 +8,7 @@ CARRY_NEW_PARTITION = dg.AutomationCondition.eager()
 
 # Retraining is driven by the retrain sensor (enough new QC-passed labels), not by every partition update.
 NIGHTLY_CRON = "0 2 * * *"
+
+# Runs that still hold their work: sensors do not request the same work again while one exists.
+IN_FLIGHT_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+                      dg.DagsterRunStatus.STARTED]

@@ -7,7 +7,8 @@ import json
 import dagster as dg
 
 from vision_assets.core.ingest import ingest_partition
-from vision_assets.core.landing import files_for_partition, partition_fingerprint, scan_landing
+from vision_assets.core.landing import files_for_partition, label_fingerprint, partition_fingerprint, scan_landing
+from vision_assets.defs.automation import IN_FLIGHT_STATUSES
 from vision_assets.defs.markdown import md_table
 from vision_assets.defs.partitions import days, lake_partition, scene_and_day, scene_day, scene_day_key, scenes
 from vision_assets.defs.resources import LakeResource
@@ -73,9 +74,21 @@ ingest_job = dg.define_asset_job("ingest_videos", selection=[raw_videos], partit
                                  description="Ingest one scene x day of the landing zone.")
 
 
+# A partition whose ingest failed this many times for the same files waits for a change to them.
+MAX_INGEST_ATTEMPTS = 3
+
+
+def _known_labels(table) -> set[tuple]:
+    if table is None:
+        return set()
+    labels = table["label_files"] if "label_files" in table else [""] * len(table)
+    return set(zip(table["source_name"], table["source_size"], table["source_mtime_ns"], labels))
+
+
 @dg.sensor(job=ingest_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Watches landing/<scene>/<YYYY-MM-DD>/: adds new scenes and days as partitions and requests "
-                       "one ingest run per scene x day with files not yet in the lake. Refused files are logged.")
+                       "one ingest run per scene x day with files (or label files beside them) not yet in the lake. "
+                       "Refused files are logged with their reason.")
 def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
     store = lake.lake()
     by_partition: dict[tuple[str, str], list] = {}
@@ -84,33 +97,34 @@ def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
             context.log.warning(f"refused: {landed.refused}")
             continue
         by_partition.setdefault((landed.scene, landed.day), []).append(landed)
-    requested = json.loads(context.cursor) if context.cursor else {}
-    run_requests, new_scenes, new_days = [], set(), set()
-    known_scenes = set(context.instance.get_dynamic_partitions(scenes.name))
-    known_days = set(context.instance.get_dynamic_partitions(days.name))
+    # The lake says what is ingested; the instance says what is still running or keeps failing.
+    run_requests = []
     for (scene, day), files in sorted(by_partition.items()):
-        ingested = store.read_table("raw_videos", lake_partition(scene, day))
-        seen = set() if ingested is None else set(
-            zip(ingested["source_name"], ingested["source_size"], ingested["source_mtime_ns"]))
-        fresh = [f for f in files if (f.path.name, f.size, f.mtime_ns) not in seen]
-        fingerprint = partition_fingerprint(files)
-        key = scene_day_key(scene, day)
-        # The lake says what is ingested; the cursor only stops re-requesting while a run is still queued.
-        if not fresh or requested.get(str(key)) == fingerprint:
+        seen = _known_labels(store.read_table("raw_videos", lake_partition(scene, day)))
+        fresh = [f for f in files if (f.path.name, f.size, f.mtime_ns, label_fingerprint(f.path)) not in seen]
+        if not fresh:
             continue
-        requested[str(key)] = fingerprint
-        new_scenes.update({scene} - known_scenes)
-        new_days.update({day} - known_days)
-        run_requests.append(dg.RunRequest(partition_key=key, run_key=f"{key}:{fingerprint}",
-                                          tags={"vision/new_files": str(len(fresh))}))
-        context.log.info(f"{scene}/{day}: {len(fresh)} new file(s): {', '.join(f.path.name for f in fresh)}")
-    if not run_requests:
+        key = scene_day_key(scene, day)
+        fingerprint = partition_fingerprint(files)
+        runs = context.instance.get_runs(dg.RunsFilter(job_name=ingest_job.name, tags={"dagster/partition": str(key)}),
+                                         limit=MAX_INGEST_ATTEMPTS + 5)
+        if any(r.status in IN_FLIGHT_STATUSES for r in runs):
+            context.log.info(f"{scene}/{day}: ingest still running")
+            continue
+        failed = [r for r in runs if r.status == dg.DagsterRunStatus.FAILURE
+                  and r.tags.get("vision/landing_fingerprint") == fingerprint]
+        if len(failed) >= MAX_INGEST_ATTEMPTS:
+            context.log.warning(f"{scene}/{day}: ingest failed {len(failed)} times for these files "
+                                f"(last run {failed[0].run_id}); waiting for a change to them")
+            continue
+        run_requests.append(dg.RunRequest(partition_key=key, tags={"vision/new_files": str(len(fresh)),
+                                                                   "vision/landing_fingerprint": fingerprint}))
+        context.log.info(f"{scene}/{day}: {len(fresh)} new or changed file(s): {', '.join(f.path.name for f in fresh)}")
+    # Every landed scene and day is a partition, also for an instance that is newer than the lake.
+    scene_names = sorted({s for s, _ in by_partition} - set(context.instance.get_dynamic_partitions(scenes.name)))
+    day_names = sorted({d for _, d in by_partition} - set(context.instance.get_dynamic_partitions(days.name)))
+    adds = [r for names, dim in ((scene_names, scenes), (day_names, days)) if names
+            for r in [dim.build_add_request(names)]]
+    if not run_requests and not adds:
         return dg.SkipReason("no new files in the landing zone")
-    return dg.SensorResult(
-        run_requests=run_requests,
-        dynamic_partitions_requests=[r for r in (
-            scenes.build_add_request(sorted(new_scenes)) if new_scenes else None,
-            days.build_add_request(sorted(new_days)) if new_days else None,
-        ) if r is not None],
-        cursor=json.dumps(requested, sort_keys=True),
-    )
+    return dg.SensorResult(run_requests=run_requests, dynamic_partitions_requests=adds)

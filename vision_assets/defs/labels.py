@@ -25,21 +25,30 @@ OWNERS = ["team:vision-labels"]
     group_name="labels",
     kinds={"parquet"},
     owners=OWNERS,
-    code_version="1",
+    code_version="2",
     automation_condition=CARRY_NEW_PARTITION,
+    check_specs=[
+        dg.AssetCheckSpec("label_files_readable", asset="annotations",
+                          description="Every label file beside the partition's videos parsed; the failing ones are named."),
+        dg.AssetCheckSpec("videos_labelled", asset="annotations",
+                          description="Warns about usable videos with no label file (they cannot enter datasets)."),
+    ],
     description=(
         "Every label of the partition's videos in one canonical table (video hash, frame index, class, pixel box, "
         "track id, occlusion, annotator, source file), imported from the label files beside each video "
         "(CVAT for video XML, MOTChallenge txt). label_version is a content hash of these rows."
     ),
 )
-def annotations(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+def annotations(context: dg.AssetExecutionContext, lake: LakeResource):
     scene, day = scene_and_day(context)
     store = lake.lake()
     partition = lake_partition(scene, day)
-    frames, sources, errors = [], [], []
+    frames, sources, errors, unlabelled = [], [], [], []
     for video in usable_videos(store.read_table("raw_videos", partition)).to_dict("records"):
-        for label_file in label_files_for(Path(video["source_path"])):
+        label_files = label_files_for(Path(video["source_path"]))
+        if not label_files:
+            unlabelled.append(video["source_name"])
+        for label_file in label_files:
             try:
                 rows = read_annotations(label_file)
             except AnnotationFormatError as error:
@@ -48,22 +57,35 @@ def annotations(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mat
                 continue
             frames.append(rows.assign(video_sha256=video["video_sha256"]))
             # The exact label bytes are kept, content-addressed, so a dataset traces back to them.
-            digest, _, _ = store.put_blob_file("labels", label_file, label_file.suffix.lower())
-            sources.append({"file": label_file.name, "sha256": digest, "rows": len(rows)})
+            digest, stored, _ = store.put_blob_file("labels", label_file, label_file.suffix.lower())
+            sources.append({"video_sha256": video["video_sha256"], "source_file": label_file.name,
+                            "label_file_sha256": digest, "stored_path": stored, "rows": len(rows)})
     table = pd.concat(frames, ignore_index=True) if frames else empty_annotations()
     version = label_version(table)
     store.write_table("annotations", table.assign(label_version=version), partition)
-    return dg.MaterializeResult(
+    sources_table = pd.DataFrame(sources, columns=["video_sha256", "source_file", "label_file_sha256", "stored_path", "rows"])
+    store.write_table("label_sources", sources_table.assign(label_version=version), partition)
+    yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(table),
             "label_version": version,
             "frames_labelled": int(table[["video_sha256", "frame_index"]].drop_duplicates().shape[0]),
             "tracks": int(table[["video_sha256", "track_id"]].drop_duplicates().shape[0]),
             "classes": dg.MetadataValue.json(table["class_name"].value_counts().to_dict()),
-            "label_files": dg.MetadataValue.md(md_table(pd.DataFrame(sources))),
-            "unreadable_files": dg.MetadataValue.md(md_table(pd.DataFrame(errors))),
+            "label_files": dg.MetadataValue.md(md_table(sources_table[["source_file", "label_file_sha256", "rows"]])),
         },
         data_version=dg.DataVersion(version),
+    )
+    yield dg.AssetCheckResult(
+        check_name="label_files_readable", passed=not errors, severity=dg.AssetCheckSeverity.ERROR,
+        description=f"{len(errors)} label file(s) could not be read" if errors else "every label file was read",
+        metadata={"unreadable": dg.MetadataValue.md(md_table(pd.DataFrame(errors)))},
+    )
+    yield dg.AssetCheckResult(
+        check_name="videos_labelled", passed=not unlabelled, severity=dg.AssetCheckSeverity.WARN,
+        description=f"{len(unlabelled)} video(s) without a label file: they stay out of datasets" if unlabelled
+        else "every usable video has labels",
+        metadata={"unlabelled_videos": dg.MetadataValue.json(unlabelled)},
     )
 
 
