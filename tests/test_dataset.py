@@ -99,3 +99,12 @@ def test_yolo_export_links_images_and_writes_normalised_labels(tmp_path):
     label_file = tmp_path / "export" / "labels" / labelled["split"] / f"{labelled['sample_id']}.txt"
     assert label_file.read_text() == "0 0.200000 0.300000 0.200000 0.400000\n"
     assert not list(tmp_path.glob(".*partial"))
+
+
+def test_small_datasets_still_get_every_split_and_test_footage_per_scene():
+    for per_scene in ({"a": 2, "b": 2}, {"a": 3}, {"a": 2, "b": 1, "c": 1}):
+        frames = frames_table(per_scene)
+        manifest = build_manifest(frames, labels_for(frames), SplitConfig())
+        assert set(manifest["split"]) == {"train", "val", "test"}, per_scene
+        tested = set(manifest.loc[manifest["split"] == "test", "scene"])
+        assert {s for s, n in per_scene.items() if n >= 2} <= tested, per_scene

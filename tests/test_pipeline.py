@@ -59,7 +59,7 @@ def test_whole_chain_materializes_and_model_traces_back_to_video_bytes(tmp_path,
     report = lake.read_json("assets/eval_report.json")
     assert report["dataset_version"] == champion.tags["dataset_version"]
     assert 0.0 <= report["overall"]["map50_95"] <= 1.0
-    assert set(report["by_scene"]) <= {"cam-a", "cam-b"}
+    assert set(report["by_scene"]) == {"cam-a", "cam-b"}  # every scene has test footage
 
     # The lineage audit from the command line answers the same question.
     from vision_assets import cli
@@ -128,9 +128,13 @@ def test_new_footage_gives_a_new_dataset_version_and_a_fair_champion_decision(tm
     registry = ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
     v2 = registry.client.get_model_version("vision_assets_detector", "2")
     assert v2.tags["dataset_version"] == second["version"]
-    decision = lake.read_json("assets/registered_model.json")
+    decision = lake.read_json("assets/registered_model.json")["decision"]
     champion = str(registry.champion("vision_assets_detector").version)
-    assert decision["decision"].startswith("champion (beat v1" if champion == "2" else "not promoted (v1 keeps it")
+    assert decision.startswith("champion (beat v1" if champion == "2" else "not promoted (v1 keeps it")
+    assert v2.tags["champion_decision"] == decision
+    v1 = registry.client.get_model_version("vision_assets_detector", "1")
+    same_split = v1.tags["test_split_hash"] == v2.tags["test_split_hash"]
+    assert decision.endswith("(same test split))" if same_split else "re-evaluated on this test split)")
 
     run = registry.client.get_run(v2.run_id)
     assert run.data.params["dataset_version"] == second["version"]

@@ -53,18 +53,27 @@ def assign_splits(groups: list[str], config: SplitConfig, previous: dict[str, st
         u = _bucket(group, config.seed)
         assignment[group] = "train" if u < cut_train else "val" if u < cut_val else "test"
 
+    peers_of: dict[str, list[str]] = {}
+    for group in groups:
+        peers_of.setdefault(strata.get(group, ""), []).append(group)
+
+    def sole_test_of_its_stratum(group: str) -> bool:
+        """Strata of two or more groups keep a test group (a lone group may go anywhere)."""
+        peers = peers_of[strata.get(group, "")]
+        return assignment[group] == "test" and len(peers) >= 2 and sum(assignment[g] == "test" for g in peers) == 1
+
     def move_one(candidates: list[str], split: str) -> None:
         counts = pd.Series(assignment).value_counts()
         for group in candidates:
-            if assignment[group] != split and counts.get(assignment[group], 0) > 1:
+            if assignment[group] != split and counts.get(assignment[group], 0) > 1 and not sole_test_of_its_stratum(group):
                 assignment[group] = split
                 return
 
     members: dict[str, list[str]] = {}
     for group in fresh:
         members.setdefault(strata.get(group, ""), []).append(group)
-    for stratum_groups in members.values():
-        everyone = [g for g in groups if strata.get(g, "") == strata.get(stratum_groups[0], "")]
+    for stratum, stratum_groups in members.items():
+        everyone = peers_of[stratum]
         if len(everyone) >= 2 and not any(assignment[g] == "test" for g in everyone):
             move_one(stratum_groups, "test")
     if len(groups) >= len(SPLITS):
