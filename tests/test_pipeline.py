@@ -76,7 +76,8 @@ def test_whole_chain_materializes_and_model_traces_back_to_video_bytes(tmp_path,
     assert set(os.listdir(Path.cwd())) == cwd_before
 
 
-def test_second_run_ingests_nothing_and_registers_nothing_new(tmp_path, instance, tiny_landing):
+def test_second_run_ingests_nothing_and_registers_nothing_new(tmp_path, instance, tiny_landing, material):
+    from vision_assets.core.lake import Lake
     from vision_assets.core.registry import ModelRegistry
 
     settings = settings_for(tmp_path / "data")
@@ -93,6 +94,16 @@ def test_second_run_ingests_nothing_and_registers_nothing_new(tmp_path, instance
     assert [str(v.version) for v in versions] == ["1"]
     ingests = instance.fetch_materializations(dg.AssetKey("raw_videos"), limit=100).records
     assert len(ingests) == 2  # one per scene x day, from the first run only
+
+    # A partition whose only video is broken still goes through, down to an empty hard-example queue.
+    broken = settings.landing_dir / "cam-c" / "2026-11-18"
+    broken.mkdir(parents=True)
+    shutil.copy(material / "videos" / "broken" / "empty.mp4", broken / "empty.mp4")
+    third = run_once(defs, instance)
+    assert third.runs and all(r.success for r in third.runs)
+    assert [r.job for r in third.runs if r.job == "train_and_register"] == []
+    queue = Lake(settings.lake_root).read_table("hard_examples", {"scene": "cam-c", "day": "2026-11-18"})
+    assert queue is not None and queue.empty
 
 
 def test_new_footage_gives_a_new_dataset_version_and_a_fair_champion_decision(tmp_path, instance, tiny_landing):

@@ -9,7 +9,8 @@ from vision_assets.core.annotations import read_annotations
 from vision_assets.core.qc import RULES, QcResult, run_qc
 from vision_assets.core.schema import ANNOTATION_COLUMNS
 
-RULE_NAMES = ["coordinates_not_finite", "box_not_positive", "box_outside_image", "unknown_image_size", "unknown_class"]
+RULE_NAMES = ["coordinates_not_finite", "box_not_positive", "box_outside_image", "unknown_image_size", "unknown_class",
+              "frame_out_of_range"]
 
 
 def material() -> Path:
@@ -84,6 +85,7 @@ def test_run_qc_exact_split(table):
         "box_outside_image": 3,
         "unknown_image_size": 2,
         "unknown_class": 3,
+        "frame_out_of_range": 0,
     }
     assert res.pass_rate == pytest.approx(3 / 13)
     # Original index is kept so callers can trace rows back.
@@ -127,3 +129,17 @@ def test_real_mot_gt():
     assert res.rule_counts == {**dict.fromkeys(RULE_NAMES, 0), "box_outside_image": 19}
     assert set(res.rejected["reasons"]) == {"box_outside_image"}
     assert res.pass_rate == pytest.approx(340 / 359)
+
+
+def test_labels_on_frames_that_do_not_decode_are_rejected():
+    table = rows([
+        ("first", "vidA", "car", 1, 1, 2, 2, "{}"),
+        ("last_decoded", "vidA", "car", 1, 1, 2, 2, "{}"),
+        ("past_the_end", "vidA", "car", 1, 1, 2, 2, "{}"),
+        ("count_unknown", "vidC", "car", 1, 1, 2, 2, "{}"),
+    ])
+    table["frame_index"] = [0, 202, 203, 900]
+    res = run_qc(table, {"vidA": (100, 50), "vidC": (100, 50)}, CLASSES, frame_counts={"vidA": 203})
+    assert res.rejected["source_id"].tolist() == ["past_the_end"]
+    assert res.rejected["reasons"].tolist() == ["frame_out_of_range"]
+    assert res.rule_counts["frame_out_of_range"] == 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,7 @@ class QcContext:
     image_sizes: dict[str, tuple[int, int]]  # video_sha256 -> (width, height)
     known_classes: frozenset[str]
     tolerance_px: float
+    frame_counts: dict[str, int] = field(default_factory=dict)  # video_sha256 -> decoded frames
 
 
 # A rule returns a boolean mask of the rows that violate it.
@@ -56,6 +57,12 @@ def _unknown_class(df: pd.DataFrame, ctx: QcContext) -> np.ndarray:
     return ~df["class_name"].isin(list(ctx.known_classes)).to_numpy()
 
 
+def _frame_out_of_range(df: pd.DataFrame, ctx: QcContext) -> np.ndarray:
+    # A label on a frame that does not decode (the cut-off tail of a truncated video) can never be trained on.
+    count = df["video_sha256"].map(ctx.frame_counts).astype(float)
+    return ((df["frame_index"] < 0) | (df["frame_index"] >= count)).to_numpy()
+
+
 # Order here is the order of names in a row's "reasons". New rules append; names are a contract.
 RULES: list[tuple[str, Rule]] = [
     ("coordinates_not_finite", _coordinates_not_finite),
@@ -63,6 +70,7 @@ RULES: list[tuple[str, Rule]] = [
     ("box_outside_image", _box_outside_image),
     ("unknown_image_size", _unknown_image_size),
     ("unknown_class", _unknown_class),
+    ("frame_out_of_range", _frame_out_of_range),
 ]
 
 
@@ -84,6 +92,7 @@ def run_qc(
     known_classes: Iterable[str],
     *,
     tolerance_px: float = 0.5,
+    frame_counts: dict[str, int] | None = None,
     rules: list[tuple[str, Rule]] | None = None,
 ) -> QcResult:
     """Split rows into kept and rejected; a row is rejected if any rule flags it.
@@ -94,7 +103,7 @@ def run_qc(
     if missing:
         raise ValueError(f"run_qc: missing annotation columns {missing}")
     rules = RULES if rules is None else rules
-    ctx = QcContext(dict(image_sizes), frozenset(known_classes), float(tolerance_px))
+    ctx = QcContext(dict(image_sizes), frozenset(known_classes), float(tolerance_px), dict(frame_counts or {}))
     rows = df[ANNOTATION_COLUMNS]
 
     masks = {name: np.asarray(rule(rows, ctx), dtype=bool) for name, rule in rules}

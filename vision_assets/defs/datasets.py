@@ -1,6 +1,5 @@
 """Stage 4: immutable dataset versions, split by video, and the sensor that decides when to retrain."""
 
-
 import hashlib
 
 import dagster as dg

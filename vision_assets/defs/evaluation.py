@@ -1,6 +1,5 @@
 """Stage 6: eval_report, the checkpoint's metrics on its dataset version's test split."""
 
-
 import base64
 from pathlib import Path
 

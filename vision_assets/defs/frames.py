@@ -1,6 +1,5 @@
 """Stage 2: sampled_frames, the JPEG frames training and mining work on."""
 
-
 import hashlib
 import os
 

@@ -1,10 +1,12 @@
 """Stage 8: hard_examples, mined nightly by the champion over each scene x day's frames."""
 
-
+import hashlib
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 
+from vision_assets.core.frames import FRAME_COLUMNS
 from vision_assets.core.mining import mine_hard_examples
 from vision_assets.defs.automation import NIGHTLY_CRON
 from vision_assets.defs.frames import sampled_frames
@@ -15,6 +17,11 @@ from vision_assets.defs.resources import LakeResource, MlflowResource, TrainerRe
 
 class MiningConfig(dg.Config):
     top_k: int = 25
+
+
+def frames_version(frames: pd.DataFrame | None) -> str:
+    shas = [] if frames is None else sorted(frames["frame_sha256"])
+    return hashlib.sha256("".join(shas).encode()).hexdigest()[:16]
 
 
 def _mined_marker(scene: str, day: str) -> str:
@@ -56,12 +63,17 @@ def hard_examples(context: dg.AssetExecutionContext, config: MiningConfig, lake:
     store = lake.lake()
     frames = store.read_table("sampled_frames", lake_partition(scene, day))
     if frames is None or frames.empty:
-        raise dg.Failure(f"{scene}/{day}: sampled_frames has no frames to mine")
-    ranked = mine_hard_examples(weights, frames, work_dir=lake.work, imgsz=imgsz, top_k=config.top_k,
-                                device=trainer.device)
+        # e.g. every video of the partition was quarantined: nothing to mine, and that is an answer too.
+        context.log.warning(f"{scene}/{day}: no sampled frames to mine")
+        frames = pd.DataFrame(columns=FRAME_COLUMNS)
+        ranked = frames.assign(uncertainty=[], detections=[], max_confidence=[])
+    else:
+        ranked = mine_hard_examples(weights, frames, work_dir=lake.work, imgsz=imgsz, top_k=config.top_k,
+                                    device=trainer.device)
     table = ranked.assign(champion_version=version)
     store.write_table("hard_examples", table, lake_partition(scene, day))
-    store.write_json(_mined_marker(scene, day), {"champion_version": version, "frames_scored": len(frames)})
+    store.write_json(_mined_marker(scene, day), {"champion_version": version, "frames_version": frames_version(frames),
+                                                 "frames_scored": len(frames)})
     shown = table[["frame_index", "timestamp_s", "uncertainty", "detections", "max_confidence"]].assign(
         video=table["video_sha256"].str[:12])
     return dg.MaterializeResult(metadata={
@@ -76,12 +88,14 @@ hard_examples_job = dg.define_asset_job("mine_hard_examples", selection=[hard_ex
 
 
 def partitions_to_mine(lake: LakeResource, champion_version: str) -> list[dict[str, str]]:
-    """Partitions with frames that the current champion has not mined yet."""
+    """Partitions whose current frames the current champion has not mined yet."""
     store = lake.lake()
     todo = []
     for partition in store.table_partitions("sampled_frames"):
         marker = _mined_marker(partition["scene"], partition["day"])
-        if not store.exists(marker) or store.read_json(marker)["champion_version"] != champion_version:
+        mined = store.read_json(marker) if store.exists(marker) else {}
+        current = frames_version(store.read_table("sampled_frames", partition))
+        if (mined.get("champion_version"), mined.get("frames_version")) != (champion_version, current):
             todo.append(partition)
     return todo
 

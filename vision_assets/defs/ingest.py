@@ -1,6 +1,5 @@
 """Stage 1: videos arriving in the landing zone become content-addressed, probed raw_videos partitions."""
 
-
 import hashlib
 import json
 

@@ -1,7 +1,6 @@
 """Small JSON records for the unpartitioned chain, kept in the lake so each asset loads exactly the record
 its upstream materialized (never "the latest model" found some other way)."""
 
-
 import dagster as dg
 
 from vision_assets.defs.resources import LakeResource

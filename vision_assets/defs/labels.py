@@ -104,7 +104,8 @@ class QcConfig(dg.Config):
     check_specs=[dg.AssetCheckSpec("qc_pass_rate", asset="qc_annotations", blocking=True,
                                    description="Share of the partition's labels that pass QC; blocks below the threshold.")],
     description=(
-        "The labels that passed QC (box inside the image, positive size, finite coordinates, known class). "
+        "The labels that passed QC (box inside the image, positive size, finite coordinates, known class, on a "
+        "frame that decodes). "
         "Rejected rows are kept in the qc_rejected table with the rules they broke; only passing partitions "
         "reach dataset versions."
     ),
@@ -118,7 +119,9 @@ def qc_annotations(context: dg.AssetExecutionContext, config: QcConfig, lake: La
     version = str(labels["label_version"].iloc[0]) if "label_version" in labels and len(labels) else label_version(labels)
     videos = store.read_table("raw_videos", partition)
     sizes = {} if videos is None else {r.video_sha256: (int(r.width), int(r.height)) for r in videos.itertuples()}
-    result = run_qc(labels.drop(columns=["label_version"], errors="ignore"), sizes, taxonomy.class_names)
+    counts = {} if videos is None else dict(zip(videos["video_sha256"], videos["frames_decoded"].astype(int)))
+    result = run_qc(labels.drop(columns=["label_version"], errors="ignore"), sizes, taxonomy.class_names,
+                    frame_counts=counts)
     passed = result.pass_rate >= config.min_pass_rate
     store.write_table("qc_annotations", result.kept.assign(label_version=version), partition)
     store.write_table("qc_rejected", result.rejected.assign(label_version=version), partition)

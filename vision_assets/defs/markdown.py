@@ -1,6 +1,5 @@
 """Markdown helpers for asset metadata shown in the Dagster UI."""
 
-
 import pandas as pd
 
 

@@ -1,6 +1,5 @@
 """Stage 7: registered_model, the MLflow model version, promoted to champion only when it wins on the same test."""
 
-
 import hashlib
 from pathlib import Path
 

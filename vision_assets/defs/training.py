@@ -1,6 +1,5 @@
 """Stage 5: trained_checkpoint, an Ultralytics YOLO model trained on one dataset version, logged to MLflow."""
 
-
 import time
 from pathlib import Path
 
