@@ -19,9 +19,9 @@ def prepare_environment() -> Settings:
     settings = Settings.from_env()
     settings.prepare()
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
-    instance_yaml = settings.dagster_home / "dagster.yaml"
-    if not instance_yaml.exists():
-        shutil.copyfile(PROJECT_ROOT / "dagster.yaml", instance_yaml)
+    instance_yaml, template = settings.dagster_home / "dagster.yaml", PROJECT_ROOT / "dagster.yaml"
+    if not instance_yaml.exists() and template.exists():
+        shutil.copyfile(template, instance_yaml)  # without one, Dagster's own default is SQLite here too
     return settings
 
 

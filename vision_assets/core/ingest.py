@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pandas as pd
 
-from vision_assets.core.lake import Lake, sha256_file
+from vision_assets.core.lake import Lake
 from vision_assets.core.landing import LandingFile, label_fingerprint
 from vision_assets.core.video import probe_video, read_sidecar
 
@@ -18,21 +20,28 @@ RAW_VIDEO_COLUMNS = [
 ]
 
 
-def ingest_file(lake: Lake, landing: LandingFile, previous: dict | None = None) -> dict:
-    """One row of the raw_videos table. A file already ingested with the same bytes is not probed again."""
-    digest = sha256_file(landing.path)
-    if previous and previous.get("video_sha256") == digest:
-        return {**previous, "source_path": str(landing.path), "source_mtime_ns": landing.mtime_ns,
-                "label_files": label_fingerprint(landing.path)}
+def ingest_file(lake: Lake, landing: LandingFile, cache_dir: Path, previous: dict | None = None) -> dict:
+    """One row of the raw_videos table.
+
+    The file is copied once while hashed, and the copy is what gets probed and stored, so the stored bytes
+    are exactly the hashed and probed ones. A file already ingested unchanged (same name, size, mtime) is
+    neither copied nor probed again.
+    """
+    unchanged = previous and (previous["source_size"], previous["source_mtime_ns"]) == (landing.size, landing.mtime_ns)
+    if unchanged:
+        return {**previous, "source_path": str(landing.path), "label_files": label_fingerprint(landing.path)}
     sidecar = read_sidecar(landing.path)
-    probe = probe_video(landing.path)
     suffix = landing.path.suffix.lower()
+    staged, digest = lake.stage_file(landing.path, cache_dir)
+    probe = probe_video(staged)
+    if probe.reason:
+        probe = dataclasses.replace(probe, reason=probe.reason.replace(staged.name, landing.path.name))
     if probe.outcome == "quarantined":
         # Kept aside whole, with its reason, so nothing is lost and someone can look at it.
-        stored = lake.put_file(f"quarantine/{digest}{suffix}", landing.path)
+        stored = lake.commit_staged(staged, f"quarantine/{digest}{suffix}")
         lake.write_json(f"quarantine/{digest}.json", {"source": str(landing.path), "reason": probe.reason})
     else:
-        _, stored, _ = lake.put_blob_file("videos", landing.path, suffix, digest=digest)
+        stored = lake.commit_staged(staged, lake.blob_relpath("videos", digest, suffix))
     return {
         "video_sha256": digest,
         "source_name": landing.path.name,
@@ -53,11 +62,12 @@ def ingest_file(lake: Lake, landing: LandingFile, previous: dict | None = None) 
     }
 
 
-def ingest_partition(lake: Lake, files: list[LandingFile], previous: pd.DataFrame | None, workers: int = 2) -> pd.DataFrame:
+def ingest_partition(lake: Lake, files: list[LandingFile], previous: pd.DataFrame | None, cache_dir: Path,
+                     workers: int = 2) -> pd.DataFrame:
     """Ingest a partition's files in parallel (hashing and decoding release the GIL)."""
     known = {} if previous is None else {row["source_name"]: row for row in previous.to_dict("records")}
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        rows = list(pool.map(lambda f: ingest_file(lake, f, known.get(f.path.name)), files))
+        rows = list(pool.map(lambda f: ingest_file(lake, f, cache_dir, known.get(f.path.name)), files))
     table = pd.DataFrame(rows, columns=RAW_VIDEO_COLUMNS)
     first_by_hash: dict[str, str] = {}
     for index, row in table.iterrows():

@@ -69,14 +69,48 @@ class Lake:
         return Path(self.path(*parts))
 
     def local_copy(self, path: str, cache_dir: Path) -> Path:
-        """A local file for a lake path: itself on a local lake, a cached download from an object store."""
+        """A local file for a lake path: itself on a local lake, a cached download from an object store.
+        Downloads land under a temporary name first, so a killed download is never mistaken for a cached file."""
         if self.is_local:
             return Path(path)
         target = cache_dir / Path(path).name
         if not target.exists():
             cache_dir.mkdir(parents=True, exist_ok=True)
-            self.fs.get_file(path, str(target))
+            partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
+            try:
+                self.fs.get_file(path, str(partial))
+                os.replace(partial, target)
+            finally:
+                partial.unlink(missing_ok=True)
         return target
+
+    def stage_file(self, source: Path, cache_dir: Path) -> tuple[Path, str]:
+        """Copy a file to a private staging name while hashing it: the digest is of exactly the bytes staged,
+        even if the source is still being written. Local lakes stage inside the lake so commit is a rename."""
+        staging = Path(self.path("staging")) if self.is_local else cache_dir / "staging"
+        staging.mkdir(parents=True, exist_ok=True)
+        staged = staging / f"{uuid.uuid4().hex}{source.suffix.lower()}"
+        digest = hashlib.sha256()
+        with open(source, "rb") as reader, open(staged, "wb") as writer:
+            while chunk := reader.read(HASH_CHUNK):
+                digest.update(chunk)
+                writer.write(chunk)
+        return staged, digest.hexdigest()
+
+    def commit_staged(self, staged: Path, relpath: str) -> str:
+        """Move a staged file to its final name; content-addressed targets that exist are kept as they are."""
+        target = self.path(relpath)
+        try:
+            if self.exists(relpath):
+                return target
+            if self.is_local:
+                Path(target).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staged, target)
+            else:
+                self.fs.put_file(str(staged), target)
+            return target
+        finally:
+            staged.unlink(missing_ok=True)
 
     def exists(self, *parts: str) -> bool:
         return self.fs.exists(self.path(*parts))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -103,12 +105,28 @@ class ModelRegistry:
         return previous
 
     def download(self, name: str, version: str, dst: Path) -> Path:
+        """The version's artifacts in dst; fetched into a temporary folder first, so dst is complete or absent."""
         import mlflow.artifacts
 
-        dst.mkdir(parents=True, exist_ok=True)
-        source = self.client.get_model_version_download_uri(name, str(version))
-        return Path(mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(dst),
-                                                        tracking_uri=self.tracking_uri))
+        if dst.exists():
+            return dst
+        partial = dst.with_name(f".{dst.name}.{uuid.uuid4().hex}.partial")
+        partial.mkdir(parents=True)
+        try:
+            source = self.client.get_model_version_download_uri(name, str(version))
+            fetched = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(partial),
+                                                          tracking_uri=self.tracking_uri)
+            # MLflow nests a directory artifact under its own name; flatten so dst holds the files.
+            for item in Path(fetched).iterdir():
+                os.replace(item, partial / item.name)
+            try:
+                os.rename(partial, dst)
+            except OSError:
+                if not dst.exists():
+                    raise  # else another process completed the same download first
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+        return dst
 
     def _ensure_model(self, name: str) -> None:
         from mlflow.exceptions import MlflowException

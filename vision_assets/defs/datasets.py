@@ -52,7 +52,7 @@ def _video_sources(lake: LakeResource, frames) -> list[dict]:
     group_name="datasets",
     kinds={"parquet", "yolo"},
     owners=["team:vision-ml"],
-    code_version="2",
+    code_version="1",
     check_specs=[
         dg.AssetCheckSpec("no_video_in_two_splits", asset="dataset_split", blocking=True,
                           description="No video (or scene, when grouping by scene) has frames in two splits, in this "

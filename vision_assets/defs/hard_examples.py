@@ -33,11 +33,9 @@ def champion_weights(mlflow: MlflowResource, lake: LakeResource) -> tuple[str, P
     champion = registry.champion(mlflow.model_name)
     if champion is None:
         return None
-    cache = lake.work / "registry" / f"v{champion.version}"
-    found = list(cache.rglob("*.pt")) if cache.exists() else []
-    if not found:
-        found = list(Path(registry.download(mlflow.model_name, champion.version, cache)).rglob("*.pt"))
-    return str(champion.version), found[0], int(champion.tags.get("imgsz", 320))
+    cache = registry.download(mlflow.model_name, champion.version, lake.work / "registry" / f"v{champion.version}")
+    weights = next(Path(cache).rglob("*.pt"))
+    return str(champion.version), weights, int(champion.tags.get("imgsz", 320))
 
 
 @dg.asset(

@@ -34,7 +34,7 @@ def raw_videos(context: dg.AssetExecutionContext, lake: LakeResource):
     store = lake.lake()
     partition = lake_partition(scene, day)
     files = files_for_partition(lake.landing, scene, day)
-    table = ingest_partition(store, files, store.read_table("raw_videos", partition))
+    table = ingest_partition(store, files, store.read_table("raw_videos", partition), lake.work / "ingest")
     store.write_table("raw_videos", table, partition)
     outcomes = table["outcome"].value_counts().to_dict()
     problems = table[table["outcome"] != "ok"]
