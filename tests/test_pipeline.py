@@ -71,6 +71,9 @@ def test_whole_chain_materializes_and_model_traces_back_to_video_bytes(tmp_path,
     audit = json.loads(capsys.readouterr().out)
     assert audit["dataset"]["version"] == champion.tags["dataset_version"]
     assert {v["video_sha256"] for v in audit["videos"]} == landed
+    assert {v["source_name"] for v in audit["videos"]} == {p.name for p in settings.landing_dir.rglob("*.mp4")}
+    label_blobs = {f["label_file_sha256"] for f in audit["label_files"]}
+    assert label_blobs == {sha256_file(p) for p in settings.landing_dir.rglob("*.xml")}
 
     # Nothing written into the working directory (Ultralytics and MLflow both like to).
     assert set(os.listdir(Path.cwd())) == cwd_before

@@ -140,14 +140,13 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     if version is None:
         print(f"model {name} has no champion yet", file=sys.stderr)
         return 1
-    lake = Lake(settings.lake_root)
-    dataset = lake.read_json(f"datasets/{version.tags['dataset_version']}/dataset.json")
-    videos = lake.read_tables("raw_videos")
-    used = videos[videos["video_sha256"].isin(dataset["videos"])]
+    dataset = Lake(settings.lake_root).read_json(f"datasets/{version.tags['dataset_version']}/dataset.json")
+    # From the dataset version's own immutable record, not from tables later runs may have rewritten.
     report = {
         "model": {"name": name, "version": str(version.version), "mlflow_run_id": version.run_id, "tags": dict(version.tags)},
-        "dataset": {k: dataset[k] for k in ("version", "counts", "label_versions", "split_config")},
-        "videos": used[["video_sha256", "source_name", "scene", "day", "outcome"]].to_dict("records"),
+        "dataset": {k: dataset.get(k) for k in ("version", "counts", "label_versions", "split_config")},
+        "videos": dataset.get("video_sources", [{"video_sha256": v} for v in dataset["videos"]]),
+        "label_files": dataset.get("label_files", []),
     }
     print(json.dumps(report, indent=2, default=str))
     return 0

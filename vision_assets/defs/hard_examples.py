@@ -40,15 +40,15 @@ def champion_weights(mlflow: MlflowResource, lake: LakeResource) -> tuple[str, P
 
 @dg.asset(
     partitions_def=scene_day,
-    deps=[sampled_frames],
+    deps=[sampled_frames, "registered_model"],
     group_name="mining",
     kinds={"pytorch", "parquet"},
     owners=["team:vision-labels"],
     code_version="1",
     description=(
         "The partition's frames the champion model is least sure about (detections nearest 0.5 confidence), "
-        "ranked, as the next labeling queue. Filled by the nightly schedule for every partition the current "
-        "champion has not mined yet."
+        "ranked, as the next labeling queue. Uses the registry's champion (see registered_model). Filled by the "
+        "nightly schedule for every partition whose current frames the current champion has not mined yet."
     ),
 )
 def hard_examples(context: dg.AssetExecutionContext, config: MiningConfig, lake: LakeResource,
