@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import dagster as dg
 from conftest import settings_for, tiny_definitions
 
 from vision_assets.core.landing import scan_landing
 from vision_assets.local_daemon import LocalDaemon
+
+
+def land(settings, source: Path, scene: str = "cam-1", day: str = "2024-01-02", name: str | None = None) -> Path:
+    folder = settings.landing_dir / scene / day
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(source, folder / (name or source.name))
+    return folder
 
 
 def evaluate(defs, instance):
@@ -20,9 +28,8 @@ def evaluate(defs, instance):
 def test_new_files_produce_partitions_and_one_run_per_scene_day(tmp_path, instance, material):
     settings = settings_for(tmp_path / "data")
     for scene, day in (("cam-1", "2024-01-02"), ("cam-1", "2024-01-03"), ("cam-2", "2024-01-02")):
-        (settings.landing_dir / scene / day).mkdir(parents=True)
-        shutil.copy(material / "videos" / "realshort.mp4", settings.landing_dir / scene / day / "a.mp4")
-    shutil.copy(material / "videos" / "realshort.mp4", settings.landing_dir / "cam-1" / "2024-01-02" / "b.mp4")
+        land(settings, material / "videos" / "realshort.mp4", scene, day, "a.mp4")
+    land(settings, material / "videos" / "realshort.mp4", name="b.mp4")
     defs = tiny_definitions(settings)
 
     result = evaluate(defs, instance)
@@ -39,9 +46,7 @@ def test_a_running_ingest_holds_its_partition_back_and_failures_are_retried_a_fe
     from dagster._core.test_utils import create_run_for_test
 
     settings = settings_for(tmp_path / "data")
-    folder = settings.landing_dir / "cam-1" / "2024-01-02"
-    folder.mkdir(parents=True)
-    shutil.copy(material / "videos" / "realshort.mp4", folder / "a.mp4")
+    folder = land(settings, material / "videos" / "realshort.mp4", name="a.mp4")
     defs = tiny_definitions(settings)
     request = evaluate(defs, instance).run_requests[0]
     tags = {"dagster/partition": "2024-01-02|cam-1", **request.tags}
@@ -61,9 +66,7 @@ def test_a_running_ingest_holds_its_partition_back_and_failures_are_retried_a_fe
 def test_a_label_file_arriving_after_its_video_triggers_a_new_ingest(tmp_path, instance, tiny_landing):
     settings = settings_for(tmp_path / "data")
     source = tiny_landing / "cam-a" / "2026-11-18"
-    folder = settings.landing_dir / "cam-a" / "2026-11-18"
-    folder.mkdir(parents=True)
-    shutil.copy(source / "cam-a_2026-11-18_0.mp4", folder)
+    folder = land(settings, source / "cam-a_2026-11-18_0.mp4", "cam-a", "2026-11-18")
     defs = tiny_definitions(settings)
     daemon = LocalDaemon(defs, instance, log=lambda _: None)
     assert daemon.sensor_tick("landing_sensor") == 1
@@ -77,9 +80,7 @@ def test_a_label_file_arriving_after_its_video_triggers_a_new_ingest(tmp_path, i
 
 def test_ingested_files_are_not_requested_again_but_a_new_file_is(tmp_path, instance, material):
     settings = settings_for(tmp_path / "data")
-    folder = settings.landing_dir / "cam-1" / "2024-01-02"
-    folder.mkdir(parents=True)
-    shutil.copy(material / "videos" / "realshort.mp4", folder / "a.mp4")
+    folder = land(settings, material / "videos" / "realshort.mp4", name="a.mp4")
     defs = tiny_definitions(settings)
     daemon = LocalDaemon(defs, instance, log=lambda _: None)
     assert daemon.sensor_tick("landing_sensor") == 1
@@ -95,12 +96,8 @@ def test_ingested_files_are_not_requested_again_but_a_new_file_is(tmp_path, inst
 
 
 def test_a_fresh_instance_over_an_existing_lake_gets_its_partitions_back(tmp_path, instance, material):
-    import dagster as dg
-
     settings = settings_for(tmp_path / "data")
-    folder = settings.landing_dir / "cam-1" / "2024-01-02"
-    folder.mkdir(parents=True)
-    shutil.copy(material / "videos" / "realshort.mp4", folder / "a.mp4")
+    land(settings, material / "videos" / "realshort.mp4", name="a.mp4")
     defs = tiny_definitions(settings)
     assert LocalDaemon(defs, instance, log=lambda _: None).sensor_tick("landing_sensor") == 1
 
