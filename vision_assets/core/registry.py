@@ -62,9 +62,6 @@ class ModelRegistry:
     def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, str(path), artifact_path)
 
-    def run_url(self, run_id: str) -> str:
-        return f"#/experiments/{self.experiment_id()}/runs/{run_id}"
-
     # -- registry --------------------------------------------------------------------------------------
     def find_version(self, name: str, tag: str, value: str):
         self._ensure_model(name)

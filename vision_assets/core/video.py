@@ -8,7 +8,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".ts"})
 # A container may round its frame count; more than this share missing means the file was cut short.
@@ -124,6 +123,3 @@ def sample_every(path: Path, every_seconds: float, *, jpeg_quality: int = 90,
         capture.release()
     return kept
 
-
-def decode_jpeg(data: bytes) -> np.ndarray:
-    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
