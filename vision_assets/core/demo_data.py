@@ -35,6 +35,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
@@ -69,12 +70,20 @@ class DemoSpec:
     seed: int = 7
     bad_label_share: float = 0.01  # share of tracks given a deliberately corrupted label, for QC to catch
 
+    def __post_init__(self) -> None:
+        for day in self.days:
+            date.fromisoformat(day)  # raises on anything but YYYY-MM-DD
+        if self.n_frames < 1 or self.width < 64 or self.height < 64:
+            raise ValueError(f"DemoSpec too small to draw a street scene: {self}")
+        if not 0 <= self.bad_label_share <= 1:
+            raise ValueError(f"bad_label_share must lie in [0, 1], got {self.bad_label_share}")
+
     @property
     def n_frames(self) -> int:
         return int(round(self.seconds * self.fps))
 
 
-def generate_demo_data(landing_dir: Path, spec: DemoSpec = DemoSpec()) -> dict:
+def generate_demo_data(landing_dir: Path, spec: DemoSpec = DemoSpec()) -> dict:  # noqa: B008 (frozen, immutable)
     """Write every scene/day/video of ``spec`` under ``landing_dir`` and return a summary.
 
     Files whose content is already on disk are left alone, so a second call writes nothing and returns the same
@@ -236,28 +245,30 @@ def _paint_side_street(img: np.ndarray, windows: np.ndarray, road0: int, rng: np
 def _paint_trees(img: np.ndarray, horizon: int, bottom: int, rng: np.random.Generator) -> None:
     for _ in range(int(rng.integers(1, 5))):
         x = int(rng.integers(0, img.shape[1]))
-        y = int(horizon * rng.uniform(0.55, 0.95)) if rng.random() < 0.6 else int(rng.integers(bottom, img.shape[0] + 1))
+        behind_sidewalk = rng.random() < 0.6
+        y = int(horizon * rng.uniform(0.55, 0.95)) if behind_sidewalk else int(rng.integers(bottom, img.shape[0] + 1))
         r = int(rng.integers(8, 16))
         cv2.rectangle(img, (x - 1, y - r), (x + 1, y), (30, 50, 70), -1)
         cv2.circle(img, (x, y - r - r // 2), r, (int(rng.integers(20, 50)), int(rng.integers(90, 140)), 40), -1)
 
 
-def _paint_lamps(img: np.ndarray, walk: int, road0: int, rng: np.random.Generator) -> list[tuple[int, int]]:
+def _paint_lamps(img: np.ndarray, walk: int, road0: int, rng: np.random.Generator) -> list[int]:
+    """Lamp posts along the far curb; returns the x of each lamp head."""
     lamps = []
     spacing = int(rng.integers(70, 120))
     for x in range(int(rng.integers(10, spacing)), img.shape[1], spacing):
         top = max(walk - 30, 2)
         cv2.line(img, (x, road0 - 2), (x, top), (45, 45, 50), 1)
         cv2.line(img, (x, top), (x + 6, top), (45, 45, 50), 1)
-        lamps.append((x + 6, top))
+        lamps.append(x + 6)
     return lamps
 
 
-def _lamp_pools(lamps: list[tuple[int, int]], road0: int, road1: int, w: int, h: int) -> np.ndarray:
+def _lamp_pools(lamps: list[int], road0: int, road1: int, w: int, h: int) -> np.ndarray:
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     pool = np.zeros((h, w), np.float32)
-    for lx, _ in lamps:
-        cy = (road0 + road1) / 2 - (road1 - road0) * 0.2
+    cy = (road0 + road1) / 2 - (road1 - road0) * 0.2  # lamps overhang the road, so their pools centre on it
+    for lx in lamps:
         pool += np.exp(-((xx - lx) ** 2 / (2 * 30.0**2) + (yy - cy) ** 2 / (2 * 40.0**2)))
     return np.clip(pool, 0, 1)
 
@@ -308,7 +319,10 @@ def _car_sprite(w: int, h: int, direction: int, rng: np.random.Generator) -> _Sp
     c = _Canvas(w, h)
     r = max(3, round(h * 0.2))
     top = round(h * 0.4)
-    pts = lambda *p: [np.array([(round(x * w), round(y * h)) for x, y in p], np.int32)]  # noqa: E731
+
+    def pts(*corners: tuple[float, float]) -> list[np.ndarray]:  # corners as fractions of the sprite size
+        return [np.array([(round(x * w), round(y * h)) for x, y in corners], np.int32)]
+
     c.draw(cv2.fillPoly, pts((0.2, 0.4), (0.32, 0), (0.66, 0), (0.8, 0.4)), colour=body)
     c.draw(cv2.fillPoly, pts((0.27, 0.38), (0.35, 0.1), (0.47, 0.1), (0.47, 0.38)), colour=glass)
     c.draw(cv2.fillPoly, pts((0.51, 0.38), (0.51, 0.1), (0.63, 0.1), (0.73, 0.38)), colour=glass)
@@ -337,11 +351,12 @@ def _pedestrian_sprite(w: int, h: int, rng: np.random.Generator) -> _Sprite:
 
 
 def _cyclist_sprite(w: int, h: int, direction: int, rng: np.random.Generator) -> _Sprite:
-    frame_colour, jacket, pants = _bgr(rng, 60, 255), _bgr(rng, 30, 255), _bgr(rng, 20, 100)
+    frame_colour, jacket, pants = _bgr(rng, 60, 255), _bgr(rng, 80, 255), _bgr(rng, 20, 100)
     c = _Canvas(w, h)
     r = max(3, round(w * 0.2))
     rear, front = (r, h - 1 - r), (w - 1 - r, h - 1 - r)
-    seat, crank, bar = (round(w * 0.42), round(h * 0.55)), (round(w * 0.5), h - 1 - r), (round(w * 0.72), round(h * 0.5))
+    seat, crank = (round(w * 0.42), round(h * 0.55)), (round(w * 0.5), h - 1 - r)
+    bar = (round(w * 0.72), round(h * 0.5))
     shoulder, head_r = (round(w * 0.58), round(h * 0.25)), max(2, round(h * 0.1))
     for hub in (rear, front):
         c.draw(cv2.circle, hub, r, colour=(20, 20, 20), thickness=2)
@@ -352,6 +367,8 @@ def _cyclist_sprite(w: int, h: int, direction: int, rng: np.random.Generator) ->
     c.draw(cv2.line, shoulder, bar, colour=jacket, thickness=2)
     c.draw(cv2.circle, (round(w * 0.62), head_r), head_r, colour=(60, 60, 60), thickness=-1)
     c.draw(cv2.rectangle, (bar[0], bar[1]), (bar[0] + 1, bar[1] + 1), colour=(210, 210, 210), light=1, thickness=-1)
+    c.draw(cv2.rectangle, (rear[0] - 1, rear[1] - r - 2), (rear[0], rear[1] - r - 1), colour=(40, 40, 170), light=2,
+           thickness=-1)
     return c.sprite(flip=direction < 0)
 
 
@@ -611,6 +628,9 @@ def _is_clipped(track: _Track, frame: int, spec: DemoSpec) -> bool:
 def _render_frames(video: _Video, backdrop: _Backdrop, spec: DemoSpec) -> Iterator[np.ndarray]:
     rng = _rng(spec.seed, video.stem, "pixels")
     gain, offset, sigma = _lighting(video, backdrop, rng)
+    # At night the camera's own illuminator lights the nearby traffic more than the far background, which keeps
+    # objects about as learnable as by day.
+    object_gain = np.minimum(gain * 1.6, 1.0) if video.night else gain
     base = backdrop.image.astype(np.float32) * gain + offset
     if video.night:
         base[backdrop.windows] = (90, 190, 235)  # lit windows glow whatever the ambient light
@@ -622,7 +642,7 @@ def _render_frames(video: _Video, backdrop: _Backdrop, spec: DemoSpec) -> Iterat
         on_screen = [t for t in order if t.start <= frame and _clip(t.raw_box(frame), spec.width, spec.height)]
         for t in on_screen:
             # Objects share the ambient light of the spot they are in, so light each sprite by the gain under it.
-            _paste(img, t.sprite.colour, t.sprite.mask, t.left(frame), t.top, gain, offset)
+            _paste(img, t.sprite.colour, t.sprite.mask, t.left(frame), t.top, object_gain, offset)
         if video.night:
             for t in on_screen:
                 _shine(img, t, frame, beams.get(t.track_id))
