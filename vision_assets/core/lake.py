@@ -12,7 +12,8 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import fsspec
@@ -35,14 +36,21 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A private temporary name beside path; renamed to path only if the body completes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
     try:
-        tmp.write_bytes(data)
+        yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def partition_path(partition: Mapping[str, str]) -> str:
@@ -75,13 +83,8 @@ class Lake:
             return Path(path)
         target = cache_dir / Path(path).name
         if not target.exists():
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
-            try:
-                self.fs.get_file(path, str(partial))
-                os.replace(partial, target)
-            finally:
-                partial.unlink(missing_ok=True)
+            with atomic_path(target) as tmp:
+                self.fs.get_file(path, str(tmp))
         return target
 
     def stage_file(self, source: Path, cache_dir: Path) -> tuple[Path, str]:
@@ -127,14 +130,8 @@ class Lake:
     def put_file(self, relpath: str, source: Path) -> str:
         target = self.path(relpath)
         if self.is_local:
-            dest = Path(target)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.partial")
-            try:
+            with atomic_path(Path(target)) as tmp:
                 shutil.copyfile(source, tmp)
-                os.replace(tmp, dest)
-            finally:
-                tmp.unlink(missing_ok=True)
         else:
             self.fs.put_file(str(source), target)
         return target
