@@ -15,4 +15,36 @@ ANNOTATION_COLUMNS = [
     "annotator",
     "source_file",
     "source_id",  # id of the row in its source format (COCO ann id, MOT line number, CVAT track:frame)
+    "source_format",  # coco | yolo | cvat_video | cvat_images | mot | label_studio
+    "image_name",  # the image file the source names for this frame ("" for video formats)
+    "class_id",  # the numeric class id the source used (-1 when the format names classes)
+    "declared_area",  # the area the source declares for the object (COCO "area"), NaN when none
+    "file_findings",  # ";"-joined problems the importer found in the file as a whole (e.g. a data yaml's absolute path)
 ]
+
+ANNOTATION_DTYPES = {
+    "video_sha256": "str",
+    "frame_index": "int64",
+    "class_name": "str",
+    "x1": "float64",
+    "y1": "float64",
+    "x2": "float64",
+    "y2": "float64",
+    "track_id": "int64",
+    "occluded": "bool",
+    "attributes": "str",
+    "annotator": "str",
+    "source_file": "str",
+    "source_id": "str",
+    "source_format": "str",
+    "image_name": "str",
+    "class_id": "int64",
+    "declared_area": "float64",
+    "file_findings": "str",
+}
+
+# Filled in when a format has nothing to say about a column.
+ANNOTATION_DEFAULTS = {
+    "video_sha256": "", "track_id": -1, "occluded": False, "attributes": "{}", "annotator": "", "source_id": "",
+    "source_format": "", "image_name": "", "class_id": -1, "declared_area": float("nan"), "file_findings": "",
+}
