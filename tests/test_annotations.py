@@ -75,6 +75,8 @@ def test_tud_campus_gt():
     assert not df["occluded"].any()
     assert set(df["source_file"]) == {"gt.txt"}
     assert set(df["video_sha256"]) == {""} and set(df["annotator"]) == {""}
+    assert set(df["source_format"]) == {"mot"} and set(df["class_id"]) == {-1}  # TUD has no class column
+    assert df["declared_area"].isna().all() and set(df["image_name"]) == {""} and set(df["file_findings"]) == {""}
 
 
 def test_mot17_columns_ignore_and_visibility(tmp_path):
@@ -88,6 +90,7 @@ def test_mot17_columns_ignore_and_visibility(tmp_path):
     assert list(df["source_id"]) == ["line3", "line1", "line4", "line5"]  # blank line 2 still counts
     assert list(df["frame_index"]) == [0, 1, 1, 2]
     assert list(df["class_name"]) == ["pedestrian", "static_person", "class_13", "pedestrian"]
+    assert list(df["class_id"]) == [1, 7, 13, -1]
     assert [json.loads(a) for a in df["attributes"]] == [
         {"visibility": 0.86667},
         {"ignore": True, "visibility": 0.25},
@@ -113,8 +116,9 @@ def test_real_cvat_file():
     assert_canonical(df)
     # Track 0: inside at 10, outside at 13 and 16, step=3 -> only frame 10. Tracks 1/2 are points/polyline.
     assert len(df) == 1
-    row = df.iloc[0]
-    assert row.to_dict() == {
+    row = df.iloc[0].to_dict()
+    assert np.isnan(row.pop("declared_area"))  # NaN never compares equal, so it is checked on its own
+    assert row == {
         "video_sha256": "",
         "frame_index": 10,
         "class_name": "II",
@@ -128,6 +132,10 @@ def test_real_cvat_file():
         "annotator": "max",
         "source_file": "for_video_annotations.xml",
         "source_id": "track0:frame10",
+        "source_format": "cvat_video",
+        "image_name": "",
+        "class_id": -1,
+        "file_findings": "",
     }
 
 
@@ -184,14 +192,18 @@ def test_cvat_without_range_uses_track_range(tmp_path):
     assert list(df["frame_index"]) == [2, 3, 4, 5]
 
 
-def test_cvat_images_export_is_rejected(tmp_path):
+def test_cvat_images_export_is_read_as_cvat_images_not_cvat_video(tmp_path):
     text = """<annotations><version>1.1</version>
       <image id="0" name="a.jpg" width="4" height="4">
         <box label="car" xtl="0" ytl="0" xbr="1" ybr="1" occluded="0"/>
       </image>
     </annotations>"""
+    p = write(tmp_path, text, "images.xml")
     with pytest.raises(AnnotationFormatError, match=r"images\.xml.*for images"):
-        read_annotations(write(tmp_path, text, "images.xml"))
+        read_annotations(p, fmt="cvat_video")
+    df = read_annotations(p)
+    assert_canonical(df)
+    assert list(df["source_format"]) == ["cvat_images"] and list(df["image_name"]) == ["a.jpg"]
 
 
 # ---------------------------------------------------------------- detection and errors
@@ -207,8 +219,8 @@ def test_autodetect_and_override(tmp_path):
         read_annotations(mot, fmt="cvat_video")
     with pytest.raises(AnnotationFormatError, match=r"labels\.bin"):
         read_annotations(xml, fmt="mot")
-    with pytest.raises(AnnotationFormatError, match="unknown annotation format 'coco'"):
-        read_annotations(mot, fmt="coco")
+    with pytest.raises(AnnotationFormatError, match="unknown annotation format 'pascal_voc'"):
+        read_annotations(mot, fmt="pascal_voc")
 
 
 @pytest.mark.parametrize(
@@ -244,3 +256,21 @@ def test_label_version_order_independent_and_content_sensitive():
     changed.loc[100, "x1"] += 1
     assert label_version(changed) != v
     assert label_version(read_annotations(TUD_GT)) == v
+
+
+def test_label_version_hashes_nan_declared_area_stably():
+    df = read_annotations(TUD_GT)
+    assert df["declared_area"].isna().all()
+    v = label_version(df)
+    assert label_version(df.assign(declared_area=None)) == v  # None and NaN are the same missing area
+    assert label_version(df.sample(frac=1, random_state=5)) == v
+    with_area = df.copy()
+    with_area.loc[7, "declared_area"] = 12.5
+    assert label_version(with_area) != v
+    assert label_version(with_area.sample(frac=1, random_state=6)) == label_version(with_area)
+
+
+def test_label_version_fills_columns_older_tables_lack():
+    df = read_annotations(TUD_GT)
+    old = df.drop(columns=["source_format", "image_name", "class_id", "declared_area", "file_findings"])
+    assert label_version(old) == label_version(df.assign(source_format="", class_id=-1))

@@ -1,0 +1,35 @@
+"""One module per annotation format, each reading into and writing from the canonical table (schema.py)."""
+
+from vision_assets.core.formats.coco import read_coco, write_coco
+from vision_assets.core.formats.common import AnnotationFormatError
+from vision_assets.core.formats.cvat_images import read_cvat_images, write_cvat_images
+from vision_assets.core.formats.cvat_video import read_cvat_video, write_cvat_video
+from vision_assets.core.formats.detect import detect_format
+from vision_assets.core.formats.label_studio import read_label_studio, write_label_studio
+from vision_assets.core.formats.mot import MOT_CLASSES, read_mot, write_mot
+from vision_assets.core.formats.yolo import read_yolo, write_yolo
+
+READERS = {
+    "coco": read_coco,
+    "yolo": read_yolo,
+    "cvat_video": read_cvat_video,
+    "cvat_images": read_cvat_images,
+    "mot": read_mot,
+    "label_studio": read_label_studio,
+}
+# Readers that convert normalised or percent coordinates and may need the frame size from the caller.
+READERS_TAKING_IMAGE_SIZE = {"yolo", "label_studio"}
+
+WRITERS = {
+    "coco": write_coco,
+    "yolo": write_yolo,
+    "cvat_video": write_cvat_video,
+    "cvat_images": write_cvat_images,
+    "mot": write_mot,
+    "label_studio": write_label_studio,
+}
+
+FORMATS = tuple(READERS)
+
+__all__ = ["FORMATS", "MOT_CLASSES", "READERS", "READERS_TAKING_IMAGE_SIZE", "WRITERS", "AnnotationFormatError",
+           "detect_format"]
