@@ -114,7 +114,7 @@ def test_files_with_unusable_paths_are_refused_with_a_reason(tmp_path, material)
         "cam|1/2024-01-02/a.mp4": "not usable as a partition key",
         "cam-1/02-01-2024/a.mp4": "not a YYYY-MM-DD date",
         "cam-1/a.mp4": "expected landing/<scene>/<YYYY-MM-DD>/<file>",
-        "annotations/2024-01-02/a.mp4": "reserved",
+        "annotations/2024-01-02/a.mp4": "label drop zone",
     }
     for relative in bad:
         (landing / relative).parent.mkdir(parents=True, exist_ok=True)

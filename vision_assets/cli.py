@@ -25,22 +25,105 @@ def prepare_environment() -> Settings:
     return settings
 
 
-def _daemon(settings: Settings):
+def _daemon(settings: Settings, quiet: bool = False):
     import dagster as dg
 
     from vision_assets.definitions import defs
     from vision_assets.local_daemon import LocalDaemon
 
-    return LocalDaemon(defs, dg.DagsterInstance.get())
+    return LocalDaemon(defs, dg.DagsterInstance.get(), log=(lambda _: None) if quiet else print)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    """One landing-sensor evaluation, its runs and what automation carries on from them; then each file's fate."""
     settings = prepare_environment()
-    daemon = _daemon(settings)
+    daemon = _daemon(settings, quiet=args.json)
     cursor = daemon.automation_cursor()
     daemon.sensor_tick("landing_sensor")
+    ingested = sorted({r.partition for r in daemon.runs if r.job == "ingest_videos"})
     daemon.automation_until_quiet(cursor)
+    report = ingest_report(settings, ingested)
+    if args.json:
+        print(json.dumps({"files": report, "runs": [r.__dict__ for r in daemon.runs]}, indent=2, default=str))
+    else:
+        print()
+        for entry in report:
+            detail = f": {entry['detail']}" if entry["detail"] else ""
+            print(f"{entry['status']:<14} {entry['file']}{detail}")
+        if not report:
+            print("no video files in the landing zone")
     return 0 if all(r.success for r in daemon.runs) else 1
+
+
+def ingest_report(settings: Settings, partitions: list[str]) -> list[dict]:
+    """ingested / duplicate / near-duplicate / truncated / quarantined / refused / unchanged, file by file."""
+    from vision_assets.core.lake import Lake
+    from vision_assets.core.landing import scan_landing
+
+    lake = Lake(settings.lake_root)
+    run_partitions = {tuple(p.split("|")[::-1]) for p in partitions}  # "day|scene" -> (scene, day)
+    report = []
+    for landed in scan_landing(settings.landing_dir):
+        if landed.refused:
+            report.append({"file": str(landed.path), "status": "refused",
+                           "detail": landed.refused.removeprefix(f"{landed.path}: ")})
+            continue
+        table = lake.read_table("raw_videos", {"scene": landed.scene, "day": landed.day})
+        rows = table[table["source_name"] == landed.path.name] if table is not None else []
+        if len(rows) == 0:
+            report.append({"file": str(landed.path), "status": "not ingested", "detail": "ingest run failed"})
+            continue
+        row = rows.iloc[0]
+        status, detail = _file_status(row)
+        if (landed.scene, landed.day) not in run_partitions and status == "ingested":
+            status = "unchanged"
+        report.append({"file": str(landed.path), "status": status, "detail": detail,
+                       "video_sha256": row["video_sha256"], "scene": landed.scene, "day": landed.day})
+    return report
+
+
+def _file_status(row) -> tuple[str, str]:
+    if row["outcome"] != "ok":
+        return row["outcome"], row["reason"]
+    if row["duplicate_of"]:
+        return "duplicate", f"same bytes as {row['duplicate_of']}"
+    if row.get("near_duplicate_of"):
+        return "near-duplicate", (f"re-encode of {row['near_duplicate_of']} "
+                                  f"(signature distance {row['near_duplicate_distance']:.1f})")
+    return "ingested", f"{row['frames_decoded']} frames, {row['duration_s']:.1f} s, {row['codec']}"
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    """Run a sampling strategy on one file outside Dagster: what it keeps, and what the probe found."""
+    from vision_assets.core.sampling import StrategyError, sample_file_report
+
+    params = dict(_parse_param(text) for text in args.param)
+    if args.every is not None:
+        params["every_seconds" if args.strategy == "fixed_interval" else "min_gap_seconds"] = args.every
+    try:
+        report = sample_file_report(Path(args.video), args.strategy, params, Path(args.out) if args.out else None)
+    except StrategyError as error:
+        print(f"vision-assets sample: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{report['path']}: {report['outcome']}" + (f" ({report['reason']})" if report["reason"] else ""))
+    print(f"  codec {report['codec']}, fps {report['fps']:.3f} (header {report['fps_header']:.3f}), "
+          f"{report['frames_decoded']} frames decoded of {report['frames_claimed']} claimed, {report['duration_s']:.2f} s")
+    print(f"  {report['strategy']} {json.dumps(report['params'], sort_keys=True)}: kept {report['kept']}, "
+          f"dropped {report['near_duplicates_dropped']} near-duplicates")
+    for frame in report["frames"]:
+        print(f"  frame {frame['index']:>7}  t={frame['timestamp']:9.3f}s" + (f"  {frame['path']}" if "path" in frame else ""))
+    return 0
+
+
+def _parse_param(text: str) -> tuple[str, object]:
+    name, _, value = text.partition("=")
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        return name, value
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -189,7 +272,20 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="generate demo videos and run the whole asset graph once, in-process")
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(func=cmd_demo)
-    sub.add_parser("ingest", help="one landing-sensor evaluation and the runs it and automation request").set_defaults(func=cmd_ingest)
+    ingest = sub.add_parser("ingest", help="one landing-sensor evaluation and the runs it and automation request, "
+                                           "then each landed file's outcome")
+    ingest.add_argument("--json", action="store_true")
+    ingest.set_defaults(func=cmd_ingest)
+    sample = sub.add_parser("sample", help="run a sampling strategy on one video file and print the frames it keeps")
+    sample.add_argument("video")
+    sample.add_argument("--strategy", default="fixed_interval",
+                        help="fixed_interval, scene_change, motion, keyframes or a registered plugin")
+    sample.add_argument("--every", type=float, help="seconds between frames (fixed_interval) or minimum gap (others)")
+    sample.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="any strategy parameter, e.g. --param threshold=12")
+    sample.add_argument("--out", help="write the kept frames here as JPEG")
+    sample.add_argument("--json", action="store_true", help="print one JSON object")
+    sample.set_defaults(func=cmd_sample)
     summary = sub.add_parser("summary", help="what the lake and registry hold")
     summary.add_argument("--json", action="store_true")
     summary.set_defaults(func=cmd_summary)

@@ -15,6 +15,7 @@ import dagster as dg
 
 # Step-level events stay in the instance (and the UI); the terminal gets one line per run.
 AUTOMATION_CURSOR_KEY = "vision_assets/local_automation_cursor"
+SENSOR_CURSOR_PREFIX = "vision_assets/local_sensor_cursor/"
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -59,9 +60,17 @@ class LocalDaemon:
     # -- instigators ------------------------------------------------------------------------------------
     def _sensor_result(self, name: str):
         sensor = self.defs.resolve_sensor_def(name)
+        key = f"{SENSOR_CURSOR_PREFIX}{name}"
+        cursor = self.instance.daemon_cursor_storage.get_cursor_values({key}).get(key)
         with dg.build_sensor_context(instance_ref=self.instance.get_ref(), definitions=self.defs,
-                                     resources=self.defs.resources) as context:
-            return sensor, sensor(context)
+                                     resources=self.defs.resources, cursor=cursor) as context:
+            result = sensor(context)
+        if isinstance(result, dg.SensorResult):
+            for event in result.asset_events or []:
+                self.instance.report_runless_asset_event(event)
+            if result.cursor is not None:
+                self.instance.daemon_cursor_storage.set_cursor_values({key: result.cursor})
+        return sensor, result
 
     def sensor_tick(self, name: str) -> int:
         sensor, result = self._sensor_result(name)

@@ -164,6 +164,14 @@ class Lake:
         return digest, self.put_file(relpath, source), True
 
     # -- tables ----------------------------------------------------------------------------------------
+    def put_blob_tree(self, kind: str, folder: Path) -> tuple[str, str, bool]:
+        """A folder (a YOLO label set) as one blob: its files stored one by one, and a manifest naming them.
+
+        The manifest's hash is the folder's content address."""
+        entries = {str(p.relative_to(folder)): self.put_blob_file(kind, p, p.suffix.lower())[0]
+                   for p in sorted(folder.rglob("*")) if p.is_file()}
+        return self.put_blob_bytes(kind, json.dumps(entries, sort_keys=True, indent=1).encode(), ".tree.json")
+
     def table_relpath(self, table: str, partition: Mapping[str, str] | None = None) -> str:
         middle = partition_path(partition) if partition else ""
         return "/".join(p for p in (f"tables/{table}", middle, "part-0.parquet") if p)

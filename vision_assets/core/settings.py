@@ -28,6 +28,7 @@ class Settings:
     device: str
     epochs: int
     imgsz: int
+    video_policy: Path | None = None  # YAML with per-scene sampling and ingest options
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -45,6 +46,7 @@ class Settings:
             device=env.get("VISION_DEVICE", "auto"),
             epochs=int(env.get("VISION_EPOCHS", "20")),
             imgsz=int(env.get("VISION_IMGSZ", "256")),
+            video_policy=Path(env["VISION_VIDEO_POLICY"]).resolve() if env.get("VISION_VIDEO_POLICY") else None,
         )
 
     def prepare(self) -> None:

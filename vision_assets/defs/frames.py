@@ -4,19 +4,28 @@ import hashlib
 import os
 
 import dagster as dg
+import pandas as pd
 
-from vision_assets.core.frames import sample_partition
+from vision_assets.core.frames import SamplingPlan, sample_partition
 from vision_assets.core.ingest import usable_videos
+from vision_assets.core.privacy import Blurrer
+from vision_assets.core.sampling import get_strategy
 from vision_assets.defs.automation import CARRY_NEW_PARTITION
 from vision_assets.defs.ingest import raw_videos
 from vision_assets.defs.markdown import md_table
 from vision_assets.defs.partitions import lake_partition, scene_and_day, scene_day
-from vision_assets.defs.resources import LakeResource
+from vision_assets.defs.resources import LakeResource, SamplingPolicyResource, SceneSampling
 
 
-class SamplingConfig(dg.Config):
-    every_seconds: float = 0.5
+class SamplingRunConfig(dg.Config):
     workers: int = min(4, os.cpu_count() or 1)
+
+
+def plan_for(spec: SceneSampling) -> SamplingPlan:
+    blurrer = Blurrer(faces=spec.blur_faces, plates=spec.blur_plates)
+    return SamplingPlan(strategy=get_strategy(spec.strategy, **spec.params),
+                        near_duplicate_distance=spec.near_duplicate_distance,
+                        transform=blurrer if blurrer.enabled else None)
 
 
 @dg.asset(
@@ -25,28 +34,42 @@ class SamplingConfig(dg.Config):
     group_name="frames",
     kinds={"image", "parquet"},
     owners=["team:vision-data"],
-    code_version="1",
+    code_version="2",
     automation_condition=CARRY_NEW_PARTITION,
     description=(
-        "Frames sampled from the partition's decodable videos at a fixed time interval (by decoded timestamps), "
-        "stored once as JPEG by sha256; one row per frame with video hash, frame index, timestamp and strategy."
+        "Frames chosen from the partition's decodable videos by the scene's sampling strategy (fixed interval by "
+        "decoded timestamps, scene change, motion or keyframes only), near-duplicate frames dropped, faces and "
+        "plates blurred where the scene asks for it, stored once as JPEG by sha256. One row per frame: video "
+        "hash, frame index, timestamp, strategy and parameters, frame hash, perceptual hash, blurred or not."
     ),
 )
-def sampled_frames(context: dg.AssetExecutionContext, config: SamplingConfig, lake: LakeResource) -> dg.MaterializeResult:
+def sampled_frames(context: dg.AssetExecutionContext, config: SamplingRunConfig, lake: LakeResource,
+                   sampling: SamplingPolicyResource) -> dg.MaterializeResult:
     scene, day = scene_and_day(context)
     store = lake.lake()
     partition = lake_partition(scene, day)
+    spec = sampling.for_scene(scene)
+    plan = plan_for(spec)
     videos = usable_videos(store.read_table("raw_videos", partition))
-    table = sample_partition(store, videos, config.every_seconds, lake.work / "video_cache", config.workers)
+    table, stats = sample_partition(store, videos, plan, lake.work / "video_cache", config.workers)
     store.write_table("sampled_frames", table, partition)
-    per_video = table.groupby("video_sha256").size().rename("frames").reset_index()
-    per_video["video_sha256"] = per_video["video_sha256"].str[:12]
+    names = dict(zip(videos["video_sha256"], videos["source_name"]))
+    per_video = pd.DataFrame([{"video": names.get(sha, sha[:12]), **{k: s[k] for k in
+                               ("outcome", "frames_decoded", "kept", "near_duplicates_dropped")}}
+                              for sha, s in stats["per_video"].items()])
     version = hashlib.sha256("".join(sorted(table["frame_sha256"])).encode()).hexdigest()[:16]
+    context.log.info(f"{scene}/{day}: {len(table)} frames from {len(videos)} videos with {plan.strategy!r}; "
+                     f"{stats['near_duplicates_dropped']} near-duplicates dropped")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(table),
             "videos": len(videos),
-            "strategy": f"fixed_interval every {config.every_seconds}s",
+            "strategy": spec.strategy,
+            "params": dg.MetadataValue.json(dict(plan.strategy.params)),
+            "near_duplicates_dropped": int(stats["near_duplicates_dropped"]),
+            "blurred_frames": int(table["blurred"].sum()),
+            "blur_regions": int(table["blur_regions"].sum()),
+            "privacy": "faces " + ("on" if spec.blur_faces else "off") + ", plates " + ("on" if spec.blur_plates else "off"),
             "dagster/uri": store.uri(store.table_relpath("sampled_frames", partition)),
             "frames_per_video": dg.MetadataValue.md(md_table(per_video)),
         },

@@ -2,11 +2,15 @@
 
 
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
+import yaml
 
 from vision_assets.core.demo_data import DEMO_CLASSES
+from vision_assets.core.ingest import NEAR_DUPLICATE_DISTANCE, IngestOptions
 from vision_assets.core.lake import Lake
+from vision_assets.core.normalise import NormaliseSpec
 from vision_assets.core.registry import ModelRegistry
 from vision_assets.core.settings import Settings
 from vision_assets.core.training import TrainConfig
@@ -35,6 +39,42 @@ class LakeResource(dg.ConfigurableResource):
         path = Path(self.work_dir)
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+class IngestPolicyResource(dg.ConfigurableResource):
+    """How raw_videos ingests: optional transcoding to one standard format, near-duplicate sensitivity."""
+
+    normalise: bool = False
+    normalise_codec: str = "h264"
+    normalise_fps: float | None = None
+    normalise_max_height: int | None = None
+    near_duplicate_distance: float = NEAR_DUPLICATE_DISTANCE
+
+    def options(self) -> IngestOptions:
+        spec = NormaliseSpec(enabled=self.normalise, codec=self.normalise_codec, fps=self.normalise_fps,
+                             max_height=self.normalise_max_height)
+        return IngestOptions(normalise=spec, near_duplicate_distance=self.near_duplicate_distance)
+
+
+class SceneSampling(dg.Config):
+    """How one scene's videos become frames: a strategy by name with its parameters, and privacy blurring."""
+
+    strategy: str = "fixed_interval"
+    params: dict[str, Any] = {"every_seconds": 0.5}
+    near_duplicate_distance: int = 4
+    blur_faces: bool = False
+    blur_plates: bool = False
+
+
+class SamplingPolicyResource(dg.ConfigurableResource):
+    """The default sampling, and per-scene overrides (e.g. motion sampling on a quiet car park, blurring on a
+    street camera)."""
+
+    default: SceneSampling = SceneSampling()
+    scenes: dict[str, SceneSampling] = {}
+
+    def for_scene(self, scene: str) -> SceneSampling:
+        return self.scenes.get(scene, self.default)
 
 
 class MlflowResource(dg.ConfigurableResource):
@@ -79,6 +119,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
     from vision_assets.defs.io import LakeJsonIOManager
 
     settings = settings or Settings.from_env()
+    policy = load_video_policy(settings.video_policy)
     lake = LakeResource(root=settings.lake_root, landing_dir=str(settings.landing_dir), work_dir=str(settings.work_dir))
     return {
         "lake": lake,
@@ -86,5 +127,26 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
         "taxonomy": TaxonomyResource(),
         "trainer": TrainerResource(device=settings.device, epochs=settings.epochs, imgsz=settings.imgsz),
         "retrain_policy": RetrainPolicyResource(),
+        "ingest_policy": IngestPolicyResource(**policy.get("ingest", {})),
+        "sampling": _sampling_policy(policy.get("sampling", {})),
         "io_manager": LakeJsonIOManager(lake=lake),
     }
+
+
+def load_video_policy(path: Path | None) -> dict:
+    """The deployment's ingest and sampling policy (VISION_VIDEO_POLICY, a YAML file); empty means defaults."""
+    if path is None:
+        return {}
+    try:
+        policy = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"{path}: cannot read the video policy: {error}") from error
+    unknown = set(policy) - {"ingest", "sampling"}
+    if not isinstance(policy, dict) or unknown:
+        raise ValueError(f"{path}: a video policy has the keys 'ingest' and 'sampling' only, got {sorted(unknown)}")
+    return policy
+
+
+def _sampling_policy(section: dict) -> SamplingPolicyResource:
+    return SamplingPolicyResource(default=SceneSampling(**section.get("default", {})),
+                                  scenes={name: SceneSampling(**spec) for name, spec in section.get("scenes", {}).items()})
