@@ -11,7 +11,7 @@ from vision_assets.defs.evaluation import eval_report
 from vision_assets.defs.frames import sampled_frames
 from vision_assets.defs.hard_examples import hard_examples, hard_examples_job, nightly_hard_examples
 from vision_assets.defs.ingest import ingest_job, landing_sensor, raw_videos
-from vision_assets.defs.labels import annotations, qc_annotations
+from vision_assets.defs.labels import annotations, import_labels_job, label_drop_sensor, qc_annotations
 from vision_assets.defs.registry import registered_model
 from vision_assets.defs.resources import build_resources
 from vision_assets.defs.training import trained_checkpoint
@@ -41,8 +41,8 @@ def select_executor() -> dg.ExecutorDefinition:
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=ALL_ASSETS,
-        jobs=[ingest_job, training_job, hard_examples_job],
-        sensors=[landing_sensor, retrain_sensor, partition_automation],
+        jobs=[ingest_job, import_labels_job, training_job, hard_examples_job],
+        sensors=[landing_sensor, label_drop_sensor, retrain_sensor, partition_automation],
         schedules=[nightly_hard_examples],
         resources=resources or build_resources(),
         executor=select_executor(),

@@ -1,19 +1,21 @@
 """Stage 3: annotations imported into one canonical table, and the QC gate in front of training."""
 
 
+import hashlib
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
 from vision_assets.core.annotations import AnnotationFormatError, empty_annotations, label_version, read_annotations
+from vision_assets.core.expectations import validate_table
 from vision_assets.core.ingest import usable_videos
-from vision_assets.core.landing import label_files_for
+from vision_assets.core.landing import dropped_labels_for, label_files_for, scan_label_drop_zone
 from vision_assets.core.qc import run_qc
-from vision_assets.defs.automation import CARRY_NEW_PARTITION
+from vision_assets.defs.automation import CARRY_NEW_PARTITION, IN_FLIGHT_STATUSES
 from vision_assets.defs.ingest import raw_videos
 from vision_assets.defs.markdown import md_table
-from vision_assets.defs.partitions import lake_partition, scene_and_day, scene_day
+from vision_assets.defs.partitions import days, lake_partition, scene_and_day, scene_day, scene_day_key, scenes
 from vision_assets.defs.resources import LakeResource, TaxonomyResource
 
 OWNERS = ["team:vision-labels"]
@@ -25,54 +27,90 @@ OWNERS = ["team:vision-labels"]
     group_name="labels",
     kinds={"parquet"},
     owners=OWNERS,
-    code_version="1",
+    code_version="2",
     automation_condition=CARRY_NEW_PARTITION,
     check_specs=[
         dg.AssetCheckSpec("label_files_readable", asset="annotations",
-                          description="Every label file beside the partition's videos parsed; the failing ones are named."),
+                          description="Every label file of the partition parsed; the failing ones are named."),
+        dg.AssetCheckSpec("label_files_matched", asset="annotations",
+                          description="Warns about drop-zone label files named after no video of the partition."),
         dg.AssetCheckSpec("videos_labelled", asset="annotations",
                           description="Warns about usable videos with no label file (they cannot enter datasets)."),
+        dg.AssetCheckSpec("canonical_table_expectations", asset="annotations",
+                          description="Great Expectations validation of the imported table (before QC): what it "
+                                      "finds here is what QC will reject."),
     ],
     description=(
         "Every label of the partition's videos in one canonical table (video hash, frame index, class, pixel box, "
-        "track id, occlusion, annotator, source file), imported from the label files beside each video "
-        "(CVAT for video XML, MOTChallenge txt). label_version is a content hash of these rows."
+        "track id, occlusion, attributes, annotator, source file and row id), imported from label files beside each "
+        "video (CVAT for video XML, MOTChallenge txt) and from the drop zone landing/annotations/<scene>/<day>/ "
+        "(COCO JSON, YOLO folders with their data yaml, CVAT, MOTChallenge, Label Studio JSON, named after the "
+        "video). Labels attach to frames by (video hash, frame index); labels of frames that were not sampled stay. "
+        "label_version is a content hash of the rows; every version stays readable in annotation_versions."
     ),
 )
-def annotations(context: dg.AssetExecutionContext, lake: LakeResource):
+def annotations(context: dg.AssetExecutionContext, lake: LakeResource, taxonomy: TaxonomyResource):
     scene, day = scene_and_day(context)
     store = lake.lake()
     partition = lake_partition(scene, day)
-    frames, sources, errors, unlabelled = [], [], [], []
-    for video in usable_videos(store.read_table("raw_videos", partition)).to_dict("records"):
-        label_files = label_files_for(Path(video["source_path"]))
-        if not label_files:
+    videos = usable_videos(store.read_table("raw_videos", partition)).to_dict("records")
+    dropped = dropped_labels_for(lake.landing, scene, day)
+    stems = {Path(v["source_name"]).stem for v in videos}
+    unmatched = [d.path.name for d in dropped if d.video_stem not in stems]
+    tables, sources, errors, unlabelled = [], [], [], []
+    for video in videos:
+        stem = Path(video["source_name"]).stem
+        label_paths = [(p, "") for p in label_files_for(Path(video["source_path"]))]
+        label_paths += [(d.path, d.fingerprint) for d in dropped if d.video_stem == stem]
+        if not label_paths:
             unlabelled.append(video["source_name"])
-        for label_file in label_files:
+        for label_path, fingerprint in label_paths:
             try:
-                rows = read_annotations(label_file)
+                rows = read_annotations(label_path, image_size=(int(video["width"]), int(video["height"])))
             except AnnotationFormatError as error:
-                errors.append({"file": label_file.name, "error": str(error)})
+                errors.append({"file": label_path.name, "error": str(error)})
                 context.log.error(str(error))
+                # Recorded as seen, so the drop-zone sensor waits for a corrected file instead of retrying.
+                sources.append({"video_sha256": video["video_sha256"], "source_file": label_path.name,
+                                "format": "unreadable", "label_file_sha256": "", "stored_path": "", "rows": 0,
+                                "fingerprint": fingerprint})
                 continue
-            frames.append(rows.assign(video_sha256=video["video_sha256"]))
+            tables.append(rows.assign(video_sha256=video["video_sha256"]))
             # The exact label bytes are kept, content-addressed, so a dataset traces back to them.
-            digest, stored, _ = store.put_blob_file("labels", label_file, label_file.suffix.lower())
-            sources.append({"video_sha256": video["video_sha256"], "source_file": label_file.name,
-                            "label_file_sha256": digest, "stored_path": stored, "rows": len(rows)})
-    table = pd.concat(frames, ignore_index=True) if frames else empty_annotations()
+            digest, stored, _ = (store.put_blob_tree("labels", label_path) if label_path.is_dir()
+                                 else store.put_blob_file("labels", label_path, label_path.suffix.lower()))
+            sources.append({"video_sha256": video["video_sha256"], "source_file": label_path.name,
+                            "format": str(rows["source_format"].iloc[0]) if len(rows) else "",
+                            "label_file_sha256": digest, "stored_path": stored, "rows": len(rows),
+                            "fingerprint": fingerprint})
+    sources += [{"video_sha256": "", "source_file": d.path.name, "format": "unmatched", "label_file_sha256": "",
+                 "stored_path": "", "rows": 0, "fingerprint": d.fingerprint} for d in dropped if d.video_stem not in stems]
+    table = pd.concat(tables, ignore_index=True) if tables else empty_annotations()
     version = label_version(table)
-    store.write_table("annotations", table.assign(label_version=version), partition)
-    sources_table = pd.DataFrame(sources, columns=["video_sha256", "source_file", "label_file_sha256", "stored_path", "rows"])
+    versioned = table.assign(label_version=version)
+    store.write_table("annotations", versioned, partition)
+    store.write_table("annotation_versions", versioned, {**partition, "label_version": version})
+    sources_table = pd.DataFrame(sources, columns=["video_sha256", "source_file", "format", "label_file_sha256",
+                                                   "stored_path", "rows", "fingerprint"])
     store.write_table("label_sources", sources_table.assign(label_version=version), partition)
+    expectations = validate_table(table, taxonomy.class_names)
+    findings = sorted({f for text in table["file_findings"].unique() for f in text.split(";") if f})
+    frames = store.read_table("sampled_frames", partition)
+    on_sampled = 0 if frames is None or table.empty else int(
+        table.merge(frames[["video_sha256", "frame_index"]].drop_duplicates(), on=["video_sha256", "frame_index"]).shape[0])
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(table),
             "label_version": version,
             "frames_labelled": int(table[["video_sha256", "frame_index"]].drop_duplicates().shape[0]),
-            "tracks": int(table[["video_sha256", "track_id"]].drop_duplicates().shape[0]),
+            "boxes_on_sampled_frames": on_sampled,
+            "tracks": int(table.loc[table["track_id"] >= 0, ["video_sha256", "track_id"]].drop_duplicates().shape[0]),
+            "annotators": dg.MetadataValue.json(table["annotator"].value_counts().to_dict()),
             "classes": dg.MetadataValue.json(table["class_name"].value_counts().to_dict()),
-            "label_files": dg.MetadataValue.md(md_table(sources_table[["source_file", "label_file_sha256", "rows"]])),
+            "formats": dg.MetadataValue.json(table["source_format"].value_counts().to_dict()),
+            "file_findings": dg.MetadataValue.json(findings),
+            "label_files": dg.MetadataValue.md(md_table(sources_table[["source_file", "format", "label_file_sha256", "rows"]])),
+            "expectations": dg.MetadataValue.json(expectations),
         },
         data_version=dg.DataVersion(version),
     )
@@ -82,10 +120,22 @@ def annotations(context: dg.AssetExecutionContext, lake: LakeResource):
         metadata={"unreadable": dg.MetadataValue.md(md_table(pd.DataFrame(errors)))},
     )
     yield dg.AssetCheckResult(
+        check_name="label_files_matched", passed=not unmatched, severity=dg.AssetCheckSeverity.WARN,
+        description=(f"{len(unmatched)} drop-zone entr(ies) named after no video of {scene}/{day}" if unmatched
+                     else "every drop-zone entry names a video"),
+        metadata={"unmatched": dg.MetadataValue.json(unmatched), "videos": dg.MetadataValue.json(sorted(stems))},
+    )
+    yield dg.AssetCheckResult(
         check_name="videos_labelled", passed=not unlabelled, severity=dg.AssetCheckSeverity.WARN,
         description=f"{len(unlabelled)} video(s) without a label file: they stay out of datasets" if unlabelled
         else "every usable video has labels",
         metadata={"unlabelled_videos": dg.MetadataValue.json(unlabelled)},
+    )
+    yield dg.AssetCheckResult(
+        check_name="canonical_table_expectations", passed=bool(expectations["success"]),
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{expectations['successful']} of {expectations['evaluated']} expectations met",
+        metadata={"failed": dg.MetadataValue.json(expectations["failed"])},
     )
 
 
@@ -151,3 +201,47 @@ def qc_annotations(context: dg.AssetExecutionContext, config: QcConfig, lake: La
         metadata={"pass_rate": float(result.pass_rate), "threshold": config.min_pass_rate,
                   "rules": dg.MetadataValue.json(rules)},
     )
+
+import_labels_job = dg.define_asset_job("import_labels", selection=[annotations], partitions_def=scene_day,
+                                        description="Re-import one scene x day's labels after label files changed.")
+
+
+@dg.sensor(job=import_labels_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Watches the label drop zone landing/annotations/<scene>/<YYYY-MM-DD>/ (files or YOLO folders "
+                       "named after the video they label) and re-imports a partition's labels when an entry is new "
+                       "or changed. QC follows through automation.")
+def label_drop_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
+    store = lake.lake()
+    by_partition: dict[tuple[str, str], list] = {}
+    for dropped in scan_label_drop_zone(lake.landing):
+        if dropped.refused:
+            context.log.warning(f"refused: {dropped.refused}")
+            continue
+        by_partition.setdefault((dropped.scene, dropped.day), []).append(dropped)
+    known_scenes = set(context.instance.get_dynamic_partitions(scenes.name))
+    known_days = set(context.instance.get_dynamic_partitions(days.name))
+    requests = []
+    for (scene, day), entries in sorted(by_partition.items()):
+        if scene not in known_scenes or day not in known_days:
+            context.log.info(f"{scene}/{day}: labels wait for the partition's videos to land")
+            continue
+        imported = store.read_table("label_sources", lake_partition(scene, day))
+        seen = set() if imported is None or "fingerprint" not in imported else set(imported["fingerprint"])
+        fresh = [e for e in entries if e.fingerprint not in seen]
+        if not fresh:
+            continue
+        key = scene_day_key(scene, day)
+        runs = context.instance.get_runs(dg.RunsFilter(job_name=import_labels_job.name,
+                                                       tags={"dagster/partition": str(key)}), limit=3)
+        if any(r.status in IN_FLIGHT_STATUSES for r in runs):
+            continue
+        fingerprint = hashlib.sha256(",".join(sorted(e.fingerprint for e in entries)).encode()).hexdigest()[:16]
+        failed = [r for r in runs if r.status == dg.DagsterRunStatus.FAILURE and r.tags.get("vision/labels") == fingerprint]
+        if len(failed) >= 3:
+            context.log.warning(f"{scene}/{day}: label import failed 3 times for these files; waiting for a change")
+            continue
+        requests.append(dg.RunRequest(partition_key=key, tags={"vision/labels": fingerprint}))
+        context.log.info(f"{scene}/{day}: new or changed labels: {', '.join(e.path.name for e in fresh)}")
+    if not requests:
+        return dg.SkipReason("no new label files in the drop zone")
+    return dg.SensorResult(run_requests=requests)
