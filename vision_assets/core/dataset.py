@@ -18,8 +18,10 @@ from vision_assets.core.lake import Lake
 SPLITS = ("train", "val", "test")
 MANIFEST_COLUMNS = [
     "sample_id", "frame_sha256", "video_sha256", "frame_index", "scene", "day", "split",
-    "label_version", "n_boxes", "image_path", "width", "height", "lighting",
+    "label_version", "n_boxes", "image_path", "width", "height", "lighting", "split_group",
 ]
+# A box rejected only as a second copy of an object still labelled by the first leaves its frame complete.
+REDUNDANT_BOX_RULES = frozenset({"duplicate_box", "track_duplicate_in_frame"})
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,8 @@ def groups_crossing_splits(manifest: pd.DataFrame, column: str = "video_sha256")
 def build_manifest(frames: pd.DataFrame, labels: pd.DataFrame, config: SplitConfig,
                    previous_assignment: dict[str, str] | None = None) -> pd.DataFrame:
     """One row per sampled frame with its split; labels joined by (video hash, frame index)."""
-    group_column = "video_sha256" if config.group_by == "video" else "scene"
+    frames = _with_split_group(frames)
+    group_column = _group_column(config.group_by)
     groups = sorted(frames[group_column].unique().tolist())
     strata = frames.groupby(group_column)["scene"].first().to_dict()
     assignment = assign_splits(groups, config, previous_assignment, strata)
@@ -109,6 +112,17 @@ def build_manifest(frames: pd.DataFrame, labels: pd.DataFrame, config: SplitConf
         if column not in manifest:
             manifest[column] = ""
     return manifest[MANIFEST_COLUMNS].sort_values("sample_id").reset_index(drop=True)
+
+
+def _group_column(group_by: str) -> str:
+    """Videos split as groups: a video and its re-encodes (near-duplicates) share one, so they share a split."""
+    return "split_group" if group_by == "video" else "scene"
+
+
+def _with_split_group(frames: pd.DataFrame) -> pd.DataFrame:
+    if "split_group" in frames and (frames["split_group"].fillna("") != "").all():
+        return frames
+    return frames.assign(split_group=frames["video_sha256"])
 
 
 def dataset_version(manifest: pd.DataFrame, labels: pd.DataFrame, class_names: list[str], config: SplitConfig) -> str:
@@ -202,7 +216,8 @@ def read_split_registry(lake: Lake, group_by: str) -> dict[str, str]:
 
 
 def record_splits(lake: Lake, group_by: str, manifest: pd.DataFrame, version: str) -> None:
-    column = "video_sha256" if group_by == "video" else "scene"
+    column = _group_column(group_by)
+    manifest = _with_split_group(manifest)
     known = lake.read_table("split_registry", {"group_by": group_by})
     fresh = manifest.groupby(column)["split"].first().reset_index().rename(columns={column: "group"})
     fresh["first_version"] = version
@@ -214,10 +229,10 @@ def record_splits(lake: Lake, group_by: str, manifest: pd.DataFrame, version: st
 
 def split_problems(manifest: pd.DataFrame, registry: dict[str, str], group_by: str) -> dict[str, list]:
     """What makes a version unusable: a group in two splits (now, or against an earlier version), an empty split."""
-    column = "video_sha256" if group_by == "video" else "scene"
+    manifest = _with_split_group(manifest)
+    column = _group_column(group_by)
     crossing = groups_crossing_splits(manifest, column)
-    if group_by == "scene":
-        crossing += groups_crossing_splits(manifest, "video_sha256")
+    crossing += [g for g in groups_crossing_splits(manifest, "video_sha256") if g not in crossing]
     current = manifest.groupby(column)["split"].first()
     moved = sorted(g for g, split in current.items() if registry.get(g, split) != split)
     empty = [split for split in SPLITS if not (manifest["split"] == split).any()]
@@ -273,7 +288,11 @@ def gather_labelled_frames(lake: Lake, class_names: list[str]) -> tuple[pd.DataF
     duplicates = before - len(frames)
     off_taxonomy = kept[~kept["class_name"].isin(class_names)] if len(kept) else kept
     kept = kept[kept["class_name"].isin(class_names)] if len(kept) else kept
+    kept = _one_annotator_per_frame(kept)
     labelled = set(kept.get("video_sha256", [])) | set(rejected.get("video_sha256", []))
+    if len(rejected) and "reasons" in rejected:
+        redundant = rejected["reasons"].str.split(";").map(lambda names: set(names) <= REDUNDANT_BOX_RULES)
+        rejected = rejected[~redundant.astype(bool)]
     incomplete = _keys(pd.concat([rejected, off_taxonomy])) if len(rejected) or len(off_taxonomy) else None
     frames = frames[frames["video_sha256"].isin(labelled)]
     dropped = _keys(frames).isin(incomplete) if incomplete is not None else np.zeros(len(frames), bool)
@@ -281,6 +300,35 @@ def gather_labelled_frames(lake: Lake, class_names: list[str]) -> tuple[pd.DataF
     versions = passing.set_index(["scene", "day"])["label_version"]
     frames["label_version"] = versions.reindex(pd.MultiIndex.from_arrays([frames["scene"], frames["day"]])).to_numpy()
     labels = kept[_keys(kept).isin(_keys(frames))] if len(kept) else kept
+    frames["split_group"] = _near_duplicate_roots(lake, partitions, frames["video_sha256"])
+    if len(sources) and "label_file_sha256" in sources:
+        sources = sources[sources["label_file_sha256"].fillna("") != ""]  # unmatched or unreadable drop-zone entries
     report.update(frames_dropped_by_qc=int(dropped.sum()), duplicate_video_frames=int(duplicates),
                   label_files=sources.to_dict("records") if len(sources) else [])
     return frames, labels.reset_index(drop=True), report
+
+
+def _one_annotator_per_frame(kept: pd.DataFrame) -> pd.DataFrame:
+    """A frame labelled twice (for agreement) trains on one annotator's boxes, not both sets on top of each other."""
+    if kept.empty or "annotator" not in kept:
+        return kept
+    first = kept.groupby(["video_sha256", "frame_index"])["annotator"].transform("min")
+    return kept[kept["annotator"] == first]
+
+
+def _near_duplicate_roots(lake: Lake, partitions: list[dict], videos: pd.Series) -> np.ndarray:
+    """Each video's split group: the video it re-encodes (followed to the original), else itself."""
+    table = lake.read_tables("raw_videos", partitions)
+    parent = {}
+    if len(table) and "near_duplicate_sha256" in table:
+        near = table[table["near_duplicate_sha256"].fillna("") != ""]
+        parent = dict(zip(near["video_sha256"], near["near_duplicate_sha256"]))
+
+    def root(sha: str) -> str:
+        seen = {sha}
+        while sha in parent and parent[sha] not in seen:
+            sha = parent[sha]
+            seen.add(sha)
+        return sha
+
+    return videos.map(root).to_numpy()

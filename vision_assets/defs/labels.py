@@ -11,7 +11,8 @@ from vision_assets.core.annotations import AnnotationFormatError, empty_annotati
 from vision_assets.core.expectations import validate_table
 from vision_assets.core.ingest import usable_videos
 from vision_assets.core.landing import dropped_labels_for, label_files_for, scan_label_drop_zone
-from vision_assets.core.qc import run_qc
+from vision_assets.core.qc import QcConfig as QcEngineConfig
+from vision_assets.core.qc import run_qc, summarise
 from vision_assets.defs.automation import CARRY_NEW_PARTITION, IN_FLIGHT_STATUSES
 from vision_assets.defs.ingest import raw_videos
 from vision_assets.defs.markdown import md_table
@@ -141,6 +142,15 @@ def annotations(context: dg.AssetExecutionContext, lake: LakeResource, taxonomy:
 
 class QcConfig(dg.Config):
     min_pass_rate: float = 0.9
+    min_agreement: float = 0.8  # annotator pairs agreeing less than this on double-labelled frames are flagged
+    duplicate_iou: float = 0.9
+    max_gap_frames: float = 5.0
+    max_jump: float = 0.5
+    review_share: float = 0.05
+
+    def engine(self, class_names: list[str]) -> QcEngineConfig:
+        return QcEngineConfig(duplicate_iou=self.duplicate_iou, max_gap_frames=self.max_gap_frames,
+                              max_jump=self.max_jump, review_share=self.review_share, class_names=tuple(class_names))
 
 
 @dg.asset(
@@ -149,15 +159,28 @@ class QcConfig(dg.Config):
     group_name="labels",
     kinds={"parquet"},
     owners=OWNERS,
-    code_version="1",
+    code_version="2",
     automation_condition=CARRY_NEW_PARTITION,
-    check_specs=[dg.AssetCheckSpec("qc_pass_rate", asset="qc_annotations", blocking=True,
-                                   description="Share of the partition's labels that pass QC; blocks below the threshold.")],
+    check_specs=[
+        dg.AssetCheckSpec("qc_pass_rate", asset="qc_annotations", blocking=True,
+                          description="Share of the partition's labels that pass QC; blocks below the threshold."),
+        dg.AssetCheckSpec("qc_warnings", asset="qc_annotations",
+                          description="Warns when warning-level rules (track gaps and jumps, annotator disagreement, "
+                                      "declared areas, absolute dataset paths) flagged rows; per-rule counts."),
+        dg.AssetCheckSpec("annotator_agreement", asset="qc_annotations",
+                          description="Agreement of annotator pairs on double-labelled frames (boxes matched by IoU)."),
+        dg.AssetCheckSpec("kept_rows_meet_expectations", asset="qc_annotations", blocking=True,
+                          description="Great Expectations validation of the rows QC kept: anything failing here "
+                                      "slipped past the rules and must not reach training."),
+    ],
     description=(
-        "The labels that passed QC (box inside the image, positive size, finite coordinates, known class, on a "
-        "frame that decodes). "
-        "Rejected rows are kept in the qc_rejected table with the rules they broke; only passing partitions "
-        "reach dataset versions."
+        "The labels that passed QC. Error rules reject a row (box outside the image or not positive, unknown "
+        "class, non-finite coordinates, frame that does not decode, duplicate box, a track twice in one frame, a "
+        "reused track id, class ids off by one); warning rules flag it and keep it (track gaps and implausible "
+        "jumps, annotator disagreement, declared area off the box, absolute paths in a data yaml). Rejected and "
+        "flagged rows are kept in qc_rejected and qc_flagged with the rules they broke; qc_review holds a spot-check "
+        "sample of every annotator's frames and qc_agreement the agreement per annotator pair. Only partitions "
+        "that pass reach dataset versions."
     ),
 )
 def qc_annotations(context: dg.AssetExecutionContext, config: QcConfig, lake: LakeResource, taxonomy: TaxonomyResource):
@@ -171,25 +194,36 @@ def qc_annotations(context: dg.AssetExecutionContext, config: QcConfig, lake: La
     sizes = {} if videos is None else {r.video_sha256: (int(r.width), int(r.height)) for r in videos.itertuples()}
     counts = {} if videos is None else dict(zip(videos["video_sha256"], videos["frames_decoded"].astype(int)))
     result = run_qc(labels.drop(columns=["label_version"], errors="ignore"), sizes, taxonomy.class_names,
-                    frame_counts=counts)
+                    frame_counts=counts, config=config.engine(taxonomy.class_names))
     passed = result.pass_rate >= config.min_pass_rate
-    store.write_table("qc_annotations", result.kept.assign(label_version=version), partition)
-    store.write_table("qc_rejected", result.rejected.assign(label_version=version), partition)
+    for table, rows in (("qc_annotations", result.kept), ("qc_rejected", result.rejected), ("qc_flagged", result.flagged),
+                        ("qc_review", result.review), ("qc_agreement", result.agreement)):
+        store.write_table(table, rows.assign(label_version=version), partition)
+    weak_pairs = result.agreement[result.agreement["agreement"] < config.min_agreement]
     store.write_table("qc_summary", pd.DataFrame([{
         "label_version": version, "kept": len(result.kept), "rejected": len(result.rejected),
-        "pass_rate": result.pass_rate, "min_pass_rate": config.min_pass_rate, "passed": passed,
+        "flagged": len(result.flagged), "review_frames": len(result.review), "pass_rate": result.pass_rate,
+        "min_pass_rate": config.min_pass_rate, "passed": passed,
     }]), partition)
+    rules = summarise(result)
+    expectations = validate_table(result.kept, taxonomy.class_names, allow_empty=True)
     sample = result.rejected[["source_file", "source_id", "class_name", "x1", "y1", "x2", "y2", "reasons"]]
-    rules = {name: count for name, count in result.rule_counts.items()}
+    rule_counts = {name: int(count) for name, count in result.rule_counts.items()}
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(result.kept),
             "kept": len(result.kept),
             "rejected": len(result.rejected),
+            "flagged": len(result.flagged),
+            "review_frames": len(result.review),
             "pass_rate": float(result.pass_rate),
             "label_version": version,
-            "rules": dg.MetadataValue.json(rules),
+            "rules": dg.MetadataValue.md(md_table(rules, max_rows=30)),
+            "rule_counts": dg.MetadataValue.json(rule_counts),
             "rejected_sample": dg.MetadataValue.md(md_table(sample, max_rows=15)),
+            "flagged_sample": dg.MetadataValue.md(md_table(
+                result.flagged[["source_file", "source_id", "class_name", "track_id", "reasons"]], max_rows=15)),
+            "agreement": dg.MetadataValue.md(md_table(result.agreement)),
         },
         data_version=dg.DataVersion(f"{version}:{len(result.kept)}"),
     )
@@ -199,8 +233,28 @@ def qc_annotations(context: dg.AssetExecutionContext, config: QcConfig, lake: La
         severity=dg.AssetCheckSeverity.ERROR,
         description=f"{result.pass_rate:.1%} of {len(labels)} labels passed (threshold {config.min_pass_rate:.0%})",
         metadata={"pass_rate": float(result.pass_rate), "threshold": config.min_pass_rate,
-                  "rules": dg.MetadataValue.json(rules)},
+                  "rules": dg.MetadataValue.json(rule_counts)},
     )
+    warnings = {r.rule: int(r.rows) for r in rules.itertuples() if r.severity == "warning" and r.rows}
+    yield dg.AssetCheckResult(
+        check_name="qc_warnings", passed=not warnings, severity=dg.AssetCheckSeverity.WARN,
+        description=f"{len(result.flagged)} row(s) flagged" if warnings else "no warning-level findings",
+        metadata={"warnings": dg.MetadataValue.json(warnings)},
+    )
+    yield dg.AssetCheckResult(
+        check_name="annotator_agreement", passed=weak_pairs.empty, severity=dg.AssetCheckSeverity.WARN,
+        description=(f"{len(weak_pairs)} annotator pair(s) below {config.min_agreement:.0%} agreement" if len(weak_pairs)
+                     else f"{len(result.agreement)} annotator pair(s) on double-labelled frames, none below "
+                          f"{config.min_agreement:.0%}"),
+        metadata={"pairs": dg.MetadataValue.md(md_table(result.agreement))},
+    )
+    yield dg.AssetCheckResult(
+        check_name="kept_rows_meet_expectations", passed=bool(expectations["success"]),
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"{expectations['successful']} of {expectations['evaluated']} expectations met by the kept rows",
+        metadata={"failed": dg.MetadataValue.json(expectations["failed"])},
+    )
+
 
 import_labels_job = dg.define_asset_job("import_labels", selection=[annotations], partitions_def=scene_day,
                                         description="Re-import one scene x day's labels after label files changed.")
