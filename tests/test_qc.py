@@ -440,6 +440,8 @@ def test_area_mismatch():
         {"source_id": "smaller_no_segmentation", "declared_area": 50.0, "frame_index": 3},
         {"source_id": "smaller_polygon", "declared_area": 50.0, "attributes": '{"segmentation": true}',
          "frame_index": 4},
+        {"source_id": "smaller_coco_polygon", "declared_area": 60.0, "attributes": '{"segmentation": "polygon"}',
+         "frame_index": 7},
         {"source_id": "polygon_larger_than_box", "declared_area": 120.0, "attributes": '{"segmentation":true}',
          "frame_index": 5},
         {"source_id": "no_area", "frame_index": 6},

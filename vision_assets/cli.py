@@ -118,6 +118,36 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_qc(args: argparse.Namespace) -> int:
+    """Import plus QC of a label file or folder outside Dagster: counts, per-rule findings, rejected rows."""
+    from vision_assets.core.label_audit import audit_labels
+
+    size = tuple(int(v) for v in args.image_size.lower().split("x")) if args.image_size else None
+    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    try:
+        report = audit_labels(Path(args.path), args.format, image_size=size, class_names=classes)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"vision-assets qc: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+        return 0
+    classes_text = ", ".join(f"{name or '<none>'} {count}" for name, count in report["classes"].items())
+    print(f"{args.path}: {report['rows']} rows, {report['frames']} frames, {report['tracks']} tracks; {classes_text}")
+    print(f"pass rate {report['pass_rate']:.1%}: {len(report['rejected'])} rejected, {len(report['flagged'])} flagged")
+    for rule, count in report["rules"].items():
+        if count:
+            print(f"  {rule:<28} {report['severities'][rule]:<8} {count}")
+    if report["skipped_rules"]:
+        print(f"  not checked (no image size declared; pass --image-size WxH): {', '.join(report['skipped_rules'])}")
+    for row in report["rejected"][:args.limit]:
+        print(f"  rejected {row['source_file']}#{row['source_id']} frame {row['frame_index']} {row['class_name']}: "
+              f"{', '.join(row['rules'])}")
+    for problem in report["unreadable"]:
+        print(f"  unreadable {problem['error']}")
+    return 0
+
+
 def _parse_param(text: str) -> tuple[str, object]:
     name, _, value = text.partition("=")
     try:
@@ -286,6 +316,14 @@ def main(argv: list[str] | None = None) -> int:
     sample.add_argument("--out", help="write the kept frames here as JPEG")
     sample.add_argument("--json", action="store_true", help="print one JSON object")
     sample.set_defaults(func=cmd_sample)
+    qc = sub.add_parser("qc", help="import a label file or folder and run QC on it, outside Dagster")
+    qc.add_argument("path")
+    qc.add_argument("--format", help="coco, yolo, cvat_video, cvat_images, mot or label_studio (default: detected)")
+    qc.add_argument("--image-size", metavar="WxH", help="frame size when the file does not declare one")
+    qc.add_argument("--classes", help="comma-separated known classes (default: the classes the file uses)")
+    qc.add_argument("--limit", type=int, default=20, help="rejected rows to print (text output)")
+    qc.add_argument("--json", action="store_true", help="print one JSON object")
+    qc.set_defaults(func=cmd_qc)
     summary = sub.add_parser("summary", help="what the lake and registry hold")
     summary.add_argument("--json", action="store_true")
     summary.set_defaults(func=cmd_summary)

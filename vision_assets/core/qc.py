@@ -26,7 +26,7 @@ SEVERITIES = (ERROR, WARNING)
 
 _BOX = ["x1", "y1", "x2", "y2"]
 # A plain pattern string (not a compiled one) keeps str.contains on pyarrow's regex engine instead of Python's.
-_SEGMENTATION = r'"segmentation"\s*:\s*true'
+_SEGMENTATION = r'"segmentation"\s*:\s*(?:true|"[a-z]+")'  # the COCO reader records the kind: "polygon" or "rle"
 
 
 @dataclass(frozen=True)

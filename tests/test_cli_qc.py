@@ -1,0 +1,63 @@
+"""`vision-assets qc`: import plus QC of label files outside Dagster, as a real process on real and crafted files."""
+
+from __future__ import annotations
+
+import json
+
+from test_cli_video import run_cli
+
+
+def test_qc_json_on_the_real_mot_ground_truth(material):
+    result = run_cli("qc", str(material / "mot" / "TUD-Campus" / "gt.txt"), "--image-size", "640x480", "--json")
+
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["rows"], report["frames"], report["tracks"]) == (359, 71, 8)
+    assert report["classes"] == {"pedestrian": 359}
+    # TUD-Campus boxes of people walking out of the 640 px frame: exactly these MOT lines stick out.
+    assert report["rules"]["box_outside_image"] == 19 and sum(report["rules"].values()) == 19
+    assert all(isinstance(row["source_id"], int) and row["rules"] == ["box_outside_image"] for row in report["rejected"])
+    assert report["rejected"][0]["source_id"] == 115
+
+
+def test_qc_json_names_each_rejected_coco_annotation_and_its_rules(tmp_path):
+    coco = {
+        "images": [{"id": 1, "file_name": "frame_000001.jpg", "width": 100, "height": 80},
+                   {"id": 2, "file_name": "frame_000002.jpg", "width": 100, "height": 80}],
+        "categories": [{"id": 1, "name": "car"}, {"id": 2, "name": "person"}],
+        "annotations": [
+            {"id": 10, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "area": 400},
+            {"id": 11, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20.5], "area": 410},  # duplicate of 10
+            {"id": 12, "image_id": 1, "category_id": 2, "bbox": [90, 70, 30, 30], "area": 900},  # leaves the image
+            {"id": 13, "image_id": 2, "category_id": 7, "bbox": [5, 5, 10, 10], "area": 100},  # unknown category
+            {"id": 14, "image_id": 2, "category_id": 2, "bbox": [40, 30, 0, 10], "area": 0},  # zero width
+            {"id": 15, "image_id": 2, "category_id": 2, "bbox": [50, 30, 10, 10], "area": 300},  # area off the box
+        ],
+    }
+    path = tmp_path / "labels.json"
+    path.write_text(json.dumps(coco))
+
+    result = run_cli("qc", str(path), "--classes", "car,person", "--json")
+
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["rows"], report["frames"], report["tracks"]) == (6, 2, 0)
+    assert report["classes"] == {"": 1, "car": 2, "person": 3}
+    assert {row["source_id"]: row["rules"] for row in report["rejected"]} == {
+        11: ["duplicate_box"], 12: ["box_outside_image"], 13: ["unknown_class"], 14: ["box_not_positive"]}
+    assert {row["source_id"]: row["rules"] for row in report["flagged"]} == {15: ["area_mismatch"]}
+    assert {k: v for k, v in report["rules"].items() if v} == {
+        "duplicate_box": 1, "box_outside_image": 1, "unknown_class": 1, "box_not_positive": 1, "area_mismatch": 1}
+
+
+def test_qc_on_a_folder_reports_unreadable_files_instead_of_failing(material):
+    result = run_cli("qc", str(material / "coco" / "shapes"))
+
+    assert result.returncode == 0, result.stderr
+    assert "9 rows, 3 frames, 0 tracks" in result.stdout
+    assert "dt_dataset.json: a COCO results list" in result.stdout
+
+
+def test_qc_on_a_missing_path_is_a_clear_error(tmp_path):
+    result = run_cli("qc", str(tmp_path / "nothing.json"))
+    assert result.returncode == 2 and "nothing.json" in result.stderr and "Traceback" not in result.stderr

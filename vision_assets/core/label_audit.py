@@ -1,0 +1,121 @@
+"""Import plus QC of label files outside the pipeline (`vision-assets qc`): counts, per-rule findings, rejected rows.
+
+Outside the lake there is no probed video to say how large a frame is, so image sizes come from what the
+file declares (COCO images, CVAT <image>/<original_size>) or from the caller; without either, the bounds
+rules cannot judge a box and are reported as skipped rather than rejecting everything.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pandas as pd
+
+from vision_assets.core.annotations import AnnotationFormatError, read_annotations
+from vision_assets.core.qc import QcConfig, run_qc, summarise
+
+LABEL_SUFFIXES = frozenset({".json", ".xml", ".txt", ".yaml", ".yml"})
+SIZE_RULES = frozenset({"unknown_image_size", "box_outside_image"})
+
+
+def audit_labels(path: Path, fmt: str | None = None, *, image_size: tuple[int, int] | None = None,
+                 class_names: list[str] | None = None) -> dict:
+    """One JSON-ready report for a label file or a folder of them (a YOLO folder counts as one label set)."""
+    path = Path(path)
+    tables, unreadable = [], []
+    for source in _label_sources(path, fmt):
+        try:
+            rows = read_annotations(source, fmt, image_size=image_size)
+        except AnnotationFormatError as error:
+            unreadable.append({"file": str(source), "error": str(error)})
+            continue
+        sizes = _declared_sizes(source, rows)
+        key = rows["source_file"] + "|" + rows["image_name"]
+        tables.append((rows.assign(video_sha256=key.to_numpy()), sizes))
+    if not tables:
+        return _report(pd.DataFrame(), None, unreadable, skipped=[])
+    table = pd.concat([t for t, _ in tables], ignore_index=True)
+    sizes = {key: size for _, declared in tables for key, size in declared.items()}
+    if image_size is not None:
+        sizes = {key: sizes.get(key, tuple(image_size)) for key in table["video_sha256"].unique()}
+    known = class_names if class_names is not None else sorted(c for c in table["class_name"].unique() if c)
+    skipped = sorted(SIZE_RULES) if not sizes else []
+    config = QcConfig(class_names=tuple(known), disabled=frozenset(skipped))
+    result = run_qc(table, sizes, known, config=config)
+    return _report(table, result, unreadable, skipped)
+
+
+def _label_sources(path: Path, fmt: str | None) -> list[Path]:
+    if path.is_file() or fmt == "yolo":
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    if _looks_like_yolo_set(path):
+        return [path]
+    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in LABEL_SUFFIXES
+                  and not p.name.startswith("."))
+
+
+def _looks_like_yolo_set(folder: Path) -> bool:
+    """A data yaml, a labels/ folder or a classes.txt mark a YOLO label set; any other folder is a pile of files."""
+    return any(folder.glob("*.yaml")) or any(folder.glob("*.yml")) or (folder / "labels").is_dir() \
+        or (folder / "classes.txt").exists()
+
+
+def _declared_sizes(source: Path, rows: pd.DataFrame) -> dict[str, tuple[int, int]]:
+    """Frame sizes the file itself declares, keyed like the audit's rows (source file | image name)."""
+    if rows.empty or source.is_dir():
+        return {}
+    fmt = str(rows["source_format"].iloc[0])
+    name = source.name
+    if fmt == "coco":
+        images = json.loads(source.read_text()).get("images", [])
+        return {f"{name}|{i.get('file_name', '')}": (int(i["width"]), int(i["height"]))
+                for i in images if isinstance(i, dict) and i.get("width") and i.get("height")}
+    if fmt in ("cvat_images", "cvat_video"):
+        root = ET.parse(source).getroot()
+        if fmt == "cvat_images":
+            return {f"{name}|{i.get('name', '')}": (int(float(i.get("width"))), int(float(i.get("height"))))
+                    for i in root.iter("image") if i.get("width") and i.get("height")}
+        size = root.find(".//original_size")
+        if size is not None and size.findtext("width") and size.findtext("height"):
+            return {f"{name}|": (int(size.findtext("width")), int(size.findtext("height")))}
+    return {}
+
+
+def _report(table: pd.DataFrame, result, unreadable: list[dict], skipped: list[str]) -> dict:
+    if result is None:
+        return {"rows": 0, "frames": 0, "tracks": 0, "classes": {}, "rules": {}, "rejected": [], "flagged": [],
+                "unreadable": unreadable, "skipped_rules": skipped, "pass_rate": 1.0}
+    rules = summarise(result)
+    tracked = table[table["track_id"] >= 0]
+    return {
+        "rows": int(len(table)),
+        "frames": int(table[["video_sha256", "frame_index"]].drop_duplicates().shape[0]),
+        "tracks": int(tracked[["source_file", "track_id"]].drop_duplicates().shape[0]),
+        "classes": {str(k): int(v) for k, v in table["class_name"].value_counts().sort_index().items()},
+        "formats": {str(k): int(v) for k, v in table["source_format"].value_counts().items()},
+        "rules": {str(r.rule): int(r.rows) for r in rules.itertuples() if r.rule not in skipped},
+        "severities": {str(r.rule): str(r.severity) for r in rules.itertuples()},
+        "pass_rate": float(result.pass_rate),
+        "rejected": _rows(result.rejected),
+        "flagged": _rows(result.flagged),
+        "agreement": result.agreement.to_dict("records"),
+        "review": int(len(result.review)),
+        "unreadable": unreadable,
+        "skipped_rules": skipped,
+    }
+
+
+def _rows(rows: pd.DataFrame) -> list[dict]:
+    return [{"source_id": _source_id(r.source_id, r.source_format), "source_file": r.source_file,
+             "frame_index": int(r.frame_index), "class_name": r.class_name, "box": [r.x1, r.y1, r.x2, r.y2],
+             "rules": r.reasons.split(";")} for r in rows.itertuples()]
+
+
+def _source_id(source_id: str, fmt: str) -> int | str:
+    """COCO annotation ids and MOT line numbers as the integers they are in their files."""
+    text = source_id.removeprefix("line") if fmt == "mot" else source_id
+    return int(text) if fmt in ("coco", "mot") and text.isdigit() else source_id
