@@ -5,7 +5,7 @@
 The table imitates a real label lake: several videos in several formats (CVAT video and MOT tracks, YOLO files per
 image, COCO with declared areas), one annotator per video plus a second annotator on a share of frames, and a few
 percent of planted defects of every kind a rule looks for. Generation is not timed. Results are printed and
-appended as a Markdown section to benchmarks/RESULTS-qc.md.
+recorded as its section of benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.record import record_section  # noqa: E402
 from vision_assets.core import qc  # noqa: E402
 from vision_assets.core.expectations import validate_table  # noqa: E402
 from vision_assets.core.schema import ANNOTATION_COLUMNS, ANNOTATION_DTYPES  # noqa: E402
 
-RESULTS = Path(__file__).with_name("RESULTS-qc.md")
 CLASSES = ["car", "pedestrian", "cyclist", "truck", "bus", "motorbike"]
 ANNOTATORS = ["alice", "bob", "chen", "dana", "emeka"]
 FORMATS = ["cvat_video", "cvat_video", "mot", "yolo", "coco"]  # per video, cycling
@@ -342,15 +342,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--boxes", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS-qc.md alone")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args(argv)
     result = run(args.boxes, args.seed, args.repeats)
     section = markdown(result, machine())
     print(section)
     if not args.no_write:
-        header = "" if RESULTS.exists() else "# QC benchmark results\n\nWritten by `benchmarks/qc_benchmark.py`.\n\n"
-        with RESULTS.open("a") as out:
-            out.write(header + section + "\n")
+        record_section("qc_benchmark", section)
     return 0
 
 

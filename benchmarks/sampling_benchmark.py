@@ -10,7 +10,7 @@ repeats, the methods interleaved so background noise hits all of them alike):
   ours probe                 decode every frame, count, time it, hash the signature frames
   ffmpeg fps=1               ffmpeg -i X -vf fps=1 -q:v 2 out/%05d.jpg
   ffmpeg decode              ffmpeg -i X -f null -
-and writes a Markdown section to benchmarks/RESULTS-sampling.md (and stdout).
+and records a Markdown section in benchmarks/RESULTS.md (and prints it).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import cv2
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # runnable as a plain script from a checkout
 
+from benchmarks.record import record_section  # noqa: E402
 from vision_assets.core.sampling import get_strategy, sample_video_file  # noqa: E402
 from vision_assets.core.video import probe_video  # noqa: E402
 
@@ -179,12 +180,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--video", action="append", type=Path, help="a video to measure (repeatable)")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "RESULTS-sampling.md")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args(argv)
     results = [benchmark(video, args.repeats) for video in (args.video or DEFAULT_VIDEOS)]
     text = markdown(results, args.repeats)
     print(text)
-    args.out.write_text(text)
+    if not args.no_write:
+        record_section("sampling_benchmark", text)
     return 0
 
 
