@@ -1,13 +1,26 @@
-"""Hard-example mining: the frames a model is least sure about, for the labeling queue."""
+"""Hard-example mining: the frames a model is least sure about, exported as a labeling queue.
+
+The queue is the ranked frames plus the champion's boxes on them as canonical annotation rows (pre-annotations a
+labeler corrects rather than draws), written as import files for Label Studio, CVAT and COCO tools.
+"""
 
 from __future__ import annotations
 
+import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from vision_assets.core.annotations import write_annotations
+from vision_assets.core.formats.common import attributes_text, canonical, frame_file_name
+from vision_assets.core.formats.cvat_xml import save
 from vision_assets.core.training import predict
+
+# Boxes below this are left out of the pre-annotations: at lower confidence most are noise a labeler would only
+# delete (Ultralytics predicts at 0.25 by default). Mining itself still scores every detection from 0.05 up.
+PREANNOTATION_MIN_SCORE = 0.25
 
 
 def frame_uncertainty(detections: pd.DataFrame, image_paths: list[str]) -> pd.DataFrame:
@@ -23,9 +36,109 @@ def frame_uncertainty(detections: pd.DataFrame, image_paths: list[str]) -> pd.Da
 
 
 def mine_hard_examples(weights: Path, frames: pd.DataFrame, *, work_dir: Path, imgsz: int, top_k: int = 25,
-                       device: str = "auto", min_confidence: float = 0.05) -> pd.DataFrame:
+                       device: str = "auto", min_confidence: float = 0.05) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The top_k frames by uncertainty, and the model's detections on those frames (predict's columns)."""
     paths = frames["image_path"].tolist()
     detections = predict(weights, paths, work_dir=work_dir, imgsz=imgsz, device=device, conf=min_confidence)
     scored = frames.merge(frame_uncertainty(detections, paths), on="image_path")
     ranked = scored.sort_values(["uncertainty", "frame_sha256"], ascending=[False, True])
-    return ranked[ranked["uncertainty"] > 0].head(top_k).reset_index(drop=True)
+    hard = ranked[ranked["uncertainty"] > 0].head(top_k).reset_index(drop=True)
+    return hard, detections[detections["image_path"].isin(hard["image_path"])].reset_index(drop=True)
+
+
+def queue_annotations(ranked_frames: pd.DataFrame, detections: pd.DataFrame, champion_version: str, *,
+                      min_score: float = PREANNOTATION_MIN_SCORE) -> pd.DataFrame:
+    """The model's boxes on the queued frames as canonical annotation rows.
+
+    ranked_frames: sampled_frames rows (image_path, video_sha256, frame_index). detections: predict's table
+    (image_path, class_name as the model names it, x1..y2 in pixels, score). Boxes under min_score are dropped;
+    their frames stay in the queue without boxes. image_name stays "" so the writers name frames the way CVAT names
+    a video task's frames (frame_000012); the frame's JPEG in the lake is source_file.
+    """
+    frames = ranked_frames[["image_path", "video_sha256", "frame_index"]]
+    boxes = detections[detections["score"] >= min_score].merge(frames, on="image_path")
+    boxes = boxes.sort_values(["video_sha256", "frame_index", "score"], ascending=[True, True, False], kind="stable")
+    rows = boxes.assign(
+        attributes=[attributes_text({"score": round(float(s), 4)}) for s in boxes["score"]],
+        annotator=f"model:v{champion_version}", source_file=boxes["image_path"], source_format="prediction",
+    )
+    return canonical(rows).reset_index(drop=True)
+
+
+def write_labeling_queue(rows: pd.DataFrame, frames: pd.DataFrame, out_dir: Path, class_names: list[str], *,
+                         video_urls: dict[str, str] | None = None) -> dict[str, Path]:
+    """Import files for the queued frames, by their path relative to out_dir:
+
+    label_studio.json  one video task per video, the boxes as predictions (see _label_studio)
+    coco.json          every queued frame as an image whose file_name is its JPEG in the lake
+    cvat_images/<video_sha256>.xml  per video (the format holds one), for a CVAT task made from that video
+
+    rows: queue_annotations' output; frames: the queued sampled_frames rows (with width, height, image_path);
+    class_names: the labels to declare (the taxonomy). video_urls: {video_sha256: URL Label Studio loads}.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # A champion trained on an older taxonomy may predict a class since dropped: declare it too, so the file
+    # imports and the labeler relabels the box.
+    labels = [*class_names, *sorted(set(rows["class_name"]) - set(class_names))]
+    queued = frames.drop_duplicates(["video_sha256", "frame_index"]).sort_values(["video_sha256", "frame_index"])
+    sizes = {v: (int(w), int(h)) for v, w, h in zip(queued["video_sha256"], queued["width"], queued["height"])}
+    files = {
+        "label_studio.json": _label_studio(rows, queued, out_dir / "label_studio.json", labels, sizes, video_urls or {}),
+        "coco.json": _coco(rows, queued, out_dir / "coco.json", labels, sizes),
+    }
+    (out_dir / "cvat_images").mkdir(exist_ok=True)
+    for video, video_frames in queued.groupby("video_sha256", sort=True):
+        name = f"cvat_images/{video}.xml"
+        files[name] = _cvat_images(rows[rows["video_sha256"] == video], video_frames, out_dir / name, labels,
+                                   sizes[video])
+    return files
+
+
+def _label_studio(rows, queued, dest: Path, labels, sizes, video_urls: dict[str, str]) -> Path:
+    """Label Studio's video format, the one our writer speaks: each box is a one-keyframe videorectangle on its own
+    frame (not interpolated to any other). A video task cannot mark a frame without a box, so every task also lists
+    its queued frames in data.hard_frames (Label Studio counts frames from 1), and a video whose queued frames have
+    no box still gets a task."""
+    # framesCount: at least up to the last queued frame, which may be one without boxes.
+    last = queued.groupby("video_sha256")["frame_index"].max()
+    write_annotations(rows, "label_studio", dest, class_names=labels, image_size=sizes, video_urls=video_urls,
+                      frames_count={video: int(f) + 1 for video, f in last.items()}, as_predictions=True)
+    written = {task["data"]["video"]: task for task in json.loads(dest.read_text())}
+    tasks = []
+    for video, video_frames in queued.groupby("video_sha256", sort=True):
+        url = video_urls.get(video, video)
+        task = written.get(url, {"data": {"video": url}, "predictions": [{"result": []}]})
+        task["id"] = len(tasks) + 1
+        task["data"]["hard_frames"] = [int(f) + 1 for f in video_frames["frame_index"]]
+        tasks.append(task)
+    dest.write_text(json.dumps(tasks, indent=1))
+    return dest
+
+
+def _coco(rows, queued, dest: Path, labels, sizes) -> Path:
+    write_annotations(rows, "coco", dest, class_names=labels, image_size=sizes)
+    data = json.loads(dest.read_text())
+    images = {(image.get("video", ""), image["frame_index"]): image for image in data["images"]}
+    for video, frame, path in zip(queued["video_sha256"], queued["frame_index"].tolist(), queued["image_path"]):
+        width, height = sizes[video]
+        image = images.setdefault((video, frame), {"id": len(images) + 1, "frame_index": frame, "video": video,
+                                                   "width": width, "height": height})
+        image["file_name"] = path  # the JPEG the queue means, not a name that would have to be matched to one
+    data["images"] = sorted(images.values(), key=lambda image: (image.get("video", ""), image["frame_index"]))
+    dest.write_text(json.dumps(data, indent=1))
+    return dest
+
+
+def _cvat_images(rows, video_frames, dest: Path, labels, size) -> Path:
+    # The labels declare no attributes, so the score is left out rather than trusting CVAT with undeclared ones.
+    write_annotations(rows.assign(attributes="{}"), "cvat_images", dest, class_names=labels, image_size=size)
+    root = ET.parse(dest).getroot()
+    images = {int(image.get("id")): image for image in root.findall("image")}
+    for frame in video_frames["frame_index"].tolist():
+        if frame not in images:  # a queued frame without boxes is still an image to look at
+            images[frame] = ET.Element("image", id=str(frame), name=frame_file_name("", frame),
+                                       width=str(size[0]), height=str(size[1]))
+    for image in root.findall("image"):
+        root.remove(image)
+    root.extend(images[frame] for frame in sorted(images))
+    return save(root, dest)
