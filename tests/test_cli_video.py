@@ -77,6 +77,19 @@ def test_ingest_prints_each_files_outcome(tmp_path, material):
     assert "only 203 of 795" in report["gate/2024-01-01/cut.avi"]["detail"]
     assert "not a YYYY-MM-DD date" in report["gate/01-01-2024/late.mp4"]["detail"]
 
+    drop = landing / "annotations" / "gate" / "2024-01-01"
+    drop.mkdir(parents=True)
+    coco = {"images": [{"id": 1, "file_name": "frame_000003.jpg", "width": 320, "height": 240}],
+            "categories": [{"id": 1, "name": "car"}],
+            "annotations": [{"id": 5, "image_id": 1, "category_id": 1, "bbox": [10, 10, 40, 30], "area": 1200}]}
+    (drop / "short.json").write_text(json.dumps(coco))
+    (drop / "nobody.json").write_text(json.dumps(coco))
+
     again = run_cli("ingest", data_dir=tmp_path / "data")
+
     assert again.returncode == 0, again.stderr
-    assert "unchanged      " in again.stdout and "refused" in again.stdout
+    lines = again.stdout.splitlines()
+    assert any(line.startswith("unchanged") and "short.mp4" in line for line in lines)
+    assert any(line.startswith("refused") and "late.mp4" in line for line in lines)
+    assert any(line.startswith("labels") and "short.json: 1 coco rows" in line for line in lines)
+    assert any(line.startswith("unmatched") and "nobody.json: no video named nobody" in line for line in lines)

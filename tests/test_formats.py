@@ -467,3 +467,16 @@ def test_label_version_survives_a_lossless_round_trip_of_boxes(tmp_path):
     assert label_version(after) != label_version(before)
     assert label_version(after.assign(class_id=-1)) == label_version(before)
 
+
+
+@pytest.mark.parametrize("image, annotation", [
+    ({"id": 1, "file_name": "x.jpg", "frame_index": 1e30}, {}),
+    ({"id": 1, "file_name": "frame_123456789012345678901234.jpg"}, {}),
+    ({"id": 1, "file_name": "frame_1.jpg"}, {"track_id": float("inf")}),
+])
+def test_numbers_no_table_can_hold_are_a_format_error_naming_the_file(tmp_path, image, annotation):
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps({"images": [image], "categories": [{"id": 1, "name": "car"}], "annotations": [
+        {"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2], **annotation}]}))
+    with pytest.raises(AnnotationFormatError, match="huge.json"):
+        read_annotations(path)

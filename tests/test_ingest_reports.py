@@ -162,3 +162,59 @@ def test_a_bad_video_policy_file_is_named_with_its_problem(tmp_path, policy, pro
     with pytest.raises(ValueError, match=problem):
         resources = build_resources(settings)
         plan_for(resources["sampling"].for_scene("any"))
+
+
+def test_a_file_that_cannot_be_read_fails_alone_and_old_tables_are_brought_up_to_date(tmp_path, material):
+    import pandas as pd
+
+    from vision_assets.core.ingest import RAW_VIDEO_COLUMNS, ingest_partition
+    from vision_assets.core.landing import files_for_partition
+
+    class FlakyLake(Lake):
+        def stage_file(self, source, cache_dir):
+            if source.name == "b.mp4":
+                raise PermissionError(13, "Permission denied", str(source))
+            return super().stage_file(source, cache_dir)
+
+    settings = settings_for(tmp_path / "data")
+    for name in ("a.mp4", "b.mp4"):
+        place(settings, material / "videos" / "realshort.mp4", f"gate/2024-01-01/{name}")
+    lake = FlakyLake(settings.lake_root)
+    files = files_for_partition(settings.landing_dir, "gate", "2024-01-01")
+    # A table from before signatures, near-duplicates and normalisation existed.
+    old_columns = [c for c in RAW_VIDEO_COLUMNS if c not in {
+        "signature", "near_duplicate_of", "near_duplicate_sha256", "near_duplicate_distance", "normalised_path",
+        "normalised", "fps_header", "keyframes", "tags", "partition_from", "ingested_at"}]
+    first = ingest_partition(Lake(settings.lake_root), files[:1], None, tmp_path / "cache")
+    old = first[old_columns]
+
+    table = ingest_partition(lake, files, old, tmp_path / "cache").set_index("source_name")
+
+    assert table.loc["b.mp4", "outcome"] == "failed" and "Permission denied" in table.loc["b.mp4", "reason"]
+    assert table.loc["a.mp4", "outcome"] == "ok" and len(table.loc["a.mp4", "signature"]) == 5 * 64  # probed again
+    assert (table["near_duplicate_of"] == "").all() and not table["near_duplicate_of"].isna().any()
+    assert not list((tmp_path / "cache").rglob("*.mp4")), "no staged copy left behind"
+    assert pd.isna(table.loc["a.mp4", "near_duplicate_distance"])
+
+
+def test_a_scene_override_inherits_what_it_does_not_set():
+    from vision_assets.defs.resources import _sampling_policy
+
+    policy = _sampling_policy({"default": {"params": {"every_seconds": 2.0}, "blur_faces": True},
+                               "scenes": {"lot": {"strategy": "keyframes"}, "street": {"near_duplicate_distance": 0}}})
+
+    lot, street, other = (policy.for_scene(s) for s in ("lot", "street", "other"))
+    assert (lot.strategy, lot.params, lot.blur_faces) == ("keyframes", {}, True)  # keyframes' own parameters
+    assert (street.strategy, street.params, street.near_duplicate_distance) == ("fixed_interval", {"every_seconds": 2.0}, 0)
+    assert other == policy.default
+
+
+def test_two_files_of_one_name_in_one_partition_are_not_confused(tmp_path, material):
+    settings = settings_for(tmp_path / "data")
+    place(settings, material / "videos" / "realshort.mp4", "dock/2024-05-06/a.mp4")
+    place(settings, material / "videos" / "realshort.mp4", "a.mp4", {"scene": "dock", "day": "2024-05-06"})
+
+    found = {str(f.path.relative_to(settings.landing_dir)): f.refused for f in scan_landing(settings.landing_dir)}
+
+    assert found["a.mp4"] == ""
+    assert "another file named 'a.mp4' already lands in dock/2024-05-06" in found["dock/2024-05-06/a.mp4"]

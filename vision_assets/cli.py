@@ -42,7 +42,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     daemon.sensor_tick("landing_sensor")
     ingested = sorted({r.partition for r in daemon.runs if r.job == "ingest_videos"})
     daemon.automation_until_quiet(cursor)
-    report = ingest_report(settings, ingested)
+    daemon.sensor_tick("label_drop_sensor")  # labels dropped for partitions that already exist
+    daemon.automation_until_quiet(daemon.automation_cursor())  # the cursor the first pass left
+    report = ingest_report(settings, ingested) + label_drop_report(settings)
     if args.json:
         print(json.dumps({"files": report, "runs": [r.__dict__ for r in daemon.runs]}, indent=2, default=str))
     else:
@@ -82,6 +84,33 @@ def ingest_report(settings: Settings, partitions: list[str]) -> list[dict]:
     return report
 
 
+def label_drop_report(settings: Settings) -> list[dict]:
+    """Each entry of the label drop zone: imported (with its rows), unmatched, unreadable or refused."""
+    from vision_assets.core.lake import Lake
+    from vision_assets.core.landing import scan_label_drop_zone
+
+    lake = Lake(settings.lake_root)
+    report = []
+    for entry in scan_label_drop_zone(settings.landing_dir):
+        if entry.refused:
+            report.append({"file": str(entry.path), "status": "refused",
+                           "detail": entry.refused.removeprefix(f"{entry.path}: ")})
+            continue
+        sources = lake.read_table("label_sources", {"scene": entry.scene, "day": entry.day})
+        rows = sources[sources["fingerprint"] == entry.fingerprint] if sources is not None and "fingerprint" in sources \
+            else []
+        if len(rows) == 0:
+            report.append({"file": str(entry.path), "status": "waiting", "detail": "no videos of its partition yet"})
+            continue
+        row = rows.iloc[0]
+        status = {"unmatched": "unmatched", "unreadable": "unreadable"}.get(row["format"], "labels")
+        detail = {"unmatched": f"no video named {entry.video_stem} in {entry.scene}/{entry.day}",
+                  "unreadable": "see the annotations asset's label_files_readable check"}.get(
+            row["format"], f"{row['rows']} {row['format']} rows")
+        report.append({"file": str(entry.path), "status": status, "detail": detail})
+    return report
+
+
 def _file_status(row) -> tuple[str, str]:
     if row["outcome"] != "ok":
         return row["outcome"], row["reason"]
@@ -95,11 +124,16 @@ def _file_status(row) -> tuple[str, str]:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     """Run a sampling strategy on one file outside Dagster: what it keeps, and what the probe found."""
-    from vision_assets.core.sampling import StrategyError, sample_file_report
+    from vision_assets.core.sampling import STRATEGIES, StrategyError, sample_file_report
 
     params = dict(_parse_param(text) for text in args.param)
     if args.every is not None:
-        params["every_seconds" if args.strategy == "fixed_interval" else "min_gap_seconds"] = args.every
+        defaults = getattr(STRATEGIES.get(args.strategy), "defaults", {})
+        name = next((n for n in ("every_seconds", "min_gap_seconds") if n in defaults), None)
+        if name is None:
+            print(f"vision-assets sample: --every does not apply to strategy {args.strategy!r}", file=sys.stderr)
+            return 2
+        params[name] = args.every
     try:
         report = sample_file_report(Path(args.video), args.strategy, params, Path(args.out) if args.out else None)
     except StrategyError as error:

@@ -38,19 +38,20 @@ def read_annotations(path: Path, fmt: str | None = None, *, image_size: tuple[in
     path = Path(path)
     if not path.exists():
         raise AnnotationFormatError(f"{path}: cannot read annotation file (it does not exist)")
-    fmt = detect_format(path) if fmt is None else fmt
-    reader = READERS.get(fmt)
-    if reader is None:
-        raise AnnotationFormatError(f"{path}: unknown annotation format {fmt!r}; supported: {', '.join(FORMATS)}")
     try:
+        fmt = detect_format(path) if fmt is None else fmt
+        reader = READERS.get(fmt)
+        if reader is None:
+            raise AnnotationFormatError(f"{path}: unknown annotation format {fmt!r}; supported: {', '.join(FORMATS)}")
         df = reader(path, image_size=image_size) if fmt in READERS_TAKING_IMAGE_SIZE else reader(path)
+        df = canonical(df)
     except AnnotationFormatError:
         raise
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OSError) as exc:
-        # A file of the right kind with an unexpected structure: still name the file, never a bare KeyError.
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OSError, OverflowError) as exc:
+        # A file of the right kind with an unexpected structure or out-of-range numbers (a frame of 1e30, an
+        # Infinity track id): still name the file, never a bare exception that stops the batch.
         raise AnnotationFormatError(f"{path}: malformed {fmt} input ({type(exc).__name__}: {exc})") from exc
-    df = canonical(df).sort_values(["frame_index", "track_id"], kind="stable").reset_index(drop=True)
-    return df
+    return df.sort_values(["frame_index", "track_id"], kind="stable").reset_index(drop=True)
 
 
 def write_annotations(df: pd.DataFrame, fmt: str, dest: Path, **options) -> Path:

@@ -29,6 +29,13 @@ RAW_VIDEO_COLUMNS = [
     "normalised_path", "normalised", "label_files", "ingested_at",
 ]
 DECODABLE = ("ok", "truncated")
+# Column defaults for rows written before a column existed, and for rows of files that could not be read.
+ROW_DEFAULTS = {"codec": "unknown", "width": 0, "height": 0, "fps": 0.0, "fps_header": 0.0, "frames_claimed": 0,
+                "frames_decoded": 0, "duration_s": 0.0, "keyframes": 0, "signature": "", "lighting": "", "weather": "",
+                "device": "", "capture_start": "", "tags": "[]", "sidecar": "{}", "partition_from": "path",
+                "duplicate_of": "", "near_duplicate_of": "", "near_duplicate_sha256": "",
+                "near_duplicate_distance": float("nan"), "normalised_path": "", "normalised": "{}", "label_files": "",
+                "ingested_at": "", "stored_path": "", "reason": ""}
 # Mean Hamming distance (of 256 bits) between aligned frame hashes under which two videos are the same footage:
 # a downscaled mpeg4 re-encode of realshort.mp4 is 20 away, unrelated clips about 125.
 NEAR_DUPLICATE_DISTANCE = 24.0
@@ -50,13 +57,34 @@ def ingest_file(lake: Lake, landing: LandingFile, cache_dir: Path, previous: dic
     are exactly the hashed and probed ones. A file already ingested unchanged (same name, size, mtime) is
     neither copied nor probed again.
     """
-    unchanged = previous and (previous["source_size"], previous["source_mtime_ns"]) == (landing.size, landing.mtime_ns)
-    if unchanged:
+    if _unchanged(previous, landing):
         return {**previous, "source_path": str(landing.path), "label_files": label_fingerprint(landing.path)}
+    try:
+        return _ingest_new(lake, landing, cache_dir, options)
+    except OSError as error:
+        # The file could not even be copied (vanished, unreadable): this one fails, the batch goes on.
+        return {**ROW_DEFAULTS, "video_sha256": "", "source_name": landing.path.name, "source_path": str(landing.path),
+                "source_size": landing.size, "source_mtime_ns": landing.mtime_ns, "outcome": "failed",
+                "reason": f"{landing.path.name}: could not be read: {error}",
+                "ingested_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+
+
+def _unchanged(previous: dict | None, landing: LandingFile) -> bool:
+    """Same name, size and mtime as an earlier ingest, probed by this version (a row without a signature predates
+    near-duplicate detection and a failed read is worth another try)."""
+    return bool(previous) and (previous["source_size"], previous["source_mtime_ns"]) == (landing.size, landing.mtime_ns) \
+        and previous["outcome"] != "failed" and (previous["outcome"] == "quarantined" or bool(previous.get("signature")))
+
+
+def _ingest_new(lake: Lake, landing: LandingFile, cache_dir: Path, options: IngestOptions) -> dict:
     sidecar = read_sidecar(landing.path)
     suffix = landing.path.suffix.lower()
     staged, digest = lake.stage_file(landing.path, cache_dir)
-    probe = probe_video(staged)
+    try:
+        probe = probe_video(staged)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
     if probe.reason:
         probe = dataclasses.replace(probe, reason=probe.reason.replace(staged.name, landing.path.name))
     normalised = {}
@@ -66,7 +94,10 @@ def ingest_file(lake: Lake, landing: LandingFile, cache_dir: Path, previous: dic
         lake.write_json(f"quarantine/{digest}.json", {"source": str(landing.path), "reason": probe.reason})
     else:
         if options.normalise.enabled:
-            normalised = _normalise(lake, staged, digest, cache_dir, options.normalise)
+            try:
+                normalised = _normalise(lake, staged, digest, cache_dir, options.normalise)
+            except (OSError, ValueError) as error:  # the original is still good; say why there is no copy
+                normalised = {"facts": {"error": f"{landing.path.name}: normalisation failed: {error}"}}
         stored = lake.commit_staged(staged, lake.blob_relpath("videos", digest, suffix))
     return {
         "video_sha256": digest,
@@ -115,12 +146,14 @@ def ingest_partition(lake: Lake, files: list[LandingFile], previous: pd.DataFram
     `elsewhere` holds the raw_videos rows of the other partitions (with scene and day), so copies arriving
     under another scene or day are reported against what is already in the lake.
     """
+    if previous is not None:
+        previous = previous.assign(**{c: v for c, v in ROW_DEFAULTS.items() if c not in previous})
+        previous = previous.fillna({c: v for c, v in ROW_DEFAULTS.items() if isinstance(v, str)})
     known = {} if previous is None else {row["source_name"]: row for row in previous.to_dict("records")}
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         rows = list(pool.map(lambda f: ingest_file(lake, f, cache_dir, known.get(f.path.name), options), files))
     table = pd.DataFrame(rows, columns=RAW_VIDEO_COLUMNS)
-    fresh = {f.path.name for f in files if f.path.name not in known
-             or (known[f.path.name]["source_size"], known[f.path.name]["source_mtime_ns"]) != (f.size, f.mtime_ns)}
+    fresh = {f.path.name for f in files if not _unchanged(known.get(f.path.name), f)}
     _mark_duplicates(table, fresh, elsewhere)
     _mark_near_duplicates(table, fresh, elsewhere, options.near_duplicate_distance)
     return table
@@ -138,9 +171,13 @@ def _mark_duplicates(table: pd.DataFrame, fresh: set[str], elsewhere: pd.DataFra
     originals = _originals_elsewhere(elsewhere)
     first_elsewhere = dict(zip(originals["video_sha256"], originals["where"]))
     first_here: dict[str, str] = {}
+    originals_here = set(table.loc[(table["duplicate_of"] == "") & table["outcome"].isin(DECODABLE), "video_sha256"])
     for index, row in table.iterrows():
         digest, name = row["video_sha256"], row["source_name"]
-        if name not in fresh:
+        if row["outcome"] == "failed":
+            continue
+        still_a_copy = digest in first_elsewhere or digest in originals_here  # its original may have been replaced
+        if name not in fresh and (not row["duplicate_of"] or still_a_copy):
             if not row["duplicate_of"]:
                 first_here.setdefault(digest, name)
             continue

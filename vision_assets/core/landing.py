@@ -8,6 +8,7 @@ reason, never skipped silently.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import re
@@ -62,8 +63,25 @@ def scan_landing(landing_dir: Path) -> list[LandingFile]:
     if not landing_dir.exists():
         return []
     root = landing_dir.resolve()
-    return [_describe(path, landing_dir, root) for path in sorted(landing_dir.rglob("*"))
-            if not path.name.startswith(".") and path.suffix.lower() in VIDEO_EXTENSIONS and path.is_file()]
+    found = [_describe(path, landing_dir, root) for path in sorted(landing_dir.rglob("*"))
+             if not path.name.startswith(".") and path.suffix.lower() in VIDEO_EXTENSIONS and path.is_file()]
+    return _refuse_name_clashes(found)
+
+
+def _refuse_name_clashes(found: list[LandingFile]) -> list[LandingFile]:
+    """A partition's videos are known by file name; a second file of the same name in the same scene and day
+    (one placed by its sidecar, one by its path) would be mistaken for the first."""
+    first: dict[tuple[str, str, str], Path] = {}
+    result = []
+    for landed in found:
+        key = (landed.scene, landed.day, landed.path.name)
+        if not landed.refused and key in first:
+            landed = dataclasses.replace(landed, refused=f"{landed.path}: another file named {landed.path.name!r} "
+                                                         f"already lands in {landed.scene}/{landed.day}: {first[key]}")
+        elif not landed.refused:
+            first[key] = landed.path
+        result.append(landed)
+    return result
 
 
 def _sidecar_partition(sidecar: dict) -> tuple[str, str, str]:

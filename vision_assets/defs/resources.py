@@ -60,7 +60,7 @@ class SceneSampling(dg.Config):
     """How one scene's videos become frames: a strategy by name with its parameters, and privacy blurring."""
 
     strategy: str = "fixed_interval"
-    params: dict[str, Any] = {"every_seconds": 0.5}
+    params: dict[str, Any] = {}  # empty: the strategy's own defaults
     near_duplicate_distance: int = 4
     blur_faces: bool = False
     blur_plates: bool = False
@@ -70,11 +70,19 @@ class SamplingPolicyResource(dg.ConfigurableResource):
     """The default sampling, and per-scene overrides (e.g. motion sampling on a quiet car park, blurring on a
     street camera)."""
 
-    default: SceneSampling = SceneSampling()
+    default: SceneSampling = SceneSampling(params={"every_seconds": 0.5})
     scenes: dict[str, SceneSampling] = {}
 
     def for_scene(self, scene: str) -> SceneSampling:
-        return self.scenes.get(scene, self.default)
+        """The scene's override on top of the default: what it does not set, it inherits (parameters only when it
+        keeps the default's strategy, since they belong to that strategy)."""
+        override = self.scenes.get(scene)
+        if override is None:
+            return self.default
+        changes = {name: getattr(override, name) for name in override.model_fields_set}
+        if changes.get("strategy", self.default.strategy) != self.default.strategy and "params" not in changes:
+            changes["params"] = {}
+        return self.default.model_copy(update=changes)
 
 
 class MlflowResource(dg.ConfigurableResource):
