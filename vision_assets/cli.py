@@ -67,8 +67,7 @@ def ingest_report(settings: Settings, partitions: list[str]) -> list[dict]:
     report = []
     for landed in scan_landing(settings.landing_dir):
         if landed.refused:
-            report.append({"file": str(landed.path), "status": "refused",
-                           "detail": landed.refused.removeprefix(f"{landed.path}: ")})
+            report.append(_refused(landed.path, landed.refused))
             continue
         table = lake.read_table("raw_videos", {"scene": landed.scene, "day": landed.day})
         rows = table[table["source_name"] == landed.path.name] if table is not None else []
@@ -84,6 +83,10 @@ def ingest_report(settings: Settings, partitions: list[str]) -> list[dict]:
     return report
 
 
+def _refused(path: Path, refused: str) -> dict:
+    return {"file": str(path), "status": "refused", "detail": refused.removeprefix(f"{path}: ")}
+
+
 def label_drop_report(settings: Settings) -> list[dict]:
     """Each entry of the label drop zone: imported (with its rows), unmatched, unreadable or refused."""
     from vision_assets.core.lake import Lake
@@ -93,8 +96,7 @@ def label_drop_report(settings: Settings) -> list[dict]:
     report = []
     for entry in scan_label_drop_zone(settings.landing_dir):
         if entry.refused:
-            report.append({"file": str(entry.path), "status": "refused",
-                           "detail": entry.refused.removeprefix(f"{entry.path}: ")})
+            report.append(_refused(entry.path, entry.refused))
             continue
         sources = lake.read_table("label_sources", {"scene": entry.scene, "day": entry.day})
         rows = sources[sources["fingerprint"] == entry.fingerprint] if sources is not None and "fingerprint" in sources \

@@ -128,13 +128,9 @@ def _mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(cv2.absdiff(a, b).mean())
 
 
-@register_strategy
-class SceneChange(SamplingStrategy):
-    """The first frame, and the first frame after each cut: a frame whose small grayscale thumbnail differs
-    from the previous frame's by more than `threshold` grey levels on average (0-255)."""
-
-    name = "scene_change"
-    defaults = {"threshold": 30.0, "min_gap_seconds": 0.0}
+class _ComparesFrames(SamplingStrategy):
+    """Shared by strategies that compare each frame's thumbnail with the previous one and keep at most one frame
+    per `min_gap_seconds`; subclasses say when a difference counts (`differs`)."""
 
     def prepare(self) -> None:
         _positive(self, "threshold")
@@ -142,14 +138,30 @@ class SceneChange(SamplingStrategy):
         self._previous: np.ndarray | None = None
         self._last_kept = float("-inf")
 
+    def differs(self, thumbnail: np.ndarray, previous: np.ndarray | None) -> bool:
+        raise NotImplementedError
+
     def wants(self, frame: DecodedFrame) -> bool:
         thumbnail, previous = frame.thumbnail, self._previous
         self._previous = thumbnail
-        cut = previous is None or _mean_abs_diff(thumbnail, previous) > self.params["threshold"]
-        if not cut or frame.timestamp - self._last_kept < self.params["min_gap_seconds"] - _EPSILON_S:
+        if not self.differs(thumbnail, previous):
+            return False
+        if frame.timestamp - self._last_kept < self.params["min_gap_seconds"] - _EPSILON_S:
             return False
         self._last_kept = frame.timestamp
         return True
+
+
+@register_strategy
+class SceneChange(_ComparesFrames):
+    """The first frame, and the first frame after each cut: a frame whose small grayscale thumbnail differs
+    from the previous frame's by more than `threshold` grey levels on average (0-255)."""
+
+    name = "scene_change"
+    defaults = {"threshold": 30.0, "min_gap_seconds": 0.0}
+
+    def differs(self, thumbnail: np.ndarray, previous: np.ndarray | None) -> bool:
+        return previous is None or _mean_abs_diff(thumbnail, previous) > self.params["threshold"]
 
 
 # A thumbnail pixel changing by more than this many grey levels is movement, not compression noise.
@@ -157,31 +169,17 @@ MOTION_PIXEL_DELTA = 16
 
 
 @register_strategy
-class Motion(SamplingStrategy):
+class Motion(_ComparesFrames):
     """Frames where more than `threshold` (a share, 0-1) of the thumbnail's pixels changed since the previous
     frame, at most one per `min_gap_seconds` so a long moving stretch does not keep every frame."""
 
     name = "motion"
     defaults = {"threshold": 0.01, "min_gap_seconds": 1.0}
 
-    def prepare(self) -> None:
-        _positive(self, "threshold")
-        _positive(self, "min_gap_seconds", allow_zero=True)
-        self._previous: np.ndarray | None = None
-        self._last_kept = float("-inf")
-
-    def wants(self, frame: DecodedFrame) -> bool:
-        thumbnail, previous = frame.thumbnail, self._previous
-        self._previous = thumbnail
+    def differs(self, thumbnail: np.ndarray, previous: np.ndarray | None) -> bool:
         if previous is None:
             return False
-        moved = float((cv2.absdiff(thumbnail, previous) > MOTION_PIXEL_DELTA).mean())
-        if moved <= self.params["threshold"]:
-            return False
-        if frame.timestamp - self._last_kept < self.params["min_gap_seconds"] - _EPSILON_S:
-            return False
-        self._last_kept = frame.timestamp
-        return True
+        return float((cv2.absdiff(thumbnail, previous) > MOTION_PIXEL_DELTA).mean()) > self.params["threshold"]
 
 
 @register_strategy
