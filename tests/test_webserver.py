@@ -52,8 +52,14 @@ def test_webserver_loads_the_code_location(tmp_path):
         entries = data["workspaceOrError"]["locationEntries"]
         assert [(e["name"], e["loadStatus"]) for e in entries] == [("vision_assets", "LOADED")], entries
         assert entries[0]["locationOrLoadError"]["__typename"] == "RepositoryLocation"
-        nodes = graphql(port, "{ assetNodes { assetKey { path } } }")["assetNodes"]
+        nodes = graphql(port, "{ assetNodes { assetKey { path } assetChecksOrError { ... on AssetChecks "
+                              "{ checks { name blocking } } } } }")["assetNodes"]
         assert len({"/".join(n["assetKey"]["path"]) for n in nodes}) == 9
+        checks = {(n["assetKey"]["path"][-1], c["name"], c["blocking"])
+                  for n in nodes for c in n["assetChecksOrError"].get("checks", [])}
+        assert {("qc_annotations", "qc_pass_rate", True), ("qc_annotations", "kept_rows_meet_expectations", True),
+                ("qc_annotations", "annotator_agreement", False), ("raw_videos", "no_duplicate_footage", False),
+                ("annotations", "label_files_matched", False)} <= checks
     finally:
         process.terminate()
         try:
