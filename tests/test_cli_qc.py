@@ -61,3 +61,37 @@ def test_qc_on_a_folder_reports_unreadable_files_instead_of_failing(material):
 def test_qc_on_a_missing_path_is_a_clear_error(tmp_path):
     result = run_cli("qc", str(tmp_path / "nothing.json"))
     assert result.returncode == 2 and "nothing.json" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_file_without_declared_sizes_does_not_sink_the_rest_of_a_folder(tmp_path, material):
+    import shutil
+
+    from vision_assets.core.label_audit import audit_labels
+
+    shutil.copy(material / "coco" / "shapes" / "gt_dataset.json", tmp_path)
+    shutil.copy(material / "mot" / "TUD-Campus" / "gt.txt", tmp_path)
+
+    report = audit_labels(tmp_path)
+
+    assert (report["rows"], report["files_without_image_size"]) == (368, ["gt.txt"])
+    # Only what is outside any image is rejected: TUD boxes reaching left of x=0 or above y=0.
+    assert {row["source_file"] for row in report["rejected"]} == {"gt.txt"}
+    assert all(min(row["box"][:2]) < 0 for row in report["rejected"]) and len(report["rejected"]) == 11
+
+
+def test_a_cvat_yolo_export_folder_is_one_label_set_with_its_class_names(tmp_path):
+    from vision_assets.core.label_audit import audit_labels
+
+    (tmp_path / "obj.names").write_text("cat\ndog\nbird\n")
+    (tmp_path / "obj.data").write_text("classes = 3\nnames = obj.names\n")
+    labels = tmp_path / "obj_train_data"
+    labels.mkdir()
+    # Shifted ids: 1..3 where 0..2 was meant; frame 1 alone looks fine, the set as a whole does not.
+    (labels / "frame_000001.txt").write_text("1 0.5 0.5 0.2 0.2\n")
+    (labels / "frame_000002.txt").write_text("3 0.5 0.5 0.2 0.2\n2 0.2 0.2 0.1 0.1\n")
+
+    report = audit_labels(tmp_path, image_size=(100, 100))
+
+    assert report["unreadable"] == [] and report["rows"] == 3
+    assert report["classes"] == {"": 1, "bird": 1, "dog": 1}
+    assert report["rules"]["class_id_off_by_one"] == 3

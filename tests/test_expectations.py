@@ -9,7 +9,7 @@ from vision_assets.core.schema import ANNOTATION_COLUMNS, ANNOTATION_DEFAULTS, A
 
 CLASSES = ["car", "pedestrian"]
 # Expectations in the suite: one per column to exist, five keys not null, six on values and one on the row count.
-EXPECTATIONS = len(ANNOTATION_COLUMNS) + 5 + 6 + 1
+EXPECTATIONS = len(ANNOTATION_COLUMNS) + 5 + 2 + 6 + 1  # columns, not-null keys, non-empty trace keys, values, rows
 
 
 def table(n: int = 6) -> pd.DataFrame:
@@ -43,6 +43,7 @@ def test_a_bad_table_fails_with_counts_and_examples():
     df.loc[4, "track_id"] = -2
     df.loc[5, "source_format"] = "pascal_voc"
     df.loc[0, "video_sha256"] = None
+    df.loc[5, "source_file"] = ""  # traceable to no file
     summary = validate_table(df, CLASSES)
     assert summary["success"] is False and summary["evaluated"] == EXPECTATIONS
     failed = failures(summary)
@@ -53,8 +54,9 @@ def test_a_bad_table_fails_with_counts_and_examples():
         ("expect_column_values_to_be_between", "track_id"),
         ("expect_column_values_to_be_in_set", "source_format"),
         ("expect_column_values_to_not_be_null", "video_sha256"),
+        ("expect_column_value_lengths_to_be_between", "source_file"),
     }
-    assert summary["successful"] == EXPECTATIONS - 6
+    assert summary["successful"] == EXPECTATIONS - 7
     pair = failed[("expect_column_pair_values_a_to_be_greater_than_b", "x2")]
     assert pair["column_B"] == "x1" and pair["unexpected_count"] == 1
     assert pair["unexpected_percent"] == pytest.approx(100 / 6)

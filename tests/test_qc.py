@@ -630,3 +630,28 @@ def test_non_finite_corners_in_tracks_only_break_the_finite_rule():
         res = run(df)
     assert res.rejected["reasons"].tolist() == ["coordinates_not_finite;box_outside_image", "coordinates_not_finite"]
     assert res.flagged.empty
+
+
+def test_off_by_one_class_ids_are_judged_over_a_whole_yolo_dataset_not_one_frame():
+    # names [cat, dog, bird]; the dataset uses ids 1..3: shifted. Frame 1 holds only id 1 and must be caught too.
+    df = boxes(
+        {"source_id": "f1", "source_file": "set/labels/frame_000001.txt", "class_id": 1, "class_name": "dog",
+         "source_format": "yolo", "frame_index": 1},
+        {"source_id": "f2", "source_file": "set/labels/frame_000002.txt", "class_id": 3, "class_name": "",
+         "source_format": "yolo", "frame_index": 2},
+        {"source_id": "other", "source_file": "other/labels/frame_000001.txt", "class_id": 1, "class_name": "dog",
+         "source_format": "yolo", "frame_index": 1},
+    )
+    res = run_qc(df, SIZES, ["cat", "dog", "bird"])
+    assert hit(res, "class_id_off_by_one") == ["f1", "f2"]
+
+
+def test_two_unnamed_label_files_of_one_video_are_two_labellings_not_duplicates():
+    df = boxes(
+        {"source_id": "a", "source_file": "first.txt", "annotator": ""},
+        {"source_id": "b", "source_file": "second.txt", "annotator": "", "x2": 20.5},
+    )
+    res = run(df)
+    assert res.rule_counts["duplicate_box"] == 0
+    assert res.agreement[["annotator_a", "annotator_b", "matched"]].values.tolist() == [
+        ["(unnamed) first.txt", "(unnamed) second.txt", 1]]

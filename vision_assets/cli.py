@@ -174,8 +174,9 @@ def cmd_qc(args: argparse.Namespace) -> int:
     for rule, count in report["rules"].items():
         if count:
             print(f"  {rule:<28} {report['severities'][rule]:<8} {count}")
-    if report["skipped_rules"]:
-        print(f"  not checked (no image size declared; pass --image-size WxH): {', '.join(report['skipped_rules'])}")
+    if report["files_without_image_size"]:
+        print(f"  right and bottom image edges not checked for {', '.join(report['files_without_image_size'])} "
+              "(no image size declared; pass --image-size WxH)")
     for row in report["rejected"][:args.limit]:
         print(f"  rejected {row['source_file']}#{row['source_id']} frame {row['frame_index']} {row['class_name']}: "
               f"{', '.join(row['rules'])}")

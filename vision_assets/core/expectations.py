@@ -19,6 +19,7 @@ from vision_assets.core.schema import ANNOTATION_COLUMNS
 KNOWN_SOURCE_FORMATS = ("coco", "yolo", "cvat_video", "cvat_images", "mot", "label_studio")
 # A row without these cannot be traced to a frame, a class or the file it came from.
 KEY_COLUMNS = ("video_sha256", "frame_index", "class_name", "source_file", "source_id")
+TRACE_COLUMNS = ("video_sha256", "source_file")
 
 _lock = threading.Lock()  # one shared context; GX contexts are not meant for concurrent use
 _batch_definition = None
@@ -48,6 +49,8 @@ def annotation_suite(class_names: Iterable[str], *, allow_empty: bool = False):
     expectations = [
         *(e.ExpectColumnToExist(column=column) for column in ANNOTATION_COLUMNS),
         *(e.ExpectColumnValuesToNotBeNull(column=column) for column in KEY_COLUMNS),
+        # An empty string is as untraceable as a null: a row attached to no video, or from no file.
+        *(e.ExpectColumnValueLengthsToBeBetween(column=column, min_value=1) for column in TRACE_COLUMNS),
         e.ExpectColumnValuesToBeBetween(column="frame_index", min_value=0),
         e.ExpectColumnPairValuesAToBeGreaterThanB(column_A="x2", column_B="x1"),
         e.ExpectColumnPairValuesAToBeGreaterThanB(column_A="y2", column_B="y1"),

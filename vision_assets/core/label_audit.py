@@ -1,8 +1,9 @@
 """Import plus QC of label files outside the pipeline (`vision-assets qc`): counts, per-rule findings, rejected rows.
 
 Outside the lake there is no probed video to say how large a frame is, so image sizes come from what the
-file declares (COCO images, CVAT <image>/<original_size>) or from the caller; without either, the bounds
-rules cannot judge a box and are reported as skipped rather than rejecting everything.
+file declares (COCO images, CVAT <image>/<original_size>) or from the caller; the boxes of a file without
+either cannot be judged against the image bounds, and the report names those files instead of rejecting
+their rows.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from vision_assets.core.annotations import AnnotationFormatError, read_annotatio
 from vision_assets.core.qc import QcConfig, run_qc, summarise
 
 LABEL_SUFFIXES = frozenset({".json", ".xml", ".txt", ".yaml", ".yml"})
-SIZE_RULES = frozenset({"unknown_image_size", "box_outside_image"})
 
 
 def audit_labels(path: Path, fmt: str | None = None, *, image_size: tuple[int, int] | None = None,
@@ -35,16 +35,29 @@ def audit_labels(path: Path, fmt: str | None = None, *, image_size: tuple[int, i
         key = rows["source_file"] + "|" + rows["image_name"]
         tables.append((rows.assign(video_sha256=key.to_numpy()), sizes))
     if not tables:
-        return _report(pd.DataFrame(), None, unreadable, skipped=[])
+        return _report(pd.DataFrame(), None, unreadable, unsized=[])
     table = pd.concat([t for t, _ in tables], ignore_index=True)
     sizes = {key: size for _, declared in tables for key, size in declared.items()}
     if image_size is not None:
         sizes = {key: sizes.get(key, tuple(image_size)) for key in table["video_sha256"].unique()}
+    unsized = sorted(table.loc[~table["video_sha256"].isin(list(sizes)), "source_file"].unique().tolist())
     known = class_names if class_names is not None else sorted(c for c in table["class_name"].unique() if c)
-    skipped = sorted(SIZE_RULES) if not sizes else []
-    config = QcConfig(class_names=tuple(known), disabled=frozenset(skipped))
+    # Without a size, box_outside_image cannot judge a row (it compares with NaN) and the row is not rejected.
+    config = QcConfig(class_names=_names_in_id_order(table, class_names), disabled=frozenset({"unknown_image_size"}))
     result = run_qc(table, sizes, known, config=config)
-    return _report(table, result, unreadable, skipped)
+    return _report(table, result, unreadable, unsized)
+
+
+def _names_in_id_order(table: pd.DataFrame, class_names: list[str] | None) -> tuple[str, ...]:
+    """The names list YOLO class ids index: the caller's, else as far as the file's own ids and names reveal it
+    (ids beyond the last named one are exactly what the off-by-one rule looks for)."""
+    if class_names is not None:
+        return tuple(class_names)
+    named = table[(table["class_id"] >= 0) & (table["class_name"] != "")]
+    by_id = dict(zip(named["class_id"].astype(int), named["class_name"]))
+    if not by_id:
+        return tuple(sorted(c for c in table["class_name"].unique() if c))
+    return tuple(by_id.get(i, f"id:{i}") for i in range(max(by_id) + 1))
 
 
 def _label_sources(path: Path, fmt: str | None) -> list[Path]:
@@ -59,9 +72,10 @@ def _label_sources(path: Path, fmt: str | None) -> list[Path]:
 
 
 def _looks_like_yolo_set(folder: Path) -> bool:
-    """A data yaml, a labels/ folder or a classes.txt mark a YOLO label set; any other folder is a pile of files."""
-    return any(folder.glob("*.yaml")) or any(folder.glob("*.yml")) or (folder / "labels").is_dir() \
-        or (folder / "classes.txt").exists()
+    """A data yaml, a names file (CVAT's YOLO export: obj.names, obj.data), classes.txt or a labels/ folder mark a
+    YOLO label set; any other folder is a pile of label files."""
+    markers = ("*.yaml", "*.yml", "*.names", "obj.data", "classes.txt", "labels")
+    return any(any(folder.glob(marker)) for marker in markers)
 
 
 def _declared_sizes(source: Path, rows: pd.DataFrame) -> dict[str, tuple[int, int]]:
@@ -85,10 +99,10 @@ def _declared_sizes(source: Path, rows: pd.DataFrame) -> dict[str, tuple[int, in
     return {}
 
 
-def _report(table: pd.DataFrame, result, unreadable: list[dict], skipped: list[str]) -> dict:
+def _report(table: pd.DataFrame, result, unreadable: list[dict], unsized: list[str]) -> dict:
     if result is None:
         return {"rows": 0, "frames": 0, "tracks": 0, "classes": {}, "rules": {}, "rejected": [], "flagged": [],
-                "unreadable": unreadable, "skipped_rules": skipped, "pass_rate": 1.0}
+                "unreadable": unreadable, "files_without_image_size": unsized, "pass_rate": 1.0}
     rules = summarise(result)
     tracked = table[table["track_id"] >= 0]
     return {
@@ -97,7 +111,7 @@ def _report(table: pd.DataFrame, result, unreadable: list[dict], skipped: list[s
         "tracks": int(tracked[["source_file", "track_id"]].drop_duplicates().shape[0]),
         "classes": {str(k): int(v) for k, v in table["class_name"].value_counts().sort_index().items()},
         "formats": {str(k): int(v) for k, v in table["source_format"].value_counts().items()},
-        "rules": {str(r.rule): int(r.rows) for r in rules.itertuples() if r.rule not in skipped},
+        "rules": {str(r.rule): int(r.rows) for r in rules.itertuples() if r.rule != "unknown_image_size"},
         "severities": {str(r.rule): str(r.severity) for r in rules.itertuples()},
         "pass_rate": float(result.pass_rate),
         "rejected": _rows(result.rejected),
@@ -105,7 +119,7 @@ def _report(table: pd.DataFrame, result, unreadable: list[dict], skipped: list[s
         "agreement": result.agreement.to_dict("records"),
         "review": int(len(result.review)),
         "unreadable": unreadable,
-        "skipped_rules": skipped,
+        "files_without_image_size": unsized,  # box_outside_image could not judge their boxes
     }
 
 

@@ -120,11 +120,19 @@ def _codes(series: pd.Series, sort: bool = False) -> tuple[np.ndarray, np.ndarra
     return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=object)
 
 
+def _labeller(df: pd.DataFrame) -> pd.Series:
+    """Who labelled a row: its annotator, or for files that name none, the file itself, so that two unnamed
+    label files of one video are two labellings (double labelling, not one person's duplicates)."""
+    names = df["annotator"].fillna("").astype(str)
+    unnamed = names == ""
+    return names.where(~unnamed, "(unnamed) " + df["source_file"].astype(str)) if unnamed.any() else names
+
+
 def _arrays(df: pd.DataFrame, ctx: QcContext) -> _Arrays:
     if "arrays" not in ctx.cache:
         x1, y1, x2, y2 = (df[c].to_numpy(dtype=np.float64) for c in _BOX)
         video, videos = _codes(df["video_sha256"])
-        annotator, annotators = _codes(df["annotator"].astype(str), sort=True)
+        annotator, annotators = _codes(_labeller(df), sort=True)
         cls, classes = _codes(df["class_name"])
         file, files = _codes(df["source_file"])
         ctx.cache["arrays"] = _Arrays(
@@ -580,12 +588,16 @@ def _class_id_off_by_one(df: pd.DataFrame, ctx: QcContext) -> np.ndarray:
     rows = np.flatnonzero(indexed[fmt] & (ids >= 0))
     if len(rows) == 0:
         return hit
-    low = np.full(len(a.files), np.iinfo(np.int64).max)
-    high = np.full(len(a.files), -1)
-    np.minimum.at(low, a.file[rows], ids[rows])
-    np.maximum.at(high, a.file[rows], ids[rows])
+    # A YOLO dataset is one txt per frame: ids are judged over the whole dataset (source_file "<root>/labels/..."),
+    # since a single frame rarely holds every class.
+    root_of_file, datasets = _codes(pd.Series([str(f).split("/", 1)[0] for f in a.files], dtype=object))
+    dataset = root_of_file[a.file] if len(root_of_file) else np.zeros(a.n, dtype=np.int64)
+    low = np.full(len(datasets), np.iinfo(np.int64).max)
+    high = np.full(len(datasets), -1)
+    np.minimum.at(low, dataset[rows], ids[rows])
+    np.maximum.at(high, dataset[rows], ids[rows])
     shifted = (low >= 1) & (high == n_names)
-    hit[rows[shifted[a.file[rows]]]] = True
+    hit[rows[shifted[dataset[rows]]]] = True
     return hit
 
 
