@@ -23,7 +23,7 @@ from vision_assets.core.annotations import (
     write_annotations,
 )
 from vision_assets.core.formats.label_studio import track_id_for
-from vision_assets.core.schema import ANNOTATION_COLUMNS
+from vision_assets.core.schema import ANNOTATION_COLUMNS, ANNOTATION_DEFAULTS, ANNOTATION_DTYPES
 
 BOX = ["x1", "y1", "x2", "y2"]
 TUD_GT = MATERIAL / "mot" / "TUD-Campus" / "gt.txt"
@@ -480,3 +480,116 @@ def test_numbers_no_table_can_hold_are_a_format_error_naming_the_file(tmp_path, 
         {"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2], **annotation}]}))
     with pytest.raises(AnnotationFormatError, match="huge.json"):
         read_annotations(path)
+
+
+# ---------------------------------------------------------------- what writers keep besides boxes
+
+
+def table(*rows: dict, **common) -> pd.DataFrame:
+    """Canonical rows: a 10x10 car box on frame 0 of video "vid" unless a row says otherwise."""
+    base = {**ANNOTATION_DEFAULTS, "video_sha256": "vid", "frame_index": 0, "class_name": "car", "x1": 10.0,
+            "y1": 10.0, "x2": 20.0, "y2": 20.0, "source_file": "t", "source_format": "crafted"}
+    records = [{**base, **common, **row, "source_id": f"r{i}"} for i, row in enumerate(rows)]
+    return pd.DataFrame(records)[ANNOTATION_COLUMNS].astype(ANNOTATION_DTYPES)
+
+
+def written_and_read(df: pd.DataFrame, fmt: str, tmp_path: Path, **options) -> pd.DataFrame:
+    if fmt in ("label_studio", "yolo"):
+        options.setdefault("image_size", (100, 100))
+    written = write_annotations(df, fmt, tmp_path / DEST.get(fmt, f"{fmt}.xml"), **options)
+    return read_annotations(written, fmt).sort_values(["frame_index", "track_id", "x1"]).reset_index(drop=True)
+
+
+def attrs_of(df: pd.DataFrame) -> list[dict]:
+    return [json.loads(a) for a in df["attributes"]]
+
+
+TRACK_ATTRIBUTES = [{"color": "red", "parked": True}, {}, {"color": "blue", "speed": 1.5, "note": ""},
+                    {"flag": "true", "tags": ["a", "b"], "none": None}]
+
+
+def test_cvat_video_attributes_round_trip_without_carrying_values_forward(tmp_path):
+    df = table(*({"track_id": 1, "frame_index": f, "attributes": json.dumps(a)}
+                 for f, a in enumerate(TRACK_ATTRIBUTES)))
+    after = written_and_read(df, "cvat_video", tmp_path)
+    # A row without a value stays without it (CVAT would carry "red" forward), and values keep their JSON type;
+    # the text "true" stays text.
+    assert attrs_of(after) == TRACK_ATTRIBUTES
+
+
+def test_cvat_reader_treats_an_empty_value_as_unset_and_plain_text_as_text(tmp_path):
+    boxes = "".join(
+        f'<box frame="{f}" outside="0" occluded="0" keyframe="1" xtl="0" ytl="0" xbr="5" ybr="5">{a}</box>'
+        for f, a in [(0, '<attribute name="color">red</attribute><attribute name="n">2</attribute>'),
+                     (1, '<attribute name="color"></attribute>'), (2, "")])
+    text = (f"<annotations><meta><task><start_frame>0</start_frame><stop_frame>2</stop_frame></task></meta>"
+            f'<track id="0" label="car">{boxes}</track></annotations>')
+    df = read_annotations(write(tmp_path / "cvat.xml", text))
+    assert attrs_of(df) == [{"color": "red", "n": "2"}, {"n": "2"}, {"n": "2"}]
+
+
+def test_cvat_images_attribute_types_round_trip(tmp_path):
+    df = table(*({"frame_index": f, "attributes": json.dumps(a)} for f, a in enumerate(TRACK_ATTRIBUTES)))
+    assert attrs_of(written_and_read(df, "cvat_images", tmp_path)) == TRACK_ATTRIBUTES
+
+
+def test_cvat_video_refuses_rows_beyond_frames_count(tmp_path):
+    df = table(*({"track_id": 1, "frame_index": f} for f in range(6)))
+    with pytest.raises(AnnotationFormatError, match=r"2 rows lie at or beyond frames_count=4"):
+        write_annotations(df, "cvat_video", tmp_path / "t.xml", frames_count=4)
+    with pytest.raises(AnnotationFormatError, match=r"frames_count=0"):
+        write_annotations(df, "cvat_video", tmp_path / "t.xml", frames_count=0)
+    assert len(written_and_read(df, "cvat_video", tmp_path, frames_count=6)) == 6
+
+
+@pytest.mark.parametrize("fmt", ["cvat_video", "cvat_images"])
+def test_cvat_writers_keep_the_one_annotator_and_refuse_several(tmp_path, fmt):
+    df = table({"track_id": 1, "annotator": "olga"}, {"track_id": 1, "frame_index": 1, "annotator": "olga"},
+               {"frame_index": 1, "x1": 0.0})
+    assert set(written_and_read(df, fmt, tmp_path)["annotator"]) == {"olga"}
+    root = ET.parse(tmp_path / f"{fmt}.xml").getroot()
+    assert root.findtext("meta/task/assignee/username") == "olga"  # where CVAT's own exports name the labeller
+    two = table({"annotator": "olga"}, {"annotator": "ivan", "x1": 0.0})
+    with pytest.raises(AnnotationFormatError, match="CVAT files hold one annotator's labels; write one file per "
+                                                    "annotator .rows have 2: ivan, olga."):
+        write_annotations(two, fmt, tmp_path / "two.xml")
+
+
+def test_label_studio_writes_one_annotation_per_annotator(tmp_path):
+    ann, bob = {"track_id": 1, "annotator": "ann@example.com"}, {"track_id": 1, "annotator": "bob", "x1": 11.0}
+    df = table(ann, {**ann, "frame_index": 1}, bob, {**bob, "frame_index": 1}, {"frame_index": 2, "x1": 0.0})
+    after = written_and_read(df, "label_studio", tmp_path)
+    assert after[["frame_index", "track_id", "annotator", "x1"]].values.tolist() == [
+        [0, 1, "ann@example.com", 10.0], [0, 1, "bob", 11.0], [1, 1, "ann@example.com", 10.0], [1, 1, "bob", 11.0],
+        [2, -1, "", 0.0]]
+    annotations = json.loads((tmp_path / "ls.json").read_text())[0]["annotations"]
+    assert [a.get("completed_by") for a in annotations] == [None, "ann@example.com", "bob"]
+
+
+def test_coco_keeps_annotator_and_attributes(tmp_path):
+    df = table({"annotator": "olga", "declared_area": 42.5, "occluded": True,
+                "attributes": json.dumps({"iscrowd": 1, "score": 0.75, "color": "red", "parts": [1, 2]})},
+               {"frame_index": 1, "attributes": json.dumps({"iscrowd": 0})})
+    after = written_and_read(df, "coco", tmp_path)
+    assert after["annotator"].tolist() == ["olga", ""]
+    assert after["declared_area"].tolist() == [42.5, 100.0]  # the declared area, else the box's
+    assert after["occluded"].tolist() == [True, False]
+    assert attrs_of(after) == [{"iscrowd": 1, "score": 0.75, "color": "red", "parts": [1, 2], "video": "vid"},
+                               {"iscrowd": 0, "video": "vid"}]
+    first = json.loads((tmp_path / "out.json").read_text())["annotations"][0]
+    assert (first["iscrowd"], first["area"], first["score"]) == (1, 42.5, 0.75)
+    assert first["attributes"] == {"color": "red", "parts": [1, 2], "occluded": True, "annotator": "olga"}
+
+
+@pytest.mark.parametrize("fmt", ["label_studio", "mot"])
+def test_occluded_rows_read_back_occluded(tmp_path, fmt):
+    occluded = [True, True, False, True, False]
+    df = table(*({"track_id": 1, "frame_index": f, "occluded": o} for f, o in enumerate(occluded)),
+               {"track_id": 2, "occluded": True, "attributes": json.dumps({"visibility": 0.1})})
+    after = written_and_read(df, fmt, tmp_path)
+    assert after.loc[after.track_id == 1, "occluded"].tolist() == occluded
+    assert after.loc[after.track_id == 2, "occluded"].tolist() == [True]
+    if fmt == "mot":  # a visibility below the occlusion threshold stands in for the one the row lacks
+        assert attrs_of(after[after.track_id == 1]) == [{"visibility": 0.25}, {"visibility": 0.25}, {},
+                                                        {"visibility": 0.25}, {}]
+        assert attrs_of(after[after.track_id == 2]) == [{"visibility": 0.1}]

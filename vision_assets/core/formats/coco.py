@@ -2,6 +2,8 @@
 
 Frame of an image: its explicit `frame_index`/`frame_id` field, else the file name's trailing number, else its id.
 A track id is read from the annotation's `track_id` (video COCO variants) or `attributes.track_id` (CVAT's COCO).
+The annotation's `attributes` object (CVAT's COCO flavour) holds the row's other attributes, and `occluded` and
+`annotator` where the writer put them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pandas as pd
 from vision_assets.core.formats.common import (
     AnnotationFormatError,
     ImageSize,
+    attribute_values,
     attributes_text,
     class_list,
     empty_table,
@@ -63,12 +66,20 @@ def _row(path: Path, ann, images: dict, categories: dict) -> dict:
         "x1": x, "y1": y, "x2": x + w, "y2": y + h,
         "track_id": int(track) if isinstance(track, int | float) and not isinstance(track, bool) else -1,
         "occluded": bool(extra.get("occluded", False)),
+        "annotator": str(extra.get("annotator") or ""),
         "attributes": attributes_text(_attributes(ann, image, extra)),
         "source_id": str(ann_id),
         "image_name": str(image.get("file_name", "")),
         "class_id": int(category) if isinstance(category, int | float) else -1,
         "declared_area": float(area) if isinstance(area, int | float) else math.nan,
     }
+
+
+# Keys of an annotation's `attributes` that are columns of the table, not attributes.
+_IN_COLUMNS = ("track_id", "occluded", "annotator")
+# Attributes the reader derives from the annotation's own fields (iscrowd, score) or its mask and image
+# (segmentation, video), so the writer does not repeat them in `attributes`.
+_DERIVED = ("iscrowd", "score", "segmentation", "video")
 
 
 def _frame(where: str, image: dict) -> int:
@@ -84,7 +95,7 @@ def _frame(where: str, image: dict) -> int:
 
 
 def _attributes(ann: dict, image: dict, extra: dict) -> dict:
-    attrs = {k: v for k, v in extra.items() if k not in ("track_id", "occluded")}
+    attrs = {k: v for k, v in extra.items() if k not in _IN_COLUMNS}
     attrs["iscrowd"] = int(ann.get("iscrowd", 0) or 0)
     seg = ann.get("segmentation")
     if seg:
@@ -102,7 +113,11 @@ def write_coco(
     df: pd.DataFrame, dest: Path, *, class_names: list[str] | None = None, image_size: ImageSize = None
 ) -> Path:
     """One image per (video, frame) with explicit `frame_index` and `video` (the video_sha256) fields; category ids
-    1..N follow class_names; area is the box area; ids follow a row order that ignores the input's order."""
+    1..N follow class_names; ids follow a row order that ignores the input's order.
+
+    `area` is the declared_area when the row has one, else the box area; `iscrowd` and `score` come from the row's
+    attributes; its other attributes, `occluded` and its annotator go into the annotation's `attributes` object.
+    """
     rows = writing_order(df)
     names = class_list(rows, class_names, "COCO")
     category_id = {name: i + 1 for i, name in enumerate(names)}
@@ -124,18 +139,40 @@ def write_coco(
         image_id[(video, frame)] = image["id"]
 
     annotations = []
-    columns = ["video_sha256", "frame_index", "class_name", "x1", "y1", "x2", "y2", "track_id", "occluded"]
-    for i, (video, frame, name, x1, y1, x2, y2, track, occluded) in enumerate(zip(*(rows[c].tolist() for c in columns))):
+    columns = ["video_sha256", "frame_index", "class_name", "x1", "y1", "x2", "y2", "track_id", "occluded",
+               "attributes", "annotator", "declared_area"]
+    for i, (video, frame, name, x1, y1, x2, y2, track, occluded, attributes, who, area) in enumerate(
+        zip(*(rows[c].tolist() for c in columns))
+    ):
         w, h = x2 - x1, y2 - y1
+        values = attribute_values(attributes)
         ann = {"id": i + 1, "image_id": image_id[(video, frame)], "category_id": category_id[name],
-               "bbox": [x1, y1, w, h], "area": w * h, "iscrowd": 0, "segmentation": []}
+               "bbox": [x1, y1, w, h], "area": w * h if math.isnan(area) else area,
+               "iscrowd": _iscrowd(values.get("iscrowd")), "segmentation": []}
+        if "score" in values:
+            ann["score"] = values["score"]
         if track >= 0:
             ann["track_id"] = track
+        extra = {k: v for k, v in values.items() if k not in _DERIVED and k not in _IN_COLUMNS}
         if occluded:
-            ann["attributes"] = {"occluded": True}
+            extra["occluded"] = True
+        if who:
+            extra["annotator"] = who
+        if extra:
+            ann["attributes"] = extra
         annotations.append(ann)
 
     categories = [{"id": category_id[n], "name": n, "supercategory": ""} for n in names]
     dest = Path(dest)
     dest.write_text(json.dumps({"images": images, "annotations": annotations, "categories": categories}, indent=1))
     return dest
+
+
+def _iscrowd(value) -> int:
+    """COCO's iscrowd is 0 or 1; an attribute read from elsewhere may say it as true or "1"."""
+    if isinstance(value, str):
+        return int(value.strip().lower() in ("1", "true", "yes"))
+    try:
+        return int(bool(value)) if value is not None else 0
+    except (TypeError, ValueError):
+        return 0

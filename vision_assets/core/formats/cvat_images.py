@@ -1,7 +1,7 @@
 """CVAT for images 1.1 XML: <image id name width height> elements holding <box label xtl ytl xbr ybr occluded>.
 
 The frame is the image name's trailing number (CVAT names video frames "frame_000012"), else the image id (CVAT's
-frame number in the task). Only <box> shapes yield rows.
+frame number in the task). Only <box> shapes yield rows. Attribute values and the annotator: see cvat_xml.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from vision_assets.core.formats.cvat_xml import (
     new_document,
     parse_root,
     save,
+    set_values,
+    single_annotator,
 )
 
 
@@ -63,7 +65,7 @@ def _image_rows(path: Path, image: ET.Element) -> list[dict]:
         rows.append({
             "frame_index": frame, "class_name": box.get("label", ""), "x1": x1, "y1": y1, "x2": x2, "y2": y2,
             "track_id": track_id, "occluded": box.get("occluded", "0") == "1",
-            "attributes": attributes_text(element_attributes(box)),
+            "attributes": attributes_text(set_values(element_attributes(box))),
             "source_id": f"shape{box.get('id')}" if box.get("id") else f"image{image_id}:box{n}",
             "image_name": name,
         })
@@ -74,10 +76,11 @@ def write_cvat_images(
     df: pd.DataFrame, dest: Path, *, class_names: list[str] | None = None, image_size: tuple[int, int] | None = None
 ) -> Path:
     """One <image> per frame (id = frame index). Boxes of a track carry a `track_id` attribute, which CVAT ignores
-    on import but this reader keeps."""
+    on import but this reader keeps. The rows' annotator is the task's assignee; rows of several are refused."""
     one_video(df, "CVAT for images")
     rows = writing_order(df)
-    root = new_document("annotation", class_list(rows, class_names, "CVAT for images"), {})
+    who = single_annotator(rows, "CVAT for images")
+    root = new_document("annotation", class_list(rows, class_names, "CVAT for images"), {}, who)
     size = {} if image_size is None else {"width": str(image_size[0]), "height": str(image_size[1])}
     # Rows are sorted by frame, so each frame's boxes are one consecutive run.
     for frame, run in groupby(rows.itertuples(index=False), key=attrgetter("frame_index")):

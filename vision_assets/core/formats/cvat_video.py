@@ -2,6 +2,10 @@
 
 Rotated boxes are read as their unrotated xtl/ytl/xbr/ybr; only <box> tracks yield rows (points, polylines and
 polygons are skipped).
+
+As in CVAT, a keyframe's attribute values carry forward to later keyframes that do not set them; an empty value
+ends the carried one. The writer therefore writes every attribute the track uses on each keyframe, empty where the
+row has none, so each row reads back with exactly its own attributes (value types: see cvat_xml).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import pandas as pd
 from vision_assets.core.formats.common import (
     BOX,
     AnnotationFormatError,
+    attribute_values,
     attributes_text,
     class_list,
     empty_table,
@@ -31,6 +36,8 @@ from vision_assets.core.formats.cvat_xml import (
     new_document,
     parse_root,
     save,
+    set_values,
+    single_annotator,
 )
 
 # CVAT for video has no box without a track (CVAT itself exports such shapes as one-frame tracks). Our writer marks
@@ -81,9 +88,9 @@ def _expand_track(path: Path, track: ET.Element, boxes: list[ET.Element], start,
     last = keys[-1][0] if stop is None else stop
 
     frames_out, boxes_out, occl_out, attrs_out = [], [], [], []
-    attrs: dict[str, str] = {}
+    attrs: dict = {}
     for i, (frame, outside, occluded, box, own_attrs) in enumerate(keys):
-        # CVAT carries mutable attribute values forward until a keyframe sets them again.
+        # CVAT carries mutable attribute values forward until a keyframe sets them again; an empty one unsets them.
         attrs = {**attrs, **own_attrs}
         if outside:
             continue
@@ -103,7 +110,7 @@ def _expand_track(path: Path, track: ET.Element, boxes: list[ET.Element], start,
         frames_out.append(frames)
         boxes_out.append(coords)
         occl_out.append(np.full(len(frames), occluded))
-        attrs_out += [attributes_text(attrs)] * len(frames)
+        attrs_out += [attributes_text(set_values(attrs))] * len(frames)
 
     if not frames_out:
         return empty_table()
@@ -122,7 +129,7 @@ def _expand_track(path: Path, track: ET.Element, boxes: list[ET.Element], start,
     )
 
 
-def _keyframe(b: ET.Element) -> tuple[int, bool, bool, np.ndarray, dict[str, str]]:
+def _keyframe(b: ET.Element) -> tuple[int, bool, bool, np.ndarray, dict]:
     return (
         int(b.get("frame")),
         b.get("outside", "0") == "1",
@@ -145,14 +152,27 @@ def write_cvat_video(
     Rows without a track become marked one-frame tracks, numbered after the real ones.
 
     stop_frame is the video's last frame (frames_count - 1) when given, else the last labelled frame; as in CVAT's
-    own exporter, no `outside` keyframe is written past it (there is nothing left to hide).
+    own exporter, no `outside` keyframe is written past it (there is nothing left to hide). Rows on frames the video
+    does not have (frame_index >= frames_count) are refused, as are rows of several annotators (the file names one,
+    the task's assignee).
     """
     one_video(df, "CVAT for video")
     rows = writing_order(df)
+    who = single_annotator(rows, "CVAT for video")
     _check_tracks(rows)
-    stop = int(frames_count) - 1 if frames_count else int(rows["frame_index"].max()) if len(rows) else 0
+    if frames_count is not None:
+        beyond = rows[rows["frame_index"] >= int(frames_count)]
+        if len(beyond):
+            raise AnnotationFormatError(
+                f"CVAT for video: {len(beyond)} rows lie at or beyond frames_count={int(frames_count)} (frames "
+                f"{int(beyond['frame_index'].min())}..{int(beyond['frame_index'].max())}; the video's last frame is "
+                f"{int(frames_count) - 1}): CVAT would drop them"
+            )
+        stop = int(frames_count) - 1
+    else:
+        stop = int(rows["frame_index"].max()) if len(rows) else 0
     root = new_document("interpolation", class_list(rows, class_names, "CVAT for video"),
-                        {"start_frame": "0", "stop_frame": str(stop), "frame_filter": ""})
+                        {"start_frame": "0", "stop_frame": str(stop), "frame_filter": ""}, who)
     if image_size is not None:
         size = ET.SubElement(root.find("meta/task"), "original_size")
         ET.SubElement(size, "width").text, ET.SubElement(size, "height").text = str(image_size[0]), str(image_size[1])
@@ -183,11 +203,14 @@ def _add_track(root: ET.Element, xml_id: int, track_rows: pd.DataFrame, stop: in
     if untracked:
         track.set(UNTRACKED_MARK, "1")
     frames = track_rows["frame_index"].tolist()
+    values = [attribute_values(a) for a in track_rows["attributes"]]
+    # Every keyframe names every attribute the track uses, so no value carries over to a row that has none.
+    names = sorted({name for v in values for name in v}, key=str)
     for i, row in enumerate(track_rows.itertuples(index=False)):
         corners = corner_attributes(row.x1, row.y1, row.x2, row.y2)
         box = ET.SubElement(track, "box", frame=str(row.frame_index), outside="0", occluded=str(int(row.occluded)),
                             keyframe="1", **corners, z_order="0")
-        add_attribute_elements(box, row.attributes)
+        add_attribute_elements(box, values[i], names)
         followed = i + 1 < len(frames) and frames[i + 1] == row.frame_index + 1
         if not followed and row.frame_index + 1 <= stop:
             ET.SubElement(track, "box", frame=str(row.frame_index + 1), outside="1", occluded="0", keyframe="1",

@@ -5,6 +5,9 @@ frame), enabled}. Like Label Studio's player, a keyframe shows its box on its ow
 interpolated linearly to the next keyframe, and the last enabled keyframe holds its box to the video's end
 (value.framesCount). A keyframe with enabled false ends the span after its own frame. Only human annotations are
 read: predictions are a model's suggestions, not labels.
+
+The annotator is the annotation's completed_by (its email, username or id). Label Studio has no occlusion flag:
+a keyframe item may carry "occluded": true (our writer's), which holds for the frames its span covers.
 """
 
 from __future__ import annotations
@@ -98,7 +101,7 @@ def _result_rows(path: Path, result: dict, labels_by_id: dict, image_size) -> pd
     except (KeyError, TypeError, ValueError) as exc:
         raise AnnotationFormatError(f"{where}: sequence items need numeric frame, x, y, width, height ({exc})") from exc
     frames_count = value.get("framesCount", value.get("frameCount"))
-    frames, percent = _expand(keys, int(frames_count) if isinstance(frames_count, int | float) else None)
+    frames, percent, occluded = _expand(keys, int(frames_count) if isinstance(frames_count, int | float) else None)
     labels = value.get("labels") or labels_by_id.get(result.get("id")) or []
     scale = np.array([width, height, width, height], dtype=float) / 100.0
     corners = np.column_stack([percent[:, 0], percent[:, 1], percent[:, 0] + percent[:, 2],
@@ -112,6 +115,7 @@ def _result_rows(path: Path, result: dict, labels_by_id: dict, image_size) -> pd
         "class_name": str(labels[0]) if labels else "",
         **{c: corners[:, j] for j, c in enumerate(BOX)},
         "track_id": track_id_for(result_id),
+        "occluded": occluded,
         "attributes": attributes_text(attrs),
         "source_id": [f"{result_id}:{f}" for f in frames],  # Label Studio's own 1-based frame number
     })
@@ -123,13 +127,14 @@ def _keyframes(sequence) -> list[dict]:
         frame = int(item["frame"])
         keys[frame] = {  # a repeated frame: the later item wins
             "frame": frame, "enabled": bool(item.get("enabled", True)), "rotation": float(item.get("rotation", 0) or 0),
+            "occluded": item.get("occluded") is True,
             "box": np.array([float(item[k]) for k in ("x", "y", "width", "height")]),
         }
     return [keys[f] for f in sorted(keys)]
 
 
-def _expand(keys: list[dict], frames_count: int | None) -> tuple[np.ndarray, np.ndarray]:
-    frames_out, boxes_out = [], []
+def _expand(keys: list[dict], frames_count: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    frames_out, boxes_out, occluded_out = [], [], []
     for i, key in enumerate(keys):
         frame, box = key["frame"], key["box"]
         nxt = keys[i + 1] if i + 1 < len(keys) else None
@@ -147,9 +152,10 @@ def _expand(keys: list[dict], frames_count: int | None) -> tuple[np.ndarray, np.
             boxes = np.broadcast_to(box, (len(frames), 4))
         frames_out.append(frames)
         boxes_out.append(boxes)
+        occluded_out.append(np.full(len(frames), key["occluded"]))
     if not frames_out:
-        return np.zeros(0, dtype=np.int64), np.zeros((0, 4))
-    return np.concatenate(frames_out), np.concatenate(boxes_out)
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 4)), np.zeros(0, dtype=bool)
+    return np.concatenate(frames_out), np.concatenate(boxes_out), np.concatenate(occluded_out)
 
 
 def write_label_studio(
@@ -169,7 +175,12 @@ def write_label_studio(
 
     Each track becomes one result with id str(track_id) and a keyframe per row; a keyframe stays enabled only when
     the next box is on the next frame, so Label Studio interpolates nothing that was not in the table. Rows without
-    a track become one-keyframe results. `as_predictions` files them as pre-labels to correct instead of annotations.
+    a track become one-keyframe results. An occluded row's keyframe carries "occluded": true (Label Studio has no
+    such field; this reader reads it). Each annotator's rows are their own annotation of the task, completed_by
+    naming them (Label Studio's import files it under the importing user unless that is a member's numeric id;
+    this reader reads the name back); rows without an annotator make one annotation without completed_by.
+    `as_predictions` files them as pre-labels to correct instead of annotations, one per annotator with it as
+    model_version.
     The labelling config needs <Video name="video">, <VideoRectangle name="box"> and <Labels> with the class names.
     """
     rows = writing_order(df)
@@ -179,12 +190,18 @@ def write_label_studio(
         width, height = size_for(image_size, video, "Label Studio")
         count = frames_count.get(video) if isinstance(frames_count, dict) else frames_count
         count = int(video_rows["frame_index"].max()) + 1 if count is None else int(count)
-        results = [
-            _result(result_id, track_rows, width, height, count, fps, from_name, to_name)
-            for result_id, track_rows in _results_of(video_rows)
-        ]
+        entries = []
+        for who, annotator_rows in video_rows.groupby("annotator", sort=True):
+            results = [
+                _result(result_id, track_rows, width, height, count, fps, from_name, to_name)
+                for result_id, track_rows in _results_of(annotator_rows)
+            ]
+            entry = {"result": results}
+            if who:
+                entry["model_version" if as_predictions else "completed_by"] = who
+            entries.append(entry)
         key = "predictions" if as_predictions else "annotations"
-        tasks.append({"id": n + 1, "data": {"video": (video_urls or {}).get(video, video)}, key: [{"result": results}]})
+        tasks.append({"id": n + 1, "data": {"video": (video_urls or {}).get(video, video)}, key: entries})
     dest = Path(dest)
     dest.write_text(json.dumps(tasks, indent=1))
     return dest
@@ -206,12 +223,15 @@ def _results_of(rows: pd.DataFrame):
 
 def _result(result_id, rows, width, height, frames_count, fps, from_name, to_name) -> dict:
     frames = rows["frame_index"].to_numpy() + 1
+    occluded = rows["occluded"].tolist()
     x, y = rows["x1"].to_numpy() / width * 100, rows["y1"].to_numpy() / height * 100
     w, h = (rows["x2"] - rows["x1"]).to_numpy() / width * 100, (rows["y2"] - rows["y1"]).to_numpy() / height * 100
     sequence = []
     for i, frame in enumerate(frames.tolist()):
         item = {"frame": frame, "enabled": bool(i + 1 < len(frames) and frames[i + 1] == frame + 1),
                 "rotation": 0, "x": float(x[i]), "y": float(y[i]), "width": float(w[i]), "height": float(h[i])}
+        if occluded[i]:
+            item["occluded"] = True
         if fps:
             item["time"] = (frame - 1) / fps
         sequence.append(item)

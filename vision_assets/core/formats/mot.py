@@ -1,4 +1,8 @@
-"""MOTChallenge txt: one `frame,id,x,y,w,h,conf[,class,visibility | ,wx,wy,wz]` line per box, frames 1-based."""
+"""MOTChallenge txt: one `frame,id,x,y,w,h,conf[,class,visibility | ,wx,wy,wz]` line per box, frames 1-based.
+
+A box is occluded when its visibility is below OCCLUDED_BELOW. The line has no place for an annotator, nor for
+attributes other than visibility and ignore (conf 0): the writer drops them, and the reader leaves annotator "".
+"""
 
 from __future__ import annotations
 
@@ -31,6 +35,9 @@ MOT_CLASSES = {
     12: "reflection",
 }
 _MOT_IDS = {name: i for i, name in MOT_CLASSES.items()}
+# Visibility below this reads as occluded; an occluded row without a visibility is written with OCCLUDED_VISIBILITY.
+OCCLUDED_BELOW = 0.5
+OCCLUDED_VISIBILITY = 0.25
 
 
 def read_mot(path: Path) -> pd.DataFrame:
@@ -72,7 +79,7 @@ def read_mot(path: Path) -> pd.DataFrame:
             "x2": x + w,
             "y2": y + h,
             "track_id": tid.to_numpy(dtype=np.int64),
-            "occluded": (has_vis & (vis < 0.5)).to_numpy(),
+            "occluded": (has_vis & (vis < OCCLUDED_BELOW)).to_numpy(),
             "attributes": "{" + ignore + sep + visibility + "}",
             "source_file": path.name,
             "source_id": "line" + pd.Series(line_no, index=num.index).astype(str),
@@ -102,7 +109,10 @@ def write_mot(
 ) -> Path:
     """MOT16+ ground-truth lines (9 fields). MOT has a fixed class list, so every class must be one of MOT_CLASSES.
 
-    Boxes are pixels, so image_size is not needed (accepted so that every writer takes the same options).
+    Boxes are pixels, so image_size is not needed (accepted so that every writer takes the same options). The
+    visibility is the row's `visibility` attribute; an occluded row without one gets OCCLUDED_VISIBILITY (below the
+    occlusion threshold), so that it reads back occluded (with that visibility as an attribute), and a row neither
+    occluded nor with a visibility gets -1.
     """
     one_video(df, "MOT")
     rows = writing_order(df)
@@ -112,7 +122,8 @@ def write_mot(
         raise ValueError(f"MOT: classes outside the MOT class list {sorted(_MOT_IDS)}: {unknown}")
     attrs = [attribute_values(a) for a in rows["attributes"]]
     conf = [0 if a.get("ignore") else 1 for a in attrs]
-    vis = [a.get("visibility", -1) for a in attrs]
+    vis = [(OCCLUDED_VISIBILITY if occluded else -1) if a.get("visibility") is None else a["visibility"]
+           for a, occluded in zip(attrs, rows["occluded"].tolist())]
     lines = [
         f"{f + 1},{t},{x1!r},{y1!r},{x2 - x1!r},{y2 - y1!r},{c},{_MOT_IDS[name]},{v}\n"
         for f, t, x1, y1, x2, y2, c, name, v in zip(
