@@ -85,7 +85,7 @@ def _canonical(b: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     video = b["video"].to_numpy()
     yolo = fmt == "yolo"
     source_file = np.where(
-        yolo, "labels/" + video_names[video] + "/" + pd.Series(frame).astype(str).str.zfill(6).to_numpy() + ".txt",
+        yolo, video_names[video] + "/labels/" + pd.Series(frame).astype(str).str.zfill(6).to_numpy() + ".txt",
         video_names[video] + np.where(fmt == "mot", "/gt.txt", np.where(fmt == "coco", ".json", ".xml")))
     w, h = b["x2"] - b["x1"], b["y2"] - b["y1"]
     return pd.DataFrame({
@@ -165,19 +165,21 @@ def _plant_defects(df: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataF
     df.loc[rows, "attributes"] = '{"segmentation": true}'
     df.loc[rows, "declared_area"] *= 0.7
 
-    # YOLO files whose ids run 1..n: the whole file is shifted by one (only files that use the last class show it).
+    # YOLO datasets (one per video, a txt per frame) whose ids run 1..n: the whole dataset is shifted by one.
     yolo = np.flatnonzero(fmt == "yolo")
-    files = df["source_file"].to_numpy()[yolo]
-    shifted_files = rng.choice(np.unique(files), size=max(1, len(np.unique(files)) // 30), replace=False)
-    rows = yolo[np.isin(files, shifted_files)]
-    df.loc[rows, "class_id"] += 1
-    planted["class_id_off_by_one (rows of shifted files)"] = len(rows)
+    datasets = df["video_sha256"].to_numpy()[yolo]
+    shifted = rng.choice(np.unique(datasets), size=max(1, len(np.unique(datasets)) // 5), replace=False)
+
     # One YOLO video's data yaml named an absolute path.
     first_yolo_video = df["video_sha256"].to_numpy()[yolo[0]]
     rows = plant("absolute_path_in_data_yaml", np.flatnonzero(df["video_sha256"].to_numpy() == first_yolo_video))
     df.loc[rows, "file_findings"] = "absolute_path_in_data_yaml"
 
     df = pd.concat([df.drop(index=gap_rows), extra_track, copies], ignore_index=True)
+    # Shifted after every other defect, so copies of a shifted dataset's rows are shifted too.
+    rows = (df["source_format"] == "yolo") & df["video_sha256"].isin(shifted)
+    df.loc[rows, "class_id"] += 1
+    planted["class_id_off_by_one (rows of shifted datasets)"] = int(rows.sum())
     return df, planted
 
 
