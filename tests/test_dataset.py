@@ -108,3 +108,42 @@ def test_small_datasets_still_get_every_split_and_test_footage_per_scene():
         assert set(manifest["split"]) == {"train", "val", "test"}, per_scene
         tested = set(manifest.loc[manifest["split"] == "test", "scene"])
         assert {s for s, n in per_scene.items() if n >= 2} <= tested, per_scene
+
+
+def test_a_re_encode_shares_the_split_of_the_footage_it_copies():
+    frames = frames_table({"a": 12})
+    alone = build_manifest(frames, labels_for(frames), SplitConfig()).groupby("video_sha256")["split"].first()
+    assert (alone["a-video-4"], alone["a-video-0"]) == ("test", "train")  # on their own they would part
+    # Video 4 is a re-encode of video 0: one split group, so one split for the frames of both.
+    frames["split_group"] = frames["video_sha256"].where(frames["video_sha256"] != "a-video-4", "a-video-0")
+    manifest = build_manifest(frames, labels_for(frames), SplitConfig())
+    splits = manifest.groupby("video_sha256")["split"].first()
+    assert splits["a-video-4"] == splits["a-video-0"]
+    assert groups_crossing_splits(manifest, "split_group") == [] and "test" in set(splits)
+
+
+def test_gathering_keeps_frames_that_lost_only_a_duplicate_and_one_annotator_per_double_labelled_frame(tmp_path):
+    from vision_assets.core.dataset import gather_labelled_frames
+    from vision_assets.core.lake import Lake
+
+    lake = Lake(str(tmp_path / "lake"))
+    part = {"scene": "a", "day": "2024-01-01"}
+    frames = frames_table({"a": 1}, frames_per_video=3).drop(columns=["label_version"])
+    lake.write_table("sampled_frames", frames.drop(columns=["scene", "day"]), part)
+    box = {"video_sha256": "a-video-0", "class_name": "car", "x1": 10.0, "y1": 5.0, "x2": 30.0, "y2": 25.0}
+    kept = pd.DataFrame([{**box, "frame_index": 0, "annotator": "ann"},
+                         {**box, "frame_index": 10, "annotator": "bob"}, {**box, "frame_index": 10, "annotator": "ann"},
+                         {**box, "frame_index": 20, "annotator": "ann"}])
+    rejected = pd.DataFrame([{**box, "frame_index": 0, "annotator": "ann", "reasons": "duplicate_box"},
+                             {**box, "frame_index": 20, "annotator": "ann", "reasons": "box_outside_image"}])
+    lake.write_table("qc_annotations", kept.assign(label_version="lv1"), part)
+    lake.write_table("qc_rejected", rejected.assign(label_version="lv1"), part)
+    lake.write_table("qc_summary", pd.DataFrame([{"label_version": "lv1", "kept": 4, "rejected": 2, "pass_rate": 0.67,
+                                                  "min_pass_rate": 0.5, "passed": True}]), part)
+
+    frames_out, labels, report = gather_labelled_frames(lake, ["car"])
+
+    # Frame 0 lost only a duplicate: kept. Frame 20 lost a real box: its labels are incomplete, left out.
+    assert sorted(frames_out["frame_index"]) == [0, 10] and report["frames_dropped_by_qc"] == 1
+    # Frame 10 was labelled by ann and bob: training sees ann's box only.
+    assert labels[labels["frame_index"] == 10]["annotator"].tolist() == ["ann"]
