@@ -147,3 +147,24 @@ def test_gathering_keeps_frames_that_lost_only_a_duplicate_and_one_annotator_per
     assert sorted(frames_out["frame_index"]) == [0, 10] and report["frames_dropped_by_qc"] == 1
     # Frame 10 was labelled by ann and bob: training sees ann's box only.
     assert labels[labels["frame_index"] == 10]["annotator"].tolist() == ["ann"]
+
+
+def test_gathered_frames_carry_the_split_group_of_the_footage_they_re_encode(tmp_path):
+    from vision_assets.core.dataset import gather_labelled_frames
+    from vision_assets.core.lake import Lake
+
+    lake = Lake(str(tmp_path / "lake"))
+    part = {"scene": "a", "day": "2024-01-01"}
+    frames = frames_table({"a": 3}, frames_per_video=1).drop(columns=["label_version"])
+    lake.write_table("sampled_frames", frames.drop(columns=["scene", "day"]), part)
+    lake.write_table("raw_videos", pd.DataFrame({  # video 2 re-encodes video 1, which re-encodes video 0
+        "video_sha256": ["a-video-0", "a-video-1", "a-video-2"], "near_duplicate_sha256": ["", "a-video-0", "a-video-1"]}),
+        part)
+    kept = labels_for(frames).assign(annotator="ann", label_version="lv1")
+    lake.write_table("qc_annotations", kept, part)
+    lake.write_table("qc_summary", pd.DataFrame([{"label_version": "lv1", "kept": 3, "rejected": 0, "pass_rate": 1.0,
+                                                  "min_pass_rate": 0.5, "passed": True}]), part)
+
+    frames_out, _, _ = gather_labelled_frames(lake, ["car"])
+
+    assert set(frames_out["split_group"]) == {"a-video-0"}
