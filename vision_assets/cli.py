@@ -62,14 +62,14 @@ def ingest_report(settings: Settings, partitions: list[str]) -> list[dict]:
     from vision_assets.core.lake import Lake
     from vision_assets.core.landing import scan_landing
 
-    lake = Lake(settings.lake_root)
+    tables = _PartitionTables(Lake(settings.lake_root), "raw_videos")
     run_partitions = {tuple(p.split("|")[::-1]) for p in partitions}  # "day|scene" -> (scene, day)
     report = []
     for landed in scan_landing(settings.landing_dir):
         if landed.refused:
             report.append(_refused(landed.path, landed.refused))
             continue
-        table = lake.read_table("raw_videos", {"scene": landed.scene, "day": landed.day})
+        table = tables.get(landed.scene, landed.day)
         rows = table[table["source_name"] == landed.path.name] if table is not None else []
         if len(rows) == 0:
             report.append({"file": str(landed.path), "status": "not ingested", "detail": "ingest run failed"})
@@ -83,6 +83,18 @@ def ingest_report(settings: Settings, partitions: list[str]) -> list[dict]:
     return report
 
 
+class _PartitionTables:
+    """One read of a lake table per scene x day, however many landed files point at it."""
+
+    def __init__(self, lake, table: str):
+        self.lake, self.table, self.cache = lake, table, {}
+
+    def get(self, scene: str, day: str):
+        if (scene, day) not in self.cache:
+            self.cache[scene, day] = self.lake.read_table(self.table, {"scene": scene, "day": day})
+        return self.cache[scene, day]
+
+
 def _refused(path: Path, refused: str) -> dict:
     return {"file": str(path), "status": "refused", "detail": refused.removeprefix(f"{path}: ")}
 
@@ -92,13 +104,13 @@ def label_drop_report(settings: Settings) -> list[dict]:
     from vision_assets.core.lake import Lake
     from vision_assets.core.landing import scan_label_drop_zone
 
-    lake = Lake(settings.lake_root)
+    tables = _PartitionTables(Lake(settings.lake_root), "label_sources")
     report = []
     for entry in scan_label_drop_zone(settings.landing_dir):
         if entry.refused:
             report.append(_refused(entry.path, entry.refused))
             continue
-        sources = lake.read_table("label_sources", {"scene": entry.scene, "day": entry.day})
+        sources = tables.get(entry.scene, entry.day)
         rows = sources[sources["fingerprint"] == entry.fingerprint] if sources is not None and "fingerprint" in sources \
             else []
         if len(rows) == 0:

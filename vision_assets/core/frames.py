@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,14 +32,20 @@ class SamplingPlan:
     transform: Transform | None = None
 
 
-def _source_path(video: dict) -> str:
+def frames_version(frames: pd.DataFrame | None) -> str:
+    """Which frames a partition holds, as one hash: what sampled_frames reports and mining compares against."""
+    shas = [] if frames is None else sorted(frames["frame_sha256"])
+    return hashlib.sha256("".join(shas).encode()).hexdigest()[:16]
+
+
+def sampling_source(video: dict) -> str:
     """The normalised copy where there is one (same frames, friendlier codec), else the stored original."""
     normalised = video.get("normalised_path")
     return normalised if isinstance(normalised, str) and normalised else video["stored_path"]
 
 
 def sample_video(lake: Lake, video: dict, plan: SamplingPlan, cache_dir: Path) -> tuple[list[dict], dict]:
-    source = lake.local_copy(_source_path(video), cache_dir)
+    source = lake.local_copy(sampling_source(video), cache_dir)
     params = json.dumps(plan.strategy.params, sort_keys=True)
     rows: list[dict] = []
 

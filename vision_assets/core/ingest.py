@@ -146,29 +146,35 @@ def ingest_partition(lake: Lake, files: list[LandingFile], previous: pd.DataFram
     `elsewhere` holds the raw_videos rows of the other partitions (with scene and day), so copies arriving
     under another scene or day are reported against what is already in the lake.
     """
-    if previous is not None:
-        previous = previous.assign(**{c: v for c, v in ROW_DEFAULTS.items() if c not in previous})
-        previous = previous.fillna({c: v for c, v in ROW_DEFAULTS.items() if isinstance(v, str)})
+    previous, elsewhere = _up_to_date(previous), _up_to_date(elsewhere)
     known = {} if previous is None else {row["source_name"]: row for row in previous.to_dict("records")}
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         rows = list(pool.map(lambda f: ingest_file(lake, f, cache_dir, known.get(f.path.name), options), files))
     table = pd.DataFrame(rows, columns=RAW_VIDEO_COLUMNS)
     fresh = {f.path.name for f in files if not _unchanged(known.get(f.path.name), f)}
-    _mark_duplicates(table, fresh, elsewhere)
-    _mark_near_duplicates(table, fresh, elsewhere, options.near_duplicate_distance)
+    originals = _originals_elsewhere(elsewhere)
+    _mark_duplicates(table, fresh, originals)
+    _mark_near_duplicates(table, fresh, originals, options.near_duplicate_distance)
     return table
+
+
+def _up_to_date(rows: pd.DataFrame | None) -> pd.DataFrame | None:
+    """raw_videos rows written before a column existed, with that column's default instead of NaN."""
+    if rows is None:
+        return None
+    rows = rows.assign(**{c: v for c, v in ROW_DEFAULTS.items() if c not in rows})
+    return rows.fillna({c: v for c, v in ROW_DEFAULTS.items() if isinstance(v, str)})
 
 
 def _originals_elsewhere(elsewhere: pd.DataFrame | None) -> pd.DataFrame:
     if elsewhere is None or elsewhere.empty:
         return pd.DataFrame(columns=["video_sha256", "where", "signature", "duration_s"])
-    originals = elsewhere[elsewhere["outcome"].isin(DECODABLE) & (elsewhere["duplicate_of"].fillna("") == "")]
+    originals = elsewhere[elsewhere["outcome"].isin(DECODABLE) & (elsewhere["duplicate_of"] == "")]
     return originals.assign(where=originals["scene"] + "/" + originals["day"] + "/" + originals["source_name"])
 
 
-def _mark_duplicates(table: pd.DataFrame, fresh: set[str], elsewhere: pd.DataFrame | None) -> None:
+def _mark_duplicates(table: pd.DataFrame, fresh: set[str], originals: pd.DataFrame) -> None:
     """A row keeps the status it got when first ingested, so reruns never flip which copy is the original."""
-    originals = _originals_elsewhere(elsewhere)
     first_elsewhere = dict(zip(originals["video_sha256"], originals["where"]))
     first_here: dict[str, str] = {}
     originals_here = set(table.loc[(table["duplicate_of"] == "") & table["outcome"].isin(DECODABLE), "video_sha256"])
@@ -185,10 +191,9 @@ def _mark_duplicates(table: pd.DataFrame, fresh: set[str], elsewhere: pd.DataFra
         table.at[index, "duplicate_of"] = "" if original == name else original
 
 
-def _mark_near_duplicates(table: pd.DataFrame, fresh: set[str], elsewhere: pd.DataFrame | None,
-                          max_distance: float) -> None:
+def _mark_near_duplicates(table: pd.DataFrame, fresh: set[str], originals: pd.DataFrame, max_distance: float) -> None:
     candidates = [(r["where"], r["video_sha256"], r["signature"], float(r["duration_s"]))
-                  for r in _originals_elsewhere(elsewhere).to_dict("records") if r.get("signature")]
+                  for r in originals.to_dict("records") if r["signature"]]
     for index, row in table.iterrows():
         decodable = row["outcome"] in DECODABLE and not row["duplicate_of"] and row["signature"]
         if row["source_name"] in fresh and decodable:

@@ -1,12 +1,11 @@
 """Stage 2: sampled_frames, the JPEG frames training and mining work on."""
 
-import hashlib
 import os
 
 import dagster as dg
 import pandas as pd
 
-from vision_assets.core.frames import SamplingPlan, sample_partition
+from vision_assets.core.frames import SamplingPlan, frames_version, sample_partition
 from vision_assets.core.ingest import usable_videos
 from vision_assets.core.privacy import Blurrer
 from vision_assets.core.sampling import get_strategy
@@ -57,7 +56,6 @@ def sampled_frames(context: dg.AssetExecutionContext, config: SamplingRunConfig,
     per_video = pd.DataFrame([{"video": names.get(sha, sha[:12]), **{k: s[k] for k in
                                ("outcome", "frames_decoded", "kept", "near_duplicates_dropped")}}
                               for sha, s in stats["per_video"].items()])
-    version = hashlib.sha256("".join(sorted(table["frame_sha256"])).encode()).hexdigest()[:16]
     context.log.info(f"{scene}/{day}: {len(table)} frames from {len(videos)} videos with {plan.strategy!r}; "
                      f"{stats['near_duplicates_dropped']} near-duplicates dropped")
     return dg.MaterializeResult(
@@ -73,5 +71,5 @@ def sampled_frames(context: dg.AssetExecutionContext, config: SamplingRunConfig,
             "dagster/uri": store.uri(store.table_relpath("sampled_frames", partition)),
             "frames_per_video": dg.MetadataValue.md(md_table(per_video)),
         },
-        data_version=dg.DataVersion(version),
+        data_version=dg.DataVersion(frames_version(table)),
     )

@@ -1,6 +1,5 @@
 """Stage 8: hard_examples, mined nightly by the champion over each scene x day's frames."""
 
-import hashlib
 import tempfile
 from pathlib import Path
 
@@ -8,7 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from vision_assets.core.annotations import empty_annotations
-from vision_assets.core.frames import FRAME_COLUMNS
+from vision_assets.core.frames import FRAME_COLUMNS, frames_version, sampling_source
 from vision_assets.core.lake import Lake, partition_path
 from vision_assets.core.mining import (
     PREANNOTATION_MIN_SCORE,
@@ -28,11 +27,6 @@ class MiningConfig(dg.Config):
     preannotation_min_score: float = PREANNOTATION_MIN_SCORE
 
 
-def frames_version(frames: pd.DataFrame | None) -> str:
-    shas = [] if frames is None else sorted(frames["frame_sha256"])
-    return hashlib.sha256("".join(shas).encode()).hexdigest()[:16]
-
-
 def _mined_marker(scene: str, day: str) -> str:
     return f"mining/scene={scene}/day={day}.json"
 
@@ -43,11 +37,11 @@ def queue_folder(scene: str, day: str, version: str) -> str:
 
 
 def video_urls(store: Lake, videos: pd.DataFrame | None) -> dict[str, str]:
-    """Per video, the file its frames were sampled from (the normalised copy where there is one, as in
-    core.frames), as a URI Label Studio can load: frame numbers in the queue refer to that file."""
+    """Per video, the file its frames were sampled from, as a URI Label Studio can load: frame numbers in the
+    queue refer to that file."""
     urls = {}
     for video in [] if videos is None else videos.to_dict("records"):
-        path = video.get("normalised_path") or video["stored_path"]
+        path = sampling_source(video)
         urls[video["video_sha256"]] = path if store.is_local else store.fs.unstrip_protocol(path)
     return urls
 

@@ -8,7 +8,7 @@ import pandas as pd
 
 from vision_assets.core.ingest import ingest_partition
 from vision_assets.core.landing import files_for_partition, label_fingerprint, partition_fingerprint, scan_landing
-from vision_assets.defs.automation import IN_FLIGHT_STATUSES
+from vision_assets.defs.automation import INPUTS_TAG, hold_back_reason
 from vision_assets.defs.markdown import md_table
 from vision_assets.defs.partitions import days, lake_partition, scene_and_day, scene_day, scene_day_key, scenes
 from vision_assets.defs.resources import IngestPolicyResource, LakeResource
@@ -110,10 +110,6 @@ ingest_job = dg.define_asset_job("ingest_videos", selection=[raw_videos], partit
                                  description="Ingest one scene x day of the landing zone.")
 
 
-# A partition whose ingest failed this many times for the same files waits for a change to them.
-MAX_INGEST_ATTEMPTS = 3
-
-
 def _known_labels(table) -> set[tuple]:
     if table is None:
         return set()
@@ -146,19 +142,12 @@ def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
             continue
         key = scene_day_key(scene, day)
         fingerprint = partition_fingerprint(files)
-        runs = context.instance.get_runs(dg.RunsFilter(job_name=ingest_job.name, tags={"dagster/partition": str(key)}),
-                                         limit=MAX_INGEST_ATTEMPTS + 5)
-        if any(r.status in IN_FLIGHT_STATUSES for r in runs):
-            context.log.info(f"{scene}/{day}: ingest still running")
-            continue
-        failed = [r for r in runs if r.status == dg.DagsterRunStatus.FAILURE
-                  and r.tags.get("vision/landing_fingerprint") == fingerprint]
-        if len(failed) >= MAX_INGEST_ATTEMPTS:
-            context.log.warning(f"{scene}/{day}: ingest failed {len(failed)} times for these files "
-                                f"(last run {failed[0].run_id}); waiting for a change to them")
+        held = hold_back_reason(context.instance, ingest_job.name, key, fingerprint)
+        if held:
+            context.log.info(f"{scene}/{day}: not requested: {held}")
             continue
         run_requests.append(dg.RunRequest(partition_key=key, tags={"vision/new_files": str(len(fresh)),
-                                                                   "vision/landing_fingerprint": fingerprint}))
+                                                                   INPUTS_TAG: fingerprint}))
         context.log.info(f"{scene}/{day}: {len(fresh)} new or changed file(s): {', '.join(f.path.name for f in fresh)}")
     # Every landed scene and day is a partition, also for an instance that is newer than the lake.
     scene_names = sorted({s for s, _ in by_partition} - set(context.instance.get_dynamic_partitions(scenes.name)))

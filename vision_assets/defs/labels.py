@@ -13,7 +13,7 @@ from vision_assets.core.ingest import usable_videos
 from vision_assets.core.landing import dropped_labels_for, label_files_for, scan_label_drop_zone
 from vision_assets.core.qc import QcConfig as QcEngineConfig
 from vision_assets.core.qc import run_qc, summarise
-from vision_assets.defs.automation import CARRY_NEW_PARTITION, IN_FLIGHT_STATUSES
+from vision_assets.defs.automation import CARRY_NEW_PARTITION, INPUTS_TAG, hold_back_reason
 from vision_assets.defs.ingest import raw_videos
 from vision_assets.defs.markdown import md_table
 from vision_assets.defs.partitions import days, lake_partition, scene_and_day, scene_day, scene_day_key, scenes
@@ -285,16 +285,12 @@ def label_drop_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
         if not fresh:
             continue
         key = scene_day_key(scene, day)
-        runs = context.instance.get_runs(dg.RunsFilter(job_name=import_labels_job.name,
-                                                       tags={"dagster/partition": str(key)}), limit=3)
-        if any(r.status in IN_FLIGHT_STATUSES for r in runs):
-            continue
         fingerprint = hashlib.sha256(",".join(sorted(e.fingerprint for e in entries)).encode()).hexdigest()[:16]
-        failed = [r for r in runs if r.status == dg.DagsterRunStatus.FAILURE and r.tags.get("vision/labels") == fingerprint]
-        if len(failed) >= 3:
-            context.log.warning(f"{scene}/{day}: label import failed 3 times for these files; waiting for a change")
+        held = hold_back_reason(context.instance, import_labels_job.name, key, fingerprint)
+        if held:
+            context.log.info(f"{scene}/{day}: not requested: {held}")
             continue
-        requests.append(dg.RunRequest(partition_key=key, tags={"vision/labels": fingerprint}))
+        requests.append(dg.RunRequest(partition_key=key, tags={INPUTS_TAG: fingerprint}))
         context.log.info(f"{scene}/{day}: new or changed labels: {', '.join(e.path.name for e in fresh)}")
     if not requests:
         return dg.SkipReason("no new label files in the drop zone")

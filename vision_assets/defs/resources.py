@@ -149,9 +149,9 @@ def load_video_policy(path: Path | None) -> dict:
         policy = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as error:
         raise ValueError(f"{path}: cannot read the video policy: {error}") from error
-    unknown = set(policy) - {"ingest", "sampling"}
-    if not isinstance(policy, dict) or unknown:
-        raise ValueError(f"{path}: a video policy has the keys 'ingest' and 'sampling' only, got {sorted(unknown)}")
+    if not isinstance(policy, dict) or set(policy) - {"ingest", "sampling"}:
+        got = sorted(policy) if isinstance(policy, dict) else type(policy).__name__
+        raise ValueError(f"{path}: a video policy has the keys 'ingest' and 'sampling' only, got {got}")
     return policy
 
 
