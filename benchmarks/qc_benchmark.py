@@ -24,7 +24,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.record import record_section  # noqa: E402
+from benchmarks.record import cpu_model, record_section  # noqa: E402
 from vision_assets.core import qc  # noqa: E402
 from vision_assets.core.expectations import validate_table  # noqa: E402
 from vision_assets.core.schema import ANNOTATION_COLUMNS, ANNOTATION_DTYPES  # noqa: E402
@@ -245,17 +245,9 @@ def _rule_breakdown(table: pd.DataFrame, sizes: dict, counts: dict) -> dict[str,
 
 
 def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     import great_expectations as gx
 
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "pandas": pd.__version__,
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(), "pandas": pd.__version__,
             "numpy": np.__version__, "great_expectations": gx.__version__,
             "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")}
 

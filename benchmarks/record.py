@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import platform
 import re
 from pathlib import Path
+
+from vision_assets.core.lake import atomic_write_bytes
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADER = ("# Benchmark results\n\nEach section is written by the script it names (`python benchmarks/<script>.py`), "
           "on the machine and date it states; rerun a script to refresh its section.\n")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def record_section(name: str, markdown: str, path: Path = RESULTS) -> None:
@@ -16,6 +29,4 @@ def record_section(name: str, markdown: str, path: Path = RESULTS) -> None:
     text = path.read_text() if path.exists() else HEADER
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
-    temporary = path.with_suffix(".md.partial")
-    temporary.write_text(text)
-    temporary.replace(path)
+    atomic_write_bytes(path, text.encode())

@@ -1,6 +1,6 @@
 """Frame sampling speed against the ffmpeg CLI on the same machine, in one run.
 
-    .venv/bin/python benchmarks/sampling_benchmark.py [--video PATH ...] [--repeats N] [--out FILE]
+    .venv/bin/python benchmarks/sampling_benchmark.py [--video PATH ...] [--repeats N] [--no-write]
 
 Measures, per video, frames processed per second (the video's decoded frame count / wall seconds, best of N
 repeats, the methods interleaved so background noise hits all of them alike):
@@ -33,7 +33,7 @@ import cv2
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # runnable as a plain script from a checkout
 
-from benchmarks.record import record_section  # noqa: E402
+from benchmarks.record import cpu_model, record_section  # noqa: E402
 from vision_assets.core.sampling import get_strategy, sample_video_file  # noqa: E402
 from vision_assets.core.video import probe_video  # noqa: E402
 
@@ -66,8 +66,10 @@ def ours_sampling(video: Path, strategy_name: str, **params) -> Callable[[Path],
 
 
 def ffmpeg_run(*args: str) -> Callable[[Path], None]:
+    executable = ffmpeg_exe()  # looked up once, outside the timed runs
+
     def run(out: Path) -> None:
-        command = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+        command = [executable, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
                    *[arg.replace("{out}", str(out)) for arg in args]]
         subprocess.run(command, check=True)
     return run
@@ -123,16 +125,6 @@ NOTES = [
     "Near-duplicate dropping is off in these runs so that ours encodes as many frames as ffmpeg; with it on "
     "(the default, distance 4) fewer frames are encoded and written.",
 ]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def ffmpeg_version() -> str:

@@ -14,9 +14,10 @@ from typing import Any
 
 import pandas as pd
 
+from vision_assets.core.formats import FORMATS
 from vision_assets.core.schema import ANNOTATION_COLUMNS
 
-KNOWN_SOURCE_FORMATS = ("coco", "yolo", "cvat_video", "cvat_images", "mot", "label_studio")
+KNOWN_SOURCE_FORMATS = FORMATS  # the formats the importers produce
 # A row without these cannot be traced to a frame, a class or the file it came from.
 KEY_COLUMNS = ("video_sha256", "frame_index", "class_name", "source_file", "source_id")
 TRACE_COLUMNS = ("video_sha256", "source_file")

@@ -50,7 +50,7 @@ def sample_video(lake: Lake, video: dict, plan: SamplingPlan, cache_dir: Path) -
     rows: list[dict] = []
 
     def store(kept: KeptFrame) -> None:  # uploads as frames are made, so JPEG bytes never pile up in memory
-        digest, stored, _ = lake.put_blob_bytes("frames", kept.jpeg, ".jpg")
+        digest, stored, _ = lake.put_blob_bytes("frames", kept.jpeg, ".jpg", digest=kept.sha256)
         regions = int(kept.transform.get("blur_regions", 0))
         rows.append({
             "frame_sha256": digest, "video_sha256": video["video_sha256"], "frame_index": kept.index,

@@ -148,9 +148,10 @@ class Lake:
     def blob_relpath(kind: str, digest: str, suffix: str) -> str:
         return f"blobs/{kind}/{digest[:2]}/{digest}{suffix}"
 
-    def put_blob_bytes(self, kind: str, data: bytes, suffix: str) -> tuple[str, str, bool]:
-        """Returns (digest, path, written); identical content is stored once."""
-        digest = sha256_bytes(data)
+    def put_blob_bytes(self, kind: str, data: bytes, suffix: str, digest: str | None = None) -> tuple[str, str, bool]:
+        """Returns (digest, path, written); identical content is stored once. Pass digest when the caller
+        already hashed the bytes."""
+        digest = digest or sha256_bytes(data)
         relpath = self.blob_relpath(kind, digest, suffix)
         if self.exists(relpath):
             return digest, self.path(relpath), False

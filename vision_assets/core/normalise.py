@@ -5,8 +5,6 @@ Frames are picked by their decoded timestamps, never by the header's frame rate,
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -14,6 +12,8 @@ from pathlib import Path
 
 import av
 import av.error
+
+from vision_assets.core.lake import atomic_path
 
 FALLBACK_CODEC = "mpeg4"
 # MPEG-4 part 2 has no CRF; a fixed quantiser near ffmpeg's "visually good" range stands in for it.
@@ -125,21 +125,13 @@ def normalise_video(src: Path, dst: Path, spec: NormaliseSpec) -> dict:
         source = av.open(str(src))
     except (av.error.FFmpegError, OSError) as error:
         raise ValueError(f"{src}: not a decodable video ({_why(error)})") from error
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent)
-    os.close(handle)
-    temp = Path(temp_name)
     try:
-        with source:
+        with source, atomic_path(dst) as temp:
             if not source.streams.video:
                 raise ValueError(f"{src}: has no video stream")
-            facts = _transcode(source, source.streams.video[0], temp, spec, src)
-        os.replace(temp, dst)
+            return _transcode(source, source.streams.video[0], temp, spec, src)
     except av.error.FFmpegError as error:
         raise ValueError(f"{src}: transcoding failed ({_why(error)})") from error
-    finally:
-        temp.unlink(missing_ok=True)
-    return facts
 
 
 def _why(error: Exception) -> str:

@@ -46,7 +46,7 @@ def hash_from_hex(text: str) -> int:
 
 
 def signature_to_hex(hashes: Sequence[int]) -> str:
-    """A video signature as one string: 16 hex digits per point, in time order (Parquet- and JSON-friendly)."""
+    """A video signature as one string: 64 hex digits per point, in time order (Parquet- and JSON-friendly)."""
     return "".join(hash_to_hex(value) for value in hashes)
 
 

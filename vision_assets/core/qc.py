@@ -223,6 +223,12 @@ class _FrameLayout:
     labelling_gid: np.ndarray  # (video, frame, annotator): one annotator's labelling of one frame
     class_gid: np.ndarray  # (video, frame, annotator, class)
 
+    @property
+    def labelling_starts(self) -> np.ndarray:
+        """Positions (in `order`) where each labelling group begins."""
+        gid = self.labelling_gid
+        return np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]])
+
 
 def _frame_layout(df: pd.DataFrame, ctx: QcContext) -> _FrameLayout:
     if "frame_layout" not in ctx.cache:
@@ -526,7 +532,7 @@ def _agreement(df: pd.DataFrame, ctx: QcContext) -> _Agreement:
         return result
 
     # One entry per (frame, annotator) labelling; its number is its labelling gid.
-    labelling_start = np.flatnonzero(np.r_[True, layout.labelling_gid[1:] != layout.labelling_gid[:-1]])
+    labelling_start = layout.labelling_starts
     labelling_frame = layout.frame_gid[labelling_start]
     annotators_on_frame = np.bincount(labelling_frame)
     shared = np.flatnonzero(annotators_on_frame[layout.frame_gid] >= 2)  # sorted positions on double-labelled frames
@@ -633,7 +639,7 @@ def _review_sample(df: pd.DataFrame, ctx: QcContext) -> pd.DataFrame:
     if a.n == 0:
         return pd.DataFrame({c: pd.Series(dtype=np.int64 if c == "frame_index" else object) for c in REVIEW_COLUMNS})
     cfg = ctx.config
-    starts = layout.order[np.flatnonzero(np.r_[True, layout.labelling_gid[1:] != layout.labelling_gid[:-1]])]
+    starts = layout.order[layout.labelling_starts]
     ann, vid, frame = a.annotator[starts], a.video[starts], a.frame[starts]
     key = "vision-assets-qc"  # hash_array needs a 16-byte key; the seed is mixed in below
     video_hash = pd.util.hash_array(a.videos.astype(str), hash_key=key)

@@ -15,6 +15,7 @@ config) without touching this file:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -264,7 +265,7 @@ def sample_video_file(path: Path, strategy: SamplingStrategy, *, near_duplicate_
             kept = _encode(frame, phash, transform, encode_params)
             if on_frame:
                 on_frame(kept)
-            result.frames.append(kept if keep_jpeg else _without_bytes(kept))
+            result.frames.append(kept if keep_jpeg else dataclasses.replace(kept, jpeg=b""))
     result.outcome, result.reason = source.verdict()
     claims = source.claims
     result.codec, result.fps_header, result.frames_claimed = claims.codec, claims.fps_header, claims.frames_claimed
@@ -283,10 +284,6 @@ def _encode(frame: DecodedFrame, phash: int, transform: Transform | None, params
     return KeptFrame(index=frame.index, timestamp=round(frame.timestamp, 6), jpeg=jpeg, width=image.shape[1],
                      height=image.shape[0], sha256=hashlib.sha256(jpeg).hexdigest(), phash=phash,
                      transform=dict(info or {}))
-
-
-def _without_bytes(kept: KeptFrame) -> KeptFrame:
-    return KeptFrame(kept.index, kept.timestamp, b"", kept.width, kept.height, kept.sha256, kept.phash, kept.transform)
 
 
 def sample_file_report(path: Path, strategy_name: str, params: dict | None = None,

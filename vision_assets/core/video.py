@@ -192,8 +192,9 @@ class VideoSource:
             for packet in self._container.demux(stream):
                 if packet.size:  # the final empty packet only flushes the decoder
                     self.packets += 1
-                    recent.append(packet.pts)
-                    self._track_packet_time(packet.pts, time_base)
+                    if self.keyframes_only:  # skipped frames leave only their packets to count and time
+                        recent.append(packet.pts)
+                        self._track_packet_time(packet.pts, time_base)
                 try:
                     decoded = packet.decode()
                 except av.error.FFmpegError as error:  # one damaged packet: skip it, keep what follows
