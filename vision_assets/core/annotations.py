@@ -14,17 +14,15 @@ from vision_assets.core.formats import (
     FORMATS,
     MOT_CLASSES,
     READERS,
-    READERS_TAKING_IMAGE_SIZE,
     WRITERS,
     AnnotationFormatError,
+    detect_and_load,
     detect_format,
 )
 from vision_assets.core.formats.common import canonical, empty_table
-from vision_assets.core.schema import ANNOTATION_COLUMNS, ANNOTATION_DTYPES
+from vision_assets.core.schema import ANNOTATION_COLUMNS
 
-DTYPES = ANNOTATION_DTYPES
-
-__all__ = ["DTYPES", "FORMATS", "MOT_CLASSES", "AnnotationFormatError", "detect_format", "empty_annotations",
+__all__ = ["FORMATS", "MOT_CLASSES", "AnnotationFormatError", "detect_format", "empty_annotations",
            "label_version", "read_annotations", "write_annotations"]
 
 
@@ -34,17 +32,18 @@ def read_annotations(path: Path, fmt: str | None = None, *, image_size: tuple[in
     The format is detected from the content unless ``fmt`` names one of FORMATS. ``image_size`` = (width, height)
     of the video's frames converts YOLO's normalised boxes without looking for images, and Label Studio's percent
     boxes whose result lacks original_width/height. video_sha256 is left "" for the caller to attach.
+    df.attrs["image_sizes"] holds the frame sizes the file declares (COCO images, CVAT <image>s by image name;
+    CVAT for video's original_size under ""), when it declares any.
     """
     path = Path(path)
     if not path.exists():
         raise AnnotationFormatError(f"{path}: cannot read annotation file (it does not exist)")
     try:
-        fmt = detect_format(path) if fmt is None else fmt
+        fmt, data = detect_and_load(path) if fmt is None else (fmt, None)
         reader = READERS.get(fmt)
         if reader is None:
             raise AnnotationFormatError(f"{path}: unknown annotation format {fmt!r}; supported: {', '.join(FORMATS)}")
-        df = reader(path, image_size=image_size) if fmt in READERS_TAKING_IMAGE_SIZE else reader(path)
-        df = canonical(df)
+        df = canonical(reader(path, image_size=image_size, data=data))
     except AnnotationFormatError:
         raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, OSError, OverflowError) as exc:
@@ -64,6 +63,9 @@ def write_annotations(df: pd.DataFrame, fmt: str, dest: Path, **options) -> Path
       mot: image_size unused; classes must be MOT classes (MOT_CLASSES)
       cvat_video also: frames_count (the video's frame count, for stop_frame)
       label_studio also: video_urls={sha256: url}, frames_count, fps, as_predictions=False, from_name, to_name
+      coco, cvat_images, label_studio also: frames, a table of (video_sha256, frame_index) to show even without
+        rows (coco: images, with its file_name column's names where it has one; cvat_images: <image>s;
+        label_studio: tasks listing them in data.hard_frames)
     Single-video formats (yolo, cvat_video, cvat_images, mot) refuse rows of several videos.
     """
     writer = WRITERS.get(fmt)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vision_assets.core.formats.yolo import yolo_lines
 from vision_assets.core.lake import Lake
 
 SPLITS = ("train", "val", "test")
@@ -138,16 +139,6 @@ def dataset_version(manifest: pd.DataFrame, labels: pd.DataFrame, class_names: l
     return digest.hexdigest()[:16]
 
 
-def _yolo_lines(boxes: pd.DataFrame, width: int, height: int, class_index: dict[str, int]) -> str:
-    cx = ((boxes["x1"] + boxes["x2"]) / 2 / width).to_numpy()
-    cy = ((boxes["y1"] + boxes["y2"]) / 2 / height).to_numpy()
-    w = ((boxes["x2"] - boxes["x1"]) / width).to_numpy()
-    h = ((boxes["y2"] - boxes["y1"]) / height).to_numpy()
-    cls = boxes["class_name"].map(class_index).to_numpy()
-    rows = np.column_stack([cx, cy, w, h])
-    return "".join(f"{c} {a:.6f} {b:.6f} {d:.6f} {e:.6f}\n" for c, (a, b, d, e) in zip(cls, rows))
-
-
 def export_yolo(manifest: pd.DataFrame, labels: pd.DataFrame, class_names: list[str], out_dir: Path) -> Path:
     """Ultralytics layout without copying JPEGs: images/<split>/ holds symlinks into the lake, labels/<split>/ the
     boxes, and <split>.txt lists the images. Ultralytics maps .../images/... to .../labels/... by path text."""
@@ -163,7 +154,7 @@ def export_yolo(manifest: pd.DataFrame, labels: pd.DataFrame, class_names: list[
         label_file.parent.mkdir(parents=True, exist_ok=True)
         os.symlink(row.image_path, image_link)
         boxes = grouped.get((row.video_sha256, row.frame_index))
-        label_file.write_text("" if boxes is None else _yolo_lines(boxes, row.width, row.height, class_index))
+        label_file.write_text("" if boxes is None else "".join(yolo_lines(boxes, row.width, row.height, class_index)))
         lists[row.split].append(str(out_dir / "images" / row.split / f"{row.sample_id}.jpg"))
     for split, paths in lists.items():
         (tmp_dir / f"{split}.txt").write_text("".join(f"{p}\n" for p in paths))

@@ -8,16 +8,18 @@ their rows.
 
 from __future__ import annotations
 
-import json
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pandas as pd
 
 from vision_assets.core.annotations import AnnotationFormatError, read_annotations
+from vision_assets.core.formats.common import IMAGE_SIZES
+from vision_assets.core.formats.yolo import NAME_FILES, YAML_SUFFIXES
 from vision_assets.core.qc import QcConfig, run_qc, summarise
 
-LABEL_SUFFIXES = frozenset({".json", ".xml", ".txt", ".yaml", ".yml"})
+LABEL_SUFFIXES = frozenset({".json", ".xml", ".txt", *YAML_SUFFIXES})
+# What marks a folder as one YOLO label set: a data yaml, a class names file, obj.data, a labels/ folder.
+_YOLO_SET_MARKERS = (*(f"*{suffix}" for suffix in YAML_SUFFIXES), *NAME_FILES, "*.names", "obj.data", "labels")
 
 
 def audit_labels(path: Path, fmt: str | None = None, *, image_size: tuple[int, int] | None = None,
@@ -31,7 +33,7 @@ def audit_labels(path: Path, fmt: str | None = None, *, image_size: tuple[int, i
         except AnnotationFormatError as error:
             unreadable.append({"file": str(source), "error": str(error)})
             continue
-        sizes = _declared_sizes(source, rows)
+        sizes = _declared_sizes(rows)
         key = rows["source_file"] + "|" + rows["image_name"]
         tables.append((rows.assign(video_sha256=key.to_numpy()), sizes))
     if not tables:
@@ -74,29 +76,16 @@ def _label_sources(path: Path, fmt: str | None) -> list[Path]:
 def _looks_like_yolo_set(folder: Path) -> bool:
     """A data yaml, a names file (CVAT's YOLO export: obj.names, obj.data), classes.txt or a labels/ folder mark a
     YOLO label set; any other folder is a pile of label files."""
-    markers = ("*.yaml", "*.yml", "*.names", "obj.data", "classes.txt", "labels")
-    return any(any(folder.glob(marker)) for marker in markers)
+    return any(any(folder.glob(marker)) for marker in _YOLO_SET_MARKERS)
 
 
-def _declared_sizes(source: Path, rows: pd.DataFrame) -> dict[str, tuple[int, int]]:
-    """Frame sizes the file itself declares, keyed like the audit's rows (source file | image name)."""
-    if rows.empty or source.is_dir():
+def _declared_sizes(rows: pd.DataFrame) -> dict[str, tuple[int, int]]:
+    """Frame sizes the file itself declares (the reader's df.attrs), keyed like the audit's rows
+    (source file | image name)."""
+    if rows.empty:
         return {}
-    fmt = str(rows["source_format"].iloc[0])
-    name = source.name
-    if fmt == "coco":
-        images = json.loads(source.read_text()).get("images", [])
-        return {f"{name}|{i.get('file_name', '')}": (int(i["width"]), int(i["height"]))
-                for i in images if isinstance(i, dict) and i.get("width") and i.get("height")}
-    if fmt in ("cvat_images", "cvat_video"):
-        root = ET.parse(source).getroot()
-        if fmt == "cvat_images":
-            return {f"{name}|{i.get('name', '')}": (int(float(i.get("width"))), int(float(i.get("height"))))
-                    for i in root.iter("image") if i.get("width") and i.get("height")}
-        size = root.find(".//original_size")
-        if size is not None and size.findtext("width") and size.findtext("height"):
-            return {f"{name}|": (int(size.findtext("width")), int(size.findtext("height")))}
-    return {}
+    source_file = str(rows["source_file"].iloc[0])
+    return {f"{source_file}|{image}": size for image, size in rows.attrs.get(IMAGE_SIZES, {}).items()}
 
 
 def _report(table: pd.DataFrame, result, unreadable: list[dict], unsized: list[str]) -> dict:

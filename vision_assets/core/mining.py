@@ -6,16 +6,13 @@ labeler corrects rather than draws), written as import files for Label Studio, C
 
 from __future__ import annotations
 
-import json
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from vision_assets.core.annotations import write_annotations
-from vision_assets.core.formats.common import attributes_text, canonical, frame_file_name
-from vision_assets.core.formats.cvat_xml import save
+from vision_assets.core.formats.common import attributes_text, canonical
 from vision_assets.core.training import predict
 
 # Boxes below this are left out of the pre-annotations: at lower confidence most are noise a labeler would only
@@ -69,9 +66,14 @@ def write_labeling_queue(rows: pd.DataFrame, frames: pd.DataFrame, out_dir: Path
                          video_urls: dict[str, str] | None = None) -> dict[str, Path]:
     """Import files for the queued frames, by their path relative to out_dir:
 
-    label_studio.json  one video task per video, the boxes as predictions (see _label_studio)
+    label_studio.json  one video task per video, the boxes as predictions
     coco.json          every queued frame as an image whose file_name is its JPEG in the lake
     cvat_images/<video_sha256>.xml  per video (the format holds one), for a CVAT task made from that video
+
+    Every queued frame is in every file, boxes or not. Label Studio's video tasks cannot mark a frame without a
+    box, so each task lists its queued frames in data.hard_frames (counted from 1), a video whose queued frames
+    have no box still gets a task, and framesCount reaches the last queued frame. Each box is a one-keyframe
+    videorectangle on its own frame (not interpolated to any other).
 
     rows: queue_annotations' output; frames: the queued sampled_frames rows (with width, height, image_path);
     class_names: the labels to declare (the taxonomy). video_urls: {video_sha256: URL Label Studio loads}.
@@ -83,62 +85,18 @@ def write_labeling_queue(rows: pd.DataFrame, frames: pd.DataFrame, out_dir: Path
     queued = frames.drop_duplicates(["video_sha256", "frame_index"]).sort_values(["video_sha256", "frame_index"])
     sizes = {v: (int(w), int(h)) for v, w, h in zip(queued["video_sha256"], queued["width"], queued["height"])}
     files = {
-        "label_studio.json": _label_studio(rows, queued, out_dir / "label_studio.json", labels, sizes, video_urls or {}),
-        "coco.json": _coco(rows, queued, out_dir / "coco.json", labels, sizes),
+        "label_studio.json": write_annotations(
+            rows, "label_studio", out_dir / "label_studio.json", class_names=labels, image_size=sizes,
+            video_urls=video_urls, as_predictions=True, frames=queued),
+        # file_name: the JPEG the queue means, not a name that would have to be matched to one.
+        "coco.json": write_annotations(rows, "coco", out_dir / "coco.json", class_names=labels, image_size=sizes,
+                                       frames=queued.assign(file_name=queued["image_path"])),
     }
     (out_dir / "cvat_images").mkdir(exist_ok=True)
     for video, video_frames in queued.groupby("video_sha256", sort=True):
         name = f"cvat_images/{video}.xml"
-        files[name] = _cvat_images(rows[rows["video_sha256"] == video], video_frames, out_dir / name, labels,
-                                   sizes[video])
+        # The labels declare no attributes, so the score is left out rather than trusting CVAT with undeclared ones.
+        video_rows = rows[rows["video_sha256"] == video].assign(attributes="{}")
+        files[name] = write_annotations(video_rows, "cvat_images", out_dir / name, class_names=labels,
+                                        image_size=sizes[video], frames=video_frames)
     return files
-
-
-def _label_studio(rows, queued, dest: Path, labels, sizes, video_urls: dict[str, str]) -> Path:
-    """Label Studio's video format, the one our writer speaks: each box is a one-keyframe videorectangle on its own
-    frame (not interpolated to any other). A video task cannot mark a frame without a box, so every task also lists
-    its queued frames in data.hard_frames (Label Studio counts frames from 1), and a video whose queued frames have
-    no box still gets a task."""
-    # framesCount: at least up to the last queued frame, which may be one without boxes.
-    last = queued.groupby("video_sha256")["frame_index"].max()
-    write_annotations(rows, "label_studio", dest, class_names=labels, image_size=sizes, video_urls=video_urls,
-                      frames_count={video: int(f) + 1 for video, f in last.items()}, as_predictions=True)
-    written = {task["data"]["video"]: task for task in json.loads(dest.read_text())}
-    tasks = []
-    for video, video_frames in queued.groupby("video_sha256", sort=True):
-        url = video_urls.get(video, video)
-        task = written.get(url, {"data": {"video": url}, "predictions": [{"result": []}]})
-        task["id"] = len(tasks) + 1
-        task["data"]["hard_frames"] = [int(f) + 1 for f in video_frames["frame_index"]]
-        tasks.append(task)
-    dest.write_text(json.dumps(tasks, indent=1))
-    return dest
-
-
-def _coco(rows, queued, dest: Path, labels, sizes) -> Path:
-    write_annotations(rows, "coco", dest, class_names=labels, image_size=sizes)
-    data = json.loads(dest.read_text())
-    images = {(image.get("video", ""), image["frame_index"]): image for image in data["images"]}
-    for video, frame, path in zip(queued["video_sha256"], queued["frame_index"].tolist(), queued["image_path"]):
-        width, height = sizes[video]
-        image = images.setdefault((video, frame), {"id": len(images) + 1, "frame_index": frame, "video": video,
-                                                   "width": width, "height": height})
-        image["file_name"] = path  # the JPEG the queue means, not a name that would have to be matched to one
-    data["images"] = sorted(images.values(), key=lambda image: (image.get("video", ""), image["frame_index"]))
-    dest.write_text(json.dumps(data, indent=1))
-    return dest
-
-
-def _cvat_images(rows, video_frames, dest: Path, labels, size) -> Path:
-    # The labels declare no attributes, so the score is left out rather than trusting CVAT with undeclared ones.
-    write_annotations(rows.assign(attributes="{}"), "cvat_images", dest, class_names=labels, image_size=size)
-    root = ET.parse(dest).getroot()
-    images = {int(image.get("id")): image for image in root.findall("image")}
-    for frame in video_frames["frame_index"].tolist():
-        if frame not in images:  # a queued frame without boxes is still an image to look at
-            images[frame] = ET.Element("image", id=str(frame), name=frame_file_name("", frame),
-                                       width=str(size[0]), height=str(size[1]))
-    for image in root.findall("image"):
-        root.remove(image)
-    root.extend(images[frame] for frame in sorted(images))
-    return save(root, dest)

@@ -87,6 +87,7 @@ def annotations(context: dg.AssetExecutionContext, lake: LakeResource, taxonomy:
     sources += [{"video_sha256": "", "source_file": d.path.name, "format": "unmatched", "label_file_sha256": "",
                  "stored_path": "", "rows": 0, "fingerprint": d.fingerprint} for d in dropped if d.video_stem not in stems]
     table = pd.concat(tables, ignore_index=True) if tables else empty_annotations()
+    table.attrs.clear()  # a reader's declared image sizes are for audits; the lake's frame sizes come from probing
     version = label_version(table)
     versioned = table.assign(label_version=version)
     store.write_table("annotations", versioned, partition)

@@ -4,11 +4,14 @@ from vision_assets.core.formats.coco import read_coco, write_coco
 from vision_assets.core.formats.common import AnnotationFormatError
 from vision_assets.core.formats.cvat_images import read_cvat_images, write_cvat_images
 from vision_assets.core.formats.cvat_video import read_cvat_video, write_cvat_video
-from vision_assets.core.formats.detect import detect_format
+from vision_assets.core.formats.detect import detect_and_load, detect_format
 from vision_assets.core.formats.label_studio import read_label_studio, write_label_studio
 from vision_assets.core.formats.mot import MOT_CLASSES, read_mot, write_mot
 from vision_assets.core.formats.yolo import read_yolo, write_yolo
 
+# Every reader is reader(path, *, image_size=None, data=None): image_size (w, h) converts normalised or percent
+# boxes (yolo, label_studio), data is a JSON file's content when detection already loaded it (coco, label_studio);
+# readers whose format needs neither ignore them.
 READERS = {
     "coco": read_coco,
     "yolo": read_yolo,
@@ -17,8 +20,6 @@ READERS = {
     "mot": read_mot,
     "label_studio": read_label_studio,
 }
-# Readers that convert normalised or percent coordinates and may need the frame size from the caller.
-READERS_TAKING_IMAGE_SIZE = {"yolo", "label_studio"}
 
 WRITERS = {
     "coco": write_coco,
@@ -31,5 +32,4 @@ WRITERS = {
 
 FORMATS = tuple(READERS)
 
-__all__ = ["FORMATS", "MOT_CLASSES", "READERS", "READERS_TAKING_IMAGE_SIZE", "WRITERS", "AnnotationFormatError",
-           "detect_format"]
+__all__ = ["FORMATS", "MOT_CLASSES", "READERS", "WRITERS", "AnnotationFormatError", "detect_and_load", "detect_format"]

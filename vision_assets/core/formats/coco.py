@@ -11,25 +11,32 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from vision_assets.core.formats.common import (
+    IMAGE_SIZES,
     AnnotationFormatError,
     ImageSize,
     attribute_values,
     attributes_text,
     class_list,
+    declared_size,
     empty_table,
     frame_file_name,
     frame_from_name,
+    frame_keys,
     load_json,
+    per_video,
     writing_order,
 )
 
 
-def read_coco(path: Path) -> pd.DataFrame:
-    data = load_json(path)
+def read_coco(path: Path, *, image_size: tuple[int, int] | None = None, data: Any = None) -> pd.DataFrame:
+    """`data`: the file's JSON when already loaded. Boxes are pixels, so `image_size` is not needed. The sizes the
+    images declare go to df.attrs[IMAGE_SIZES] by file_name."""
+    data = load_json(path) if data is None else data
     if isinstance(data, list):
         raise AnnotationFormatError(f"{path}: a list of detections (COCO results file), not a COCO dataset with images")
     if not isinstance(data, dict) or not isinstance(data.get("images"), list) or not isinstance(
@@ -39,9 +46,14 @@ def read_coco(path: Path) -> pd.DataFrame:
     categories = {c.get("id"): str(c.get("name", "")) for c in data.get("categories") or [] if isinstance(c, dict)}
     images = {img.get("id"): img for img in data["images"] if isinstance(img, dict)}
     rows = [_row(path, ann, images, categories) for ann in data["annotations"]]
-    if not rows:
-        return empty_table().assign(source_format="coco")
-    return pd.DataFrame(rows).assign(source_file=path.name, source_format="coco")
+    if rows:
+        df = pd.DataFrame(rows).assign(source_file=path.name, source_format="coco")
+    else:
+        df = empty_table().assign(source_format="coco")
+    declared = ((str(i.get("file_name", "")), declared_size(i.get("width"), i.get("height")))
+                for i in data["images"] if isinstance(i, dict))
+    df.attrs[IMAGE_SIZES] = {name: size for name, size in declared if size}
+    return df
 
 
 def _row(path: Path, ann, images: dict, categories: dict) -> dict:
@@ -110,29 +122,44 @@ def _attributes(ann: dict, image: dict, extra: dict) -> dict:
 
 
 def write_coco(
-    df: pd.DataFrame, dest: Path, *, class_names: list[str] | None = None, image_size: ImageSize = None
+    df: pd.DataFrame,
+    dest: Path,
+    *,
+    class_names: list[str] | None = None,
+    image_size: ImageSize = None,
+    frames: pd.DataFrame | None = None,
 ) -> Path:
     """One image per (video, frame) with explicit `frame_index` and `video` (the video_sha256) fields; category ids
     1..N follow class_names; ids follow a row order that ignores the input's order.
 
     `area` is the declared_area when the row has one, else the box area; `iscrowd` and `score` come from the row's
     attributes; its other attributes, `occluded` and its annotator go into the annotation's `attributes` object.
+
+    `frames` (video_sha256, frame_index, optionally file_name) are frames to list as images even without rows;
+    a file_name given there names the image as it is (the image's own path, say).
     """
     rows = writing_order(df)
     names = class_list(rows, class_names, "COCO")
     category_id = {name: i + 1 for i, name in enumerate(names)}
-    several_videos = rows["video_sha256"].nunique() > 1
+
+    # The first row of each (video, frame) names its image; a frame without rows gets the name of its number.
+    firsts = rows.drop_duplicates(["video_sha256", "frame_index"])
+    file_names = {(video, frame): frame_file_name(image_name, frame, ".jpg") for video, frame, image_name
+                  in zip(firsts["video_sha256"], firsts["frame_index"].tolist(), firsts["image_name"])}
+    for key in frame_keys(frames):
+        file_names.setdefault(key, frame_file_name("", key[1], ".jpg"))
+    if len({video for video, _ in file_names}) > 1:
+        file_names = {(video, frame): f"{video}/{name}" for (video, frame), name in file_names.items()}
+    if frames is not None and "file_name" in frames:
+        keys = zip(frames["video_sha256"], frames["frame_index"].map(int))
+        file_names.update(zip(keys, frames["file_name"].map(str)))
 
     images, image_id = [], {}
-    # Rows are sorted by (video, frame): the first row of each pair names its image.
-    firsts = rows.drop_duplicates(["video_sha256", "frame_index"])
-    for video, frame, image_name in zip(firsts["video_sha256"], firsts["frame_index"].tolist(), firsts["image_name"]):
-        file_name = frame_file_name(image_name, frame, ".jpg")
-        image = {"id": len(images) + 1, "file_name": f"{video}/{file_name}" if several_videos else file_name,
-                 "frame_index": frame}
+    for video, frame in sorted(file_names):
+        image = {"id": len(images) + 1, "file_name": file_names[video, frame], "frame_index": frame}
         if video:
             image["video"] = video
-        size = image_size.get(video) if isinstance(image_size, dict) else image_size
+        size = per_video(image_size, video)
         if size is not None:
             image["width"], image["height"] = int(size[0]), int(size[1])
         images.append(image)

@@ -12,6 +12,8 @@ from vision_assets.core.schema import ANNOTATION_COLUMNS, ANNOTATION_DEFAULTS, A
 
 BOX = ["x1", "y1", "x2", "y2"]
 ImageSize = tuple[int, int] | dict[str, tuple[int, int]] | None  # one (w, h) for all, or per video_sha256
+# df.attrs key under which readers put the frame sizes a file declares: {image_name: (w, h)} ("" for all frames).
+IMAGE_SIZES = "image_sizes"
 
 _TRAILING_DIGITS = re.compile(r"(\d+)$")
 
@@ -66,8 +68,23 @@ def load_json(path: Path):
         raise AnnotationFormatError(f"{path}: not valid JSON ({exc})") from exc
 
 
+def per_video(value, video: str):
+    """An option given once for every video, or as a dict per video_sha256: the value for `video`."""
+    return value.get(video) if isinstance(value, dict) else value
+
+
+def declared_size(width, height) -> tuple[int, int] | None:
+    """(width, height) as a file declares a frame's size, None when either is missing, zero or not a number."""
+    if not (width and height):
+        return None
+    try:
+        return int(float(width)), int(float(height))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 def size_for(image_size: ImageSize, video: str, what: str) -> tuple[float, float]:
-    size = image_size.get(video) if isinstance(image_size, dict) else image_size
+    size = per_video(image_size, video)
     if size is None:
         raise ValueError(f"{what} needs the image size: pass image_size=(width, height) (or a dict per video_sha256)")
     width, height = size
@@ -89,6 +106,14 @@ def class_list(df: pd.DataFrame, class_names: list[str] | None, fmt: str) -> lis
     if unknown:
         raise ValueError(f"{fmt}: rows have classes missing from class_names: {unknown}")
     return list(class_names)
+
+
+def frame_keys(frames: pd.DataFrame | None) -> list[tuple[str, int]]:
+    """The (video_sha256, frame_index) pairs of a writer's `frames` option (frames the file must show even without
+    rows), sorted, each once."""
+    if frames is None:
+        return []
+    return sorted(set(zip(frames["video_sha256"], (int(f) for f in frames["frame_index"]))))
 
 
 def writing_order(df: pd.DataFrame) -> pd.DataFrame:

@@ -10,16 +10,20 @@ import xml.etree.ElementTree as ET
 from itertools import groupby
 from operator import attrgetter
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from vision_assets.core.formats.common import (
+    IMAGE_SIZES,
     AnnotationFormatError,
     attributes_text,
     class_list,
+    declared_size,
     empty_table,
     frame_file_name,
     frame_from_name,
+    frame_keys,
     one_video,
     writing_order,
 )
@@ -37,15 +41,21 @@ from vision_assets.core.formats.cvat_xml import (
 )
 
 
-def read_cvat_images(path: Path) -> pd.DataFrame:
+def read_cvat_images(path: Path, *, image_size: tuple[int, int] | None = None, data: Any = None) -> pd.DataFrame:
+    """Boxes are pixels, so `image_size` is not needed; `data` is unused (only JSON is loaded ahead). The sizes the
+    <image>s declare go to df.attrs[IMAGE_SIZES] by image name."""
     root = parse_root(path)
     images = root.findall("image")
     if not images and root.find("track") is not None:
         raise AnnotationFormatError(f"{path}: this is a CVAT *for video* export (<track> elements), not CVAT for images")
     rows = [row for image in images for row in _image_rows(path, image)]
-    if not rows:
-        return empty_table().assign(source_format="cvat_images")
-    return pd.DataFrame(rows).assign(annotator=annotator(root), source_file=path.name, source_format="cvat_images")
+    if rows:
+        df = pd.DataFrame(rows).assign(annotator=annotator(root), source_file=path.name, source_format="cvat_images")
+    else:
+        df = empty_table().assign(source_format="cvat_images")
+    declared = ((i.get("name", ""), declared_size(i.get("width"), i.get("height"))) for i in images)
+    df.attrs[IMAGE_SIZES] = {name: size for name, size in declared if size}
+    return df
 
 
 def _image_rows(path: Path, image: ET.Element) -> list[dict]:
@@ -73,19 +83,28 @@ def _image_rows(path: Path, image: ET.Element) -> list[dict]:
 
 
 def write_cvat_images(
-    df: pd.DataFrame, dest: Path, *, class_names: list[str] | None = None, image_size: tuple[int, int] | None = None
+    df: pd.DataFrame,
+    dest: Path,
+    *,
+    class_names: list[str] | None = None,
+    image_size: tuple[int, int] | None = None,
+    frames: pd.DataFrame | None = None,
 ) -> Path:
     """One <image> per frame (id = frame index). Boxes of a track carry a `track_id` attribute, which CVAT ignores
-    on import but this reader keeps. The rows' annotator is the task's assignee; rows of several are refused."""
-    one_video(df, "CVAT for images")
+    on import but this reader keeps. The rows' annotator is the task's assignee; rows of several are refused.
+    `frames` (video_sha256, frame_index) are frames to write as images even without rows (of the rows' video)."""
+    keys = frame_keys(frames)
+    one_video(pd.DataFrame({"video_sha256": [*df["video_sha256"], *(video for video, _ in keys)]}), "CVAT for images")
     rows = writing_order(df)
     who = single_annotator(rows, "CVAT for images")
     root = new_document("annotation", class_list(rows, class_names, "CVAT for images"), {}, who)
     size = {} if image_size is None else {"width": str(image_size[0]), "height": str(image_size[1])}
     # Rows are sorted by frame, so each frame's boxes are one consecutive run.
-    for frame, run in groupby(rows.itertuples(index=False), key=attrgetter("frame_index")):
-        run = list(run)
-        image = ET.SubElement(root, "image", id=str(frame), name=frame_file_name(run[0].image_name, frame), **size)
+    runs = {frame: list(run) for frame, run in groupby(rows.itertuples(index=False), key=attrgetter("frame_index"))}
+    for frame in sorted({*runs, *(frame for _, frame in keys)}):
+        run = runs.get(frame, [])
+        name = frame_file_name(run[0].image_name if run else "", frame)
+        image = ET.SubElement(root, "image", id=str(frame), name=name, **size)
         for row in run:
             extra = {"track_id": str(row.track_id)} if row.track_id >= 0 else {}
             box = ET.SubElement(image, "box", label=row.class_name, occluded=str(int(row.occluded)),

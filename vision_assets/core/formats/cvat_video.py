@@ -13,16 +13,19 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from vision_assets.core.formats.common import (
     BOX,
+    IMAGE_SIZES,
     AnnotationFormatError,
     attribute_values,
     attributes_text,
     class_list,
+    declared_size,
     empty_table,
     one_video,
     writing_order,
@@ -45,7 +48,9 @@ from vision_assets.core.formats.cvat_xml import (
 UNTRACKED_MARK = "untracked"
 
 
-def read_cvat_video(path: Path) -> pd.DataFrame:
+def read_cvat_video(path: Path, *, image_size: tuple[int, int] | None = None, data: Any = None) -> pd.DataFrame:
+    """Boxes are pixels, so `image_size` is not needed; `data` is unused (only JSON is loaded ahead). The frame size
+    meta's original_size declares goes to df.attrs[IMAGE_SIZES] as {"": (w, h)}."""
     root = parse_root(path)
     tracks = root.findall("track")
     if not tracks and root.find("image") is not None:
@@ -56,7 +61,11 @@ def read_cvat_video(path: Path) -> pd.DataFrame:
     parts = [_expand_track(path, t, t.findall("box"), start, stop, step) for t in tracks if t.find("box") is not None]
     parts = [p for p in parts if len(p)]
     df = pd.concat(parts, ignore_index=True) if parts else empty_table()
-    return df.assign(annotator=annotator(root), source_file=path.name, source_format="cvat_video")
+    df = df.assign(annotator=annotator(root), source_file=path.name, source_format="cvat_video")
+    size = root.find(".//original_size")
+    size = None if size is None else declared_size(size.findtext("width"), size.findtext("height"))
+    df.attrs[IMAGE_SIZES] = {"": size} if size else {}
+    return df
 
 
 def _frame_range(path: Path, root: ET.Element) -> tuple[int | None, int | None, int]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 from vision_assets.core.formats.common import AnnotationFormatError, load_json
 from vision_assets.core.formats.yolo import YAML_SUFFIXES
@@ -23,28 +24,35 @@ _YOLO_LINE = re.compile(rb"^\s*\d+(\.0*)?(\s+-?[\d.eE+-]+){4,}\s*$")
 
 
 def detect_format(path: Path) -> str:
+    return detect_and_load(path)[0]
+
+
+def detect_and_load(path: Path) -> tuple[str, Any]:
+    """The format, and for a JSON file its loaded content (None for any other file), which the reader takes as
+    `data` instead of loading the file again."""
     path = Path(path)
     if path.is_dir():
-        return _detect_folder(path)
+        return _detect_folder(path), None
     try:
         with path.open("rb") as fh:
             head = fh.read(4096)
     except OSError as exc:
         raise AnnotationFormatError(f"{path}: cannot read annotation file ({exc})") from exc
     if path.suffix.lower() in YAML_SUFFIXES:
-        return "yolo"
+        return "yolo", None
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
     if not text:
         raise AnnotationFormatError(f"{path}: empty file, not an annotation file")
     if text.startswith(b"<"):
-        return _detect_xml(path)
+        return _detect_xml(path), None
     if text[:1] in (b"{", b"["):
-        return _detect_json(path)
+        data = load_json(path)
+        return _json_format(path, data), data
     first_line = text.split(b"\n", 1)[0].rstrip(b"\r")
     if _MOT_LINE.match(first_line):
-        return "mot"
+        return "mot", None
     if _YOLO_LINE.match(first_line):
-        return "yolo"
+        return "yolo", None
     raise AnnotationFormatError(
         f"{path}: unrecognised annotation format (not CVAT XML, COCO or Label Studio JSON, MOTChallenge "
         f"'frame,id,x,y,w,h,...' or YOLO 'class cx cy w h' lines); first line: {first_line[:80]!r}"
@@ -78,8 +86,7 @@ def _detect_xml(path: Path) -> str:
     return "cvat_images" if root is not None and root.findtext("meta//mode") == "annotation" else "cvat_video"
 
 
-def _detect_json(path: Path) -> str:
-    data = load_json(path)
+def _json_format(path: Path, data) -> str:
     if isinstance(data, dict):
         if "images" in data or "categories" in data:
             return "coco"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,9 @@ from vision_assets.core.formats.common import (
     attributes_text,
     class_list,
     empty_table,
+    frame_keys,
     load_json,
+    per_video,
     size_for,
     writing_order,
 )
@@ -35,9 +38,10 @@ from vision_assets.core.formats.common import (
 UNTRACKED_PREFIX = "untracked-"
 
 
-def read_label_studio(path: Path, *, image_size: tuple[int, int] | None = None) -> pd.DataFrame:
-    """`image_size` is used only for results that do not carry original_width/original_height."""
-    data = load_json(path)
+def read_label_studio(path: Path, *, image_size: tuple[int, int] | None = None, data: Any = None) -> pd.DataFrame:
+    """`image_size` is used only for results that do not carry original_width/original_height; `data`: the file's
+    JSON when already loaded."""
+    data = load_json(path) if data is None else data
     tasks = [data] if isinstance(data, dict) else data
     if not isinstance(tasks, list) or not all(isinstance(t, dict) for t in tasks):
         raise AnnotationFormatError(f"{path}: a Label Studio export is a list of task objects")
@@ -52,8 +56,8 @@ def read_label_studio(path: Path, *, image_size: tuple[int, int] | None = None) 
             labels_by_id = {r.get("id"): r.get("value", {}).get("labels") for r in results if r.get("type") == "labels"}
             for result in results:
                 if str(result.get("type", "")).lower() == "videorectangle":
-                    rows = _result_rows(path, result, labels_by_id, image_size)
-                    parts.append(rows.assign(annotator=_annotator(annotation), attributes=_video_attrs(rows, video)))
+                    rows = _result_rows(path, result, labels_by_id, image_size, video)
+                    parts.append(rows.assign(annotator=_annotator(annotation)))
     parts = [p for p in parts if len(p)]
     if not parts:
         return empty_table().assign(source_format="label_studio")
@@ -73,10 +77,6 @@ def _annotator(annotation: dict) -> str:
     return str(annotation.get("created_username") or ("" if who is None else who))
 
 
-def _video_attrs(rows: pd.DataFrame, video: str) -> pd.Series:
-    return rows["attributes"].map(lambda text: attributes_text({**json.loads(text), "video": video}))
-
-
 def track_id_for(result_id: str) -> int:
     """Numeric result ids (as written here) are the track id; others map to a stable 31-bit int of their text."""
     if result_id.startswith(UNTRACKED_PREFIX):
@@ -86,7 +86,7 @@ def track_id_for(result_id: str) -> int:
     return int.from_bytes(hashlib.sha256(result_id.encode()).digest()[:4], "big") & 0x7FFFFFFF
 
 
-def _result_rows(path: Path, result: dict, labels_by_id: dict, image_size) -> pd.DataFrame:
+def _result_rows(path: Path, result: dict, labels_by_id: dict, image_size, video: str) -> pd.DataFrame:
     result_id = str(result.get("id", ""))
     value = result.get("value") if isinstance(result.get("value"), dict) else {}
     where = f"{path}: result {result_id!r}"
@@ -106,7 +106,7 @@ def _result_rows(path: Path, result: dict, labels_by_id: dict, image_size) -> pd
     scale = np.array([width, height, width, height], dtype=float) / 100.0
     corners = np.column_stack([percent[:, 0], percent[:, 1], percent[:, 0] + percent[:, 2],
                                percent[:, 1] + percent[:, 3]]) * scale
-    attrs = {"labels": labels} if len(labels) > 1 else {}
+    attrs = {"video": video, "labels": labels} if len(labels) > 1 else {"video": video}
     rotation = {k["rotation"] for k in keys if k["rotation"]}
     if rotation:
         attrs["rotation"] = sorted(rotation)  # boxes are read unrotated; say so
@@ -170,6 +170,7 @@ def write_label_studio(
     as_predictions: bool = False,
     from_name: str = "box",
     to_name: str = "video",
+    frames: pd.DataFrame | None = None,
 ) -> Path:
     """An import file for a labelling queue: one task per video (data.video from video_urls, else the sha256).
 
@@ -181,15 +182,24 @@ def write_label_studio(
     this reader reads the name back); rows without an annotator make one annotation without completed_by.
     `as_predictions` files them as pre-labels to correct instead of annotations, one per annotator with it as
     model_version.
+    `frames` (video_sha256, frame_index) are frames to put before the labeller, boxes or not: each of their videos
+    gets a task (with one empty annotation when it has no rows), every task lists its frames in data.hard_frames
+    (1-based, as Label Studio counts), and framesCount reaches at least the last of them.
     The labelling config needs <Video name="video">, <VideoRectangle name="box"> and <Labels> with the class names.
     """
     rows = writing_order(df)
     class_list(rows, class_names, "Label Studio")  # labels are names; this only checks them
+    listed: dict[str, list[int]] = {}
+    for video, frame in frame_keys(frames):
+        listed.setdefault(video, []).append(frame)
+    by_video = dict(iter(rows.groupby("video_sha256", sort=True)))
     tasks = []
-    for n, (video, video_rows) in enumerate(rows.groupby("video_sha256", sort=True)):
-        width, height = size_for(image_size, video, "Label Studio")
-        count = frames_count.get(video) if isinstance(frames_count, dict) else frames_count
-        count = int(video_rows["frame_index"].max()) + 1 if count is None else int(count)
+    for n, video in enumerate(sorted({*by_video, *listed})):
+        video_rows = by_video.get(video, rows.iloc[:0])
+        count = per_video(frames_count, video)
+        count = max([*video_rows["frame_index"].tolist(), *listed.get(video, [])]) + 1 if count is None else int(count)
+        if len(video_rows):
+            width, height = size_for(image_size, video, "Label Studio")
         entries = []
         for who, annotator_rows in video_rows.groupby("annotator", sort=True):
             results = [
@@ -200,8 +210,11 @@ def write_label_studio(
             if who:
                 entry["model_version" if as_predictions else "completed_by"] = who
             entries.append(entry)
+        data = {"video": (video_urls or {}).get(video, video)}
+        if frames is not None:
+            data["hard_frames"] = [frame + 1 for frame in listed.get(video, [])]
         key = "predictions" if as_predictions else "annotations"
-        tasks.append({"id": n + 1, "data": {"video": (video_urls or {}).get(video, video)}, key: entries})
+        tasks.append({"id": n + 1, "data": data, key: entries or [{"result": []}]})
     dest = Path(dest)
     dest.write_text(json.dumps(tasks, indent=1))
     return dest

@@ -7,6 +7,7 @@ attributes other than visibility and ignore (conf 0): the writer drops them, and
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,8 @@ OCCLUDED_BELOW = 0.5
 OCCLUDED_VISIBILITY = 0.25
 
 
-def read_mot(path: Path) -> pd.DataFrame:
+def read_mot(path: Path, *, image_size: tuple[int, int] | None = None, data: Any = None) -> pd.DataFrame:
+    """Boxes are pixels, so `image_size` is not needed; `data` is unused (only JSON is loaded ahead)."""
     try:
         # Blank lines are kept so that the row index stays the 0-based line number.
         raw = pd.read_csv(path, header=None, skip_blank_lines=False, skipinitialspace=True)

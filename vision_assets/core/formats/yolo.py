@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
@@ -47,8 +48,9 @@ class _Dataset:
     findings: list[str] = field(default_factory=list)
 
 
-def read_yolo(path: Path, *, image_size: tuple[int, int] | None = None) -> pd.DataFrame:
+def read_yolo(path: Path, *, image_size: tuple[int, int] | None = None, data: Any = None) -> pd.DataFrame:
     """Boxes of every label txt; `image_size` (all frames of a video share it) saves looking for the images.
+    `data` is unused (only JSON is loaded ahead).
 
     Class ids the names do not cover stay as rows with class_name "" for QC to judge.
     """
@@ -133,7 +135,7 @@ def _yaml_paths(config: dict) -> list[str]:
 
 
 def _has_absolute_path(config: dict) -> bool:
-    return any(Path(p).is_absolute() or _WINDOWS_ABSOLUTE.match(p) for p in _yaml_paths(config))
+    return any(_is_absolute(p) for p in _yaml_paths(config))
 
 
 def _label_files(root: Path, config: dict) -> list[Path]:
@@ -256,6 +258,15 @@ def _file_rows(txt: Path, dataset: _Dataset, size: tuple[int, int], image_name: 
     return rows
 
 
+def yolo_lines(boxes: pd.DataFrame, width: float, height: float, class_index: dict[str, int]) -> list[str]:
+    """One `class cx cy w h` line (newline included) per row: the pixel box normalised to width x height, the class
+    id from class_index."""
+    cx, cy = ((boxes["x1"] + boxes["x2"]) / 2 / width).tolist(), ((boxes["y1"] + boxes["y2"]) / 2 / height).tolist()
+    w, h = ((boxes["x2"] - boxes["x1"]) / width).tolist(), ((boxes["y2"] - boxes["y1"]) / height).tolist()
+    class_id = boxes["class_name"].map(class_index).tolist()
+    return [f"{c} {a:.6f} {b:.6f} {d:.6f} {e:.6f}\n" for c, a, b, d, e in zip(class_id, cx, cy, w, h)]
+
+
 def write_yolo(
     df: pd.DataFrame, dest: Path, *, class_names: list[str] | None = None, image_size: tuple[int, int] | None = None
 ) -> Path:
@@ -267,10 +278,7 @@ def write_yolo(
     rows = writing_order(df)
     names = class_list(rows, class_names, "YOLO")
     width, height = size_for(image_size, rows["video_sha256"].iloc[0] if len(rows) else "", "YOLO")
-    class_id = rows["class_name"].map({name: i for i, name in enumerate(names)}).tolist()
-    cx, cy = ((rows["x1"] + rows["x2"]) / 2 / width).tolist(), ((rows["y1"] + rows["y2"]) / 2 / height).tolist()
-    w, h = ((rows["x2"] - rows["x1"]) / width).tolist(), ((rows["y2"] - rows["y1"]) / height).tolist()
-    lines = [f"{c} {a:.6f} {b:.6f} {d:.6f} {e:.6f}\n" for c, a, b, d, e in zip(class_id, cx, cy, w, h)]
+    lines = yolo_lines(rows, width, height, {name: i for i, name in enumerate(names)})
     dest = Path(dest)
     (dest / "labels").mkdir(parents=True, exist_ok=True)
     # Rows are sorted by frame, so each frame's lines are one consecutive run.
