@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.record import cpu_model, record_section  # noqa: E402
 from vision_assets.core import qc  # noqa: E402
-from vision_assets.core.expectations import validate_table  # noqa: E402
-from vision_assets.core.schema import ANNOTATION_COLUMNS, ANNOTATION_DTYPES  # noqa: E402
+from vision_assets.core.labels import ANNOTATION_COLUMNS, ANNOTATION_DTYPES  # noqa: E402
+from vision_assets.core.qc import validate_table  # noqa: E402
 
 CLASSES = ["car", "pedestrian", "cyclist", "truck", "bus", "motorbike"]
 ANNOTATORS = ["alice", "bob", "chen", "dana", "emeka"]

@@ -28,7 +28,7 @@ def material() -> Path:
 
 
 def settings_for(data_dir: Path, **extra: str):
-    from vision_assets.core.settings import Settings
+    from vision_assets.settings import Settings
 
     env = {"VISION_DATA_DIR": str(data_dir), "VISION_EPOCHS": "1", "VISION_IMGSZ": "96", **extra}
     settings = Settings.from_env(env)
@@ -70,7 +70,7 @@ TINY_SPEC = dict(scenes=("cam-a", "cam-b"), days=("2026-11-18",), videos_per_day
 @pytest.fixture(scope="session")
 def tiny_landing() -> Path:
     """2 scenes x 1 day x 2 videos of 3 s, generated once per session (copy it before changing it)."""
-    from vision_assets.core.demo_data import DemoSpec, generate_demo_data
+    from vision_assets.demo.generator import DemoSpec, generate_demo_data
 
     landing = _SESSION_TMP / "tiny_landing"
     generate_demo_data(landing, DemoSpec(**TINY_SPEC))

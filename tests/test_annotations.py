@@ -6,8 +6,7 @@ import pandas as pd
 import pytest
 from conftest import MATERIAL
 
-from vision_assets.core.annotations import AnnotationFormatError, label_version, read_annotations
-from vision_assets.core.schema import ANNOTATION_COLUMNS
+from vision_assets.core.labels import ANNOTATION_COLUMNS, AnnotationFormatError, label_version, read_annotations
 
 
 def material() -> Path:

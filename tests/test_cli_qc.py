@@ -66,7 +66,7 @@ def test_qc_on_a_missing_path_is_a_clear_error(tmp_path):
 def test_a_file_without_declared_sizes_does_not_sink_the_rest_of_a_folder(tmp_path, material):
     import shutil
 
-    from vision_assets.core.label_audit import audit_labels
+    from vision_assets.core.qc import audit_labels
 
     shutil.copy(material / "coco" / "shapes" / "gt_dataset.json", tmp_path)
     shutil.copy(material / "mot" / "TUD-Campus" / "gt.txt", tmp_path)
@@ -80,7 +80,7 @@ def test_a_file_without_declared_sizes_does_not_sink_the_rest_of_a_folder(tmp_pa
 
 
 def test_a_cvat_yolo_export_folder_is_one_label_set_with_its_class_names(tmp_path):
-    from vision_assets.core.label_audit import audit_labels
+    from vision_assets.core.qc import audit_labels
 
     (tmp_path / "obj.names").write_text("cat\ndog\nbird\n")
     (tmp_path / "obj.data").write_text("classes = 3\nnames = obj.names\n")

@@ -6,7 +6,7 @@ import os
 
 import pandas as pd
 
-from vision_assets.core.dataset import (
+from vision_assets.core.datasets import (
     SplitConfig,
     assign_splits,
     build_manifest,
@@ -123,7 +123,7 @@ def test_a_re_encode_shares_the_split_of_the_footage_it_copies():
 
 
 def test_gathering_keeps_frames_that_lost_only_a_duplicate_and_one_annotator_per_double_labelled_frame(tmp_path):
-    from vision_assets.core.dataset import gather_labelled_frames
+    from vision_assets.core.datasets import gather_labelled_frames
     from vision_assets.core.lake import Lake
 
     lake = Lake(str(tmp_path / "lake"))
@@ -150,7 +150,7 @@ def test_gathering_keeps_frames_that_lost_only_a_duplicate_and_one_annotator_per
 
 
 def test_gathered_frames_carry_the_split_group_of_the_footage_they_re_encode(tmp_path):
-    from vision_assets.core.dataset import gather_labelled_frames
+    from vision_assets.core.datasets import gather_labelled_frames
     from vision_assets.core.lake import Lake
 
     lake = Lake(str(tmp_path / "lake"))

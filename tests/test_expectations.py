@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vision_assets.core.expectations import KNOWN_SOURCE_FORMATS, annotation_suite, validate_table
-from vision_assets.core.schema import ANNOTATION_COLUMNS, ANNOTATION_DEFAULTS, ANNOTATION_DTYPES
+from vision_assets.core.labels import ANNOTATION_COLUMNS, ANNOTATION_DEFAULTS, ANNOTATION_DTYPES
+from vision_assets.core.qc import KNOWN_SOURCE_FORMATS, annotation_suite, validate_table
 
 CLASSES = ["car", "pedestrian"]
 # Expectations in the suite: one per column to exist, five keys not null, six on values and one on the row count.

@@ -14,7 +14,10 @@ import pytest
 import yaml
 from conftest import MATERIAL
 
-from vision_assets.core.annotations import (
+from vision_assets.core.labels import (
+    ANNOTATION_COLUMNS,
+    ANNOTATION_DEFAULTS,
+    ANNOTATION_DTYPES,
     FORMATS,
     AnnotationFormatError,
     detect_format,
@@ -22,8 +25,7 @@ from vision_assets.core.annotations import (
     read_annotations,
     write_annotations,
 )
-from vision_assets.core.formats.label_studio import track_id_for
-from vision_assets.core.schema import ANNOTATION_COLUMNS, ANNOTATION_DEFAULTS, ANNOTATION_DTYPES
+from vision_assets.core.labels.formats.label_studio import track_id_for
 
 BOX = ["x1", "y1", "x2", "y2"]
 TUD_GT = MATERIAL / "mot" / "TUD-Campus" / "gt.txt"

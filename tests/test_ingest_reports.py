@@ -9,9 +9,9 @@ import dagster as dg
 import pytest
 from conftest import settings_for, tiny_definitions
 
+from vision_assets.core.ingest import scan_landing
 from vision_assets.core.lake import Lake
-from vision_assets.core.landing import scan_landing
-from vision_assets.core.normalise import NormaliseSpec, normalise_video
+from vision_assets.core.video import NormaliseSpec, normalise_video
 from vision_assets.defs.resources import IngestPolicyResource, SamplingPolicyResource, SceneSampling
 from vision_assets.local_daemon import LocalDaemon
 
@@ -167,8 +167,7 @@ def test_a_bad_video_policy_file_is_named_with_its_problem(tmp_path, policy, pro
 def test_a_file_that_cannot_be_read_fails_alone_and_old_tables_are_brought_up_to_date(tmp_path, material):
     import pandas as pd
 
-    from vision_assets.core.ingest import RAW_VIDEO_COLUMNS, ingest_partition
-    from vision_assets.core.landing import files_for_partition
+    from vision_assets.core.ingest import RAW_VIDEO_COLUMNS, files_for_partition, ingest_partition
 
     class FlakyLake(Lake):
         def stage_file(self, source, cache_dir):

@@ -9,10 +9,9 @@ import dagster as dg
 import pandas as pd
 from conftest import settings_for, tiny_definitions
 
-from vision_assets.core.annotations import write_annotations
+from vision_assets.core.ingest import scan_label_drop_zone
+from vision_assets.core.labels import ANNOTATION_DEFAULTS, write_annotations
 from vision_assets.core.lake import Lake
-from vision_assets.core.landing import scan_label_drop_zone
-from vision_assets.core.schema import ANNOTATION_DEFAULTS
 from vision_assets.local_daemon import LocalDaemon
 
 PARTITION = {"scene": "gate", "day": "2024-01-01"}

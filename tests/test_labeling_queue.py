@@ -11,9 +11,8 @@ import pandas as pd
 import pytest
 from conftest import settings_for, tiny_definitions
 
-from vision_assets.core.annotations import read_annotations
+from vision_assets.core.labels import ANNOTATION_COLUMNS, read_annotations
 from vision_assets.core.mining import queue_annotations, write_labeling_queue
-from vision_assets.core.schema import ANNOTATION_COLUMNS
 
 CLASSES = ["car", "pedestrian", "cyclist"]
 A, B, C = "a" * 64, "b" * 64, "c" * 64
@@ -109,8 +108,8 @@ def test_exports_read_back_as_the_pre_annotations(tmp_path, ranked, detections):
 
 
 def test_an_empty_queue_still_writes_its_files(tmp_path):
-    from vision_assets.core.annotations import empty_annotations
-    from vision_assets.core.frames import FRAME_COLUMNS
+    from vision_assets.core.labels import empty_annotations
+    from vision_assets.core.sampling import FRAME_COLUMNS
 
     files = write_labeling_queue(empty_annotations(), pd.DataFrame(columns=FRAME_COLUMNS), tmp_path, CLASSES)
 

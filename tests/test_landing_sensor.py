@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 from conftest import settings_for, tiny_definitions
 
-from vision_assets.core.landing import scan_landing
+from vision_assets.core.ingest import scan_landing
 from vision_assets.local_daemon import LocalDaemon
 
 

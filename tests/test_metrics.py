@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from conftest import MATERIAL
 
-from vision_assets.core.metrics import (
+from vision_assets.core.evaluation import (
     DetectionMetrics,
     evaluate_by_slice,
     evaluate_detections,

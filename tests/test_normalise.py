@@ -8,7 +8,7 @@ import av
 import pytest
 
 from vision_assets.core import normalise
-from vision_assets.core.normalise import NormaliseSpec, normalise_video, output_size, resolve_codec
+from vision_assets.core.video import NormaliseSpec, normalise_video, output_size, resolve_codec
 
 
 def _decoded(path: Path) -> tuple[str, int, int, list[float]]:

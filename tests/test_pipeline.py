@@ -114,9 +114,9 @@ def test_new_footage_gives_a_new_dataset_version_and_a_fair_champion_decision(tm
     trained and registered, and champion status is decided on the new test split for both models."""
     from conftest import TINY_SPEC
 
-    from vision_assets.core.demo_data import DemoSpec, generate_demo_data
     from vision_assets.core.lake import Lake
     from vision_assets.core.registry import ModelRegistry
+    from vision_assets.demo.generator import DemoSpec, generate_demo_data
 
     settings = settings_for(tmp_path / "data")
     shutil.copytree(tiny_landing, settings.landing_dir, dirs_exist_ok=True)

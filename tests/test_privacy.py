@@ -14,7 +14,7 @@ import matplotlib.cbook
 import numpy as np
 import pytest
 
-from vision_assets.core.privacy import (
+from vision_assets.core.video import (
     FRONTAL_FACE,
     PLATE,
     PROFILE_FACE,

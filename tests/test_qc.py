@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from conftest import MATERIAL
 
-from vision_assets.core.annotations import read_annotations
-from vision_assets.core.qc import (
+from vision_assets.core.labels import ANNOTATION_COLUMNS, ANNOTATION_DEFAULTS, ANNOTATION_DTYPES, read_annotations
+from vision_assets.core.qc.engine import (
     AGREEMENT_COLUMNS,
     REVIEW_COLUMNS,
     RULES,
@@ -18,7 +18,6 @@ from vision_assets.core.qc import (
     run_qc,
     summarise,
 )
-from vision_assets.core.schema import ANNOTATION_COLUMNS, ANNOTATION_DEFAULTS, ANNOTATION_DTYPES
 
 ORIGINAL_RULES = ["coordinates_not_finite", "box_not_positive", "box_outside_image", "unknown_image_size",
                   "unknown_class", "frame_out_of_range"]

@@ -7,14 +7,14 @@ import shutil
 import dagster as dg
 from conftest import settings_for
 
-from vision_assets.core.dataset import gather_labelled_frames
-from vision_assets.core.demo_data import DEMO_CLASSES
+from vision_assets.core.datasets import gather_labelled_frames
 from vision_assets.core.lake import Lake
 from vision_assets.defs.frames import sampled_frames
 from vision_assets.defs.ingest import raw_videos
 from vision_assets.defs.labels import annotations, qc_annotations
 from vision_assets.defs.partitions import days, scene_day_key, scenes
 from vision_assets.defs.resources import build_resources
+from vision_assets.demo.generator import DEMO_CLASSES
 
 ASSETS = [raw_videos, sampled_frames, annotations, qc_annotations]
 

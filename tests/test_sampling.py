@@ -11,19 +11,20 @@ import pandas as pd
 import pytest
 from test_video import texture, write_clip
 
-from vision_assets.core.frames import FRAME_COLUMNS, SamplingPlan, sample_partition
 from vision_assets.core.lake import Lake
-from vision_assets.core.phash import hamming, hash_from_hex, perceptual_hash
 from vision_assets.core.sampling import (
+    FRAME_COLUMNS,
     STRATEGIES,
+    SamplingPlan,
     SamplingStrategy,
     StrategyError,
     get_strategy,
     register_strategy,
     sample_file_report,
+    sample_partition,
     sample_video_file,
 )
-from vision_assets.core.video import VideoSource
+from vision_assets.core.video import VideoSource, hamming, hash_from_hex, perceptual_hash
 
 # x264 places keyframes on scene cuts by default; these options pin a keyframe to every 10th frame.
 FIXED_GOP = {"x264-params": "keyint=10:min-keyint=10:scenecut=0:bframes=3", "crf": "12"}

@@ -11,16 +11,18 @@ import numpy as np
 import pytest
 
 from vision_assets.core.ingest import NEAR_DUPLICATE_DISTANCE
-from vision_assets.core.phash import (
+from vision_assets.core.video import (
     NearDuplicateIndex,
+    VideoSource,
+    decoded_ahead,
     hamming,
     hash_from_hex,
     hash_to_hex,
     perceptual_hash,
+    probe_video,
     signature_distance,
     signature_from_hex,
 )
-from vision_assets.core.video import VideoSource, decoded_ahead, probe_video
 
 
 def write_clip(path: Path, images: list[np.ndarray], fps: int = 10, *, header_fps: int | None = None,

@@ -5,7 +5,7 @@ import hashlib
 import dagster as dg
 import pandas as pd
 
-from vision_assets.core.dataset import (
+from vision_assets.core.datasets import (
     SplitConfig,
     build_manifest,
     dataset_version,

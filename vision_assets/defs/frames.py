@@ -5,10 +5,9 @@ import os
 import dagster as dg
 import pandas as pd
 
-from vision_assets.core.frames import SamplingPlan, frames_version, sample_partition
 from vision_assets.core.ingest import usable_videos
-from vision_assets.core.privacy import Blurrer
-from vision_assets.core.sampling import get_strategy
+from vision_assets.core.sampling import SamplingPlan, frames_version, get_strategy, sample_partition
+from vision_assets.core.video import Blurrer
 from vision_assets.defs.automation import CARRY_NEW_PARTITION
 from vision_assets.defs.ingest import raw_videos
 from vision_assets.defs.markdown import md_table

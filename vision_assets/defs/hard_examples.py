@@ -6,8 +6,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from vision_assets.core.annotations import empty_annotations
-from vision_assets.core.frames import FRAME_COLUMNS, frames_version, sampling_source
+from vision_assets.core.labels import empty_annotations
 from vision_assets.core.lake import Lake, partition_path
 from vision_assets.core.mining import (
     PREANNOTATION_MIN_SCORE,
@@ -15,6 +14,7 @@ from vision_assets.core.mining import (
     queue_annotations,
     write_labeling_queue,
 )
+from vision_assets.core.sampling import FRAME_COLUMNS, frames_version, sampling_source
 from vision_assets.defs.automation import NIGHTLY_CRON
 from vision_assets.defs.frames import sampled_frames
 from vision_assets.defs.markdown import md_table

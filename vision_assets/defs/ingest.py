@@ -6,8 +6,13 @@ import json
 import dagster as dg
 import pandas as pd
 
-from vision_assets.core.ingest import ingest_partition
-from vision_assets.core.landing import files_for_partition, label_fingerprint, partition_fingerprint, scan_landing
+from vision_assets.core.ingest import (
+    files_for_partition,
+    ingest_partition,
+    label_fingerprint,
+    partition_fingerprint,
+    scan_landing,
+)
 from vision_assets.defs.automation import INPUTS_TAG, hold_back_reason
 from vision_assets.defs.markdown import md_table
 from vision_assets.defs.partitions import days, lake_partition, scene_and_day, scene_day, scene_day_key, scenes

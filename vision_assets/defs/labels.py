@@ -7,12 +7,15 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from vision_assets.core.annotations import AnnotationFormatError, empty_annotations, label_version, read_annotations
-from vision_assets.core.expectations import validate_table
-from vision_assets.core.ingest import usable_videos
-from vision_assets.core.landing import dropped_labels_for, label_files_for, scan_label_drop_zone
+from vision_assets.core.ingest import dropped_labels_for, label_files_for, scan_label_drop_zone, usable_videos
+from vision_assets.core.labels import (
+    AnnotationFormatError,
+    empty_annotations,
+    label_version,
+    read_annotations,
+)
 from vision_assets.core.qc import QcConfig as QcEngineConfig
-from vision_assets.core.qc import run_qc, summarise
+from vision_assets.core.qc import run_qc, summarise, validate_table
 from vision_assets.defs.automation import CARRY_NEW_PARTITION, INPUTS_TAG, hold_back_reason
 from vision_assets.defs.ingest import raw_videos
 from vision_assets.defs.markdown import md_table

@@ -7,13 +7,13 @@ from typing import Any
 import dagster as dg
 import yaml
 
-from vision_assets.core.demo_data import DEMO_CLASSES
 from vision_assets.core.ingest import NEAR_DUPLICATE_DISTANCE, IngestOptions
 from vision_assets.core.lake import Lake
-from vision_assets.core.normalise import NormaliseSpec
 from vision_assets.core.registry import ModelRegistry
-from vision_assets.core.settings import Settings
 from vision_assets.core.training import TrainConfig
+from vision_assets.core.video import NormaliseSpec
+from vision_assets.demo.generator import DEMO_CLASSES
+from vision_assets.settings import Settings
 
 # The demo footage's classes; a real deployment sets its own taxonomy here.
 DEFAULT_CLASSES = list(DEMO_CLASSES)

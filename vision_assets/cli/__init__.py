@@ -1,0 +1,5 @@
+"""`vision-assets`: the command line."""
+
+from vision_assets.cli.main import main
+
+__all__ = ["main"]

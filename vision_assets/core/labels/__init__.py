@@ -1,0 +1,25 @@
+"""labels"""
+
+from vision_assets.core.labels.canonical import (
+    FORMATS,
+    AnnotationFormatError,
+    detect_format,
+    empty_annotations,
+    label_version,
+    read_annotations,
+    write_annotations,
+)
+from vision_assets.core.labels.schema import ANNOTATION_COLUMNS, ANNOTATION_DEFAULTS, ANNOTATION_DTYPES
+
+__all__ = [
+    "ANNOTATION_COLUMNS",
+    "ANNOTATION_DEFAULTS",
+    "ANNOTATION_DTYPES",
+    "AnnotationFormatError",
+    "FORMATS",
+    "detect_format",
+    "empty_annotations",
+    "label_version",
+    "read_annotations",
+    "write_annotations",
+]

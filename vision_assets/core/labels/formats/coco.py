@@ -1,0 +1,205 @@
+"""COCO detection JSON: images, categories and annotations with `bbox` = [x, y, width, height] in pixels.
+
+Frame of an image: its explicit `frame_index`/`frame_id` field, else the file name's trailing number, else its id.
+A track id is read from the annotation's `track_id` (video COCO variants) or `attributes.track_id` (CVAT's COCO).
+The annotation's `attributes` object (CVAT's COCO flavour) holds the row's other attributes, and `occluded` and
+`annotator` where the writer put them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from vision_assets.core.labels.formats.common import (
+    IMAGE_SIZES,
+    AnnotationFormatError,
+    ImageSize,
+    attribute_values,
+    attributes_text,
+    class_list,
+    declared_size,
+    empty_table,
+    frame_file_name,
+    frame_from_name,
+    frame_keys,
+    load_json,
+    per_video,
+    writing_order,
+)
+
+
+def read_coco(path: Path, *, image_size: tuple[int, int] | None = None, data: Any = None) -> pd.DataFrame:
+    """`data`: the file's JSON when already loaded. Boxes are pixels, so `image_size` is not needed. The sizes the
+    images declare go to df.attrs[IMAGE_SIZES] by file_name."""
+    data = load_json(path) if data is None else data
+    if isinstance(data, list):
+        raise AnnotationFormatError(f"{path}: a list of detections (COCO results file), not a COCO dataset with images")
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list) or not isinstance(
+        data.get("annotations"), list
+    ):
+        raise AnnotationFormatError(f"{path}: COCO JSON needs 'images' and 'annotations' lists")
+    categories = {c.get("id"): str(c.get("name", "")) for c in data.get("categories") or [] if isinstance(c, dict)}
+    images = {img.get("id"): img for img in data["images"] if isinstance(img, dict)}
+    rows = [_row(path, ann, images, categories) for ann in data["annotations"]]
+    if rows:
+        df = pd.DataFrame(rows).assign(source_file=path.name, source_format="coco")
+    else:
+        df = empty_table().assign(source_format="coco")
+    declared = ((str(i.get("file_name", "")), declared_size(i.get("width"), i.get("height")))
+                for i in data["images"] if isinstance(i, dict))
+    df.attrs[IMAGE_SIZES] = {name: size for name, size in declared if size}
+    return df
+
+
+def _row(path: Path, ann, images: dict, categories: dict) -> dict:
+    ann_id = ann.get("id") if isinstance(ann, dict) else None
+    where = f"{path}: annotation {ann_id}"
+    if not isinstance(ann, dict):
+        raise AnnotationFormatError(f"{path}: an annotation is not a JSON object: {str(ann)[:80]}")
+    image = images.get(ann.get("image_id"))
+    if image is None:
+        raise AnnotationFormatError(f"{where}: image_id {ann.get('image_id')!r} is not in 'images'")
+    bbox = ann.get("bbox")
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, int | float) for v in bbox)):
+        raise AnnotationFormatError(f"{where}: bbox must be [x, y, width, height] numbers, got {bbox!r}")
+    x, y, w, h = (float(v) for v in bbox)
+    extra = ann.get("attributes") if isinstance(ann.get("attributes"), dict) else {}
+    track = ann.get("track_id", extra.get("track_id"))
+    category = ann.get("category_id")
+    area = ann.get("area")
+    return {
+        "frame_index": _frame(where, image),
+        "class_name": categories.get(category, ""),
+        "x1": x, "y1": y, "x2": x + w, "y2": y + h,
+        "track_id": int(track) if isinstance(track, int | float) and not isinstance(track, bool) else -1,
+        "occluded": bool(extra.get("occluded", False)),
+        "annotator": str(extra.get("annotator") or ""),
+        "attributes": attributes_text(_attributes(ann, image, extra)),
+        "source_id": str(ann_id),
+        "image_name": str(image.get("file_name", "")),
+        "class_id": int(category) if isinstance(category, int | float) else -1,
+        "declared_area": float(area) if isinstance(area, int | float) else math.nan,
+    }
+
+
+# Keys of an annotation's `attributes` that are columns of the table, not attributes.
+_IN_COLUMNS = ("track_id", "occluded", "annotator")
+# Attributes the reader derives from the annotation's own fields (iscrowd, score) or its mask and image
+# (segmentation, video), so the writer does not repeat them in `attributes`.
+_DERIVED = ("iscrowd", "score", "segmentation", "video")
+
+
+def _frame(where: str, image: dict) -> int:
+    for key in ("frame_index", "frame_id"):
+        if isinstance(image.get(key), int | float):
+            return int(image[key])
+    from_name = frame_from_name(str(image.get("file_name", "")))
+    if from_name is not None:
+        return from_name
+    if isinstance(image.get("id"), int):
+        return image["id"]
+    raise AnnotationFormatError(f"{where}: image {image.get('id')!r} has no frame field, numbered name or integer id")
+
+
+def _attributes(ann: dict, image: dict, extra: dict) -> dict:
+    attrs = {k: v for k, v in extra.items() if k not in _IN_COLUMNS}
+    attrs["iscrowd"] = int(ann.get("iscrowd", 0) or 0)
+    seg = ann.get("segmentation")
+    if seg:
+        # Boxes are what this table holds; the mask's presence and kind tell QC and users what else the file has.
+        attrs["segmentation"] = "rle" if isinstance(seg, dict) else "polygon"
+    if "score" in ann:
+        attrs["score"] = ann["score"]
+    video = image.get("video", image.get("video_name"))
+    if video is not None:
+        attrs["video"] = video
+    return attrs
+
+
+def write_coco(
+    df: pd.DataFrame,
+    dest: Path,
+    *,
+    class_names: list[str] | None = None,
+    image_size: ImageSize = None,
+    frames: pd.DataFrame | None = None,
+) -> Path:
+    """One image per (video, frame) with explicit `frame_index` and `video` (the video_sha256) fields; category ids
+    1..N follow class_names; ids follow a row order that ignores the input's order.
+
+    `area` is the declared_area when the row has one, else the box area; `iscrowd` and `score` come from the row's
+    attributes; its other attributes, `occluded` and its annotator go into the annotation's `attributes` object.
+
+    `frames` (video_sha256, frame_index, optionally file_name) are frames to list as images even without rows;
+    a file_name given there names the image as it is (the image's own path, say).
+    """
+    rows = writing_order(df)
+    names = class_list(rows, class_names, "COCO")
+    category_id = {name: i + 1 for i, name in enumerate(names)}
+
+    # The first row of each (video, frame) names its image; a frame without rows gets the name of its number.
+    firsts = rows.drop_duplicates(["video_sha256", "frame_index"])
+    file_names = {(video, frame): frame_file_name(image_name, frame, ".jpg") for video, frame, image_name
+                  in zip(firsts["video_sha256"], firsts["frame_index"].tolist(), firsts["image_name"])}
+    for key in frame_keys(frames):
+        file_names.setdefault(key, frame_file_name("", key[1], ".jpg"))
+    if len({video for video, _ in file_names}) > 1:
+        file_names = {(video, frame): f"{video}/{name}" for (video, frame), name in file_names.items()}
+    if frames is not None and "file_name" in frames:
+        keys = zip(frames["video_sha256"], frames["frame_index"].map(int))
+        file_names.update(zip(keys, frames["file_name"].map(str)))
+
+    images, image_id = [], {}
+    for video, frame in sorted(file_names):
+        image = {"id": len(images) + 1, "file_name": file_names[video, frame], "frame_index": frame}
+        if video:
+            image["video"] = video
+        size = per_video(image_size, video)
+        if size is not None:
+            image["width"], image["height"] = int(size[0]), int(size[1])
+        images.append(image)
+        image_id[(video, frame)] = image["id"]
+
+    annotations = []
+    columns = ["video_sha256", "frame_index", "class_name", "x1", "y1", "x2", "y2", "track_id", "occluded",
+               "attributes", "annotator", "declared_area"]
+    for i, (video, frame, name, x1, y1, x2, y2, track, occluded, attributes, who, area) in enumerate(
+        zip(*(rows[c].tolist() for c in columns))
+    ):
+        w, h = x2 - x1, y2 - y1
+        values = attribute_values(attributes)
+        ann = {"id": i + 1, "image_id": image_id[(video, frame)], "category_id": category_id[name],
+               "bbox": [x1, y1, w, h], "area": w * h if math.isnan(area) else area,
+               "iscrowd": _iscrowd(values.get("iscrowd")), "segmentation": []}
+        if "score" in values:
+            ann["score"] = values["score"]
+        if track >= 0:
+            ann["track_id"] = track
+        extra = {k: v for k, v in values.items() if k not in _DERIVED and k not in _IN_COLUMNS}
+        if occluded:
+            extra["occluded"] = True
+        if who:
+            extra["annotator"] = who
+        if extra:
+            ann["attributes"] = extra
+        annotations.append(ann)
+
+    categories = [{"id": category_id[n], "name": n, "supercategory": ""} for n in names]
+    dest = Path(dest)
+    dest.write_text(json.dumps({"images": images, "annotations": annotations, "categories": categories}, indent=1))
+    return dest
+
+
+def _iscrowd(value) -> int:
+    """COCO's iscrowd is 0 or 1; an attribute read from elsewhere may say it as true or "1"."""
+    if isinstance(value, str):
+        return int(value.strip().lower() in ("1", "true", "yes"))
+    try:
+        return int(bool(value)) if value is not None else 0
+    except (TypeError, ValueError):
+        return 0

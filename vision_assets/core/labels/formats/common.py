@@ -1,0 +1,122 @@
+"""What every format module shares: the error type, the canonical table's shape, and small naming helpers."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from vision_assets.core.labels.schema import ANNOTATION_COLUMNS, ANNOTATION_DEFAULTS, ANNOTATION_DTYPES
+
+BOX = ["x1", "y1", "x2", "y2"]
+ImageSize = tuple[int, int] | dict[str, tuple[int, int]] | None  # one (w, h) for all, or per video_sha256
+# df.attrs key under which readers put the frame sizes a file declares: {image_name: (w, h)} ("" for all frames).
+IMAGE_SIZES = "image_sizes"
+
+_TRAILING_DIGITS = re.compile(r"(\d+)$")
+
+
+class AnnotationFormatError(ValueError):
+    """The file is not a supported annotation format, or is malformed."""
+
+
+def canonical(df: pd.DataFrame) -> pd.DataFrame:
+    """ANNOTATION_COLUMNS in order with their dtypes; columns a format has nothing to say about get their default."""
+    missing = {c: ANNOTATION_DEFAULTS[c] for c in ANNOTATION_COLUMNS if c not in df and c in ANNOTATION_DEFAULTS}
+    if missing:
+        df = df.assign(**missing)
+    return df[ANNOTATION_COLUMNS].astype(ANNOTATION_DTYPES)
+
+
+def empty_table() -> pd.DataFrame:
+    return canonical(pd.DataFrame({c: [] for c in ANNOTATION_COLUMNS}))
+
+
+def frame_from_name(name: str) -> int | None:
+    """The frame number at the end of a file stem ("frame_000012.jpg" -> 12), None when the stem has no digits."""
+    m = _TRAILING_DIGITS.search(Path(name).stem)
+    return int(m.group(1)) if m else None
+
+
+def frame_file_name(image_name: str, frame: int, suffix: str = "") -> str:
+    """The file name a writer gives a frame: the source image's own name when it still names this frame.
+
+    Readers take the frame from the name's trailing digits, so any other name would move the boxes to another frame.
+    """
+    return image_name if image_name and frame_from_name(image_name) == frame else f"frame_{frame:06d}{suffix}"
+
+
+def attributes_text(attrs: dict) -> str:
+    return json.dumps(attrs, sort_keys=True)
+
+
+def attribute_values(text: str) -> dict:
+    try:
+        value = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def load_json(path: Path):
+    try:
+        with path.open("rb") as fh:
+            return json.load(fh)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise AnnotationFormatError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def per_video(value, video: str):
+    """An option given once for every video, or as a dict per video_sha256: the value for `video`."""
+    return value.get(video) if isinstance(value, dict) else value
+
+
+def declared_size(width, height) -> tuple[int, int] | None:
+    """(width, height) as a file declares a frame's size, None when either is missing, zero or not a number."""
+    if not (width and height):
+        return None
+    try:
+        return int(float(width)), int(float(height))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def size_for(image_size: ImageSize, video: str, what: str) -> tuple[float, float]:
+    size = per_video(image_size, video)
+    if size is None:
+        raise ValueError(f"{what} needs the image size: pass image_size=(width, height) (or a dict per video_sha256)")
+    width, height = size
+    return float(width), float(height)
+
+
+def one_video(df: pd.DataFrame, fmt: str) -> None:
+    """Formats that describe a single video take one video's rows, so frames of two videos cannot collide."""
+    videos = sorted(set(df["video_sha256"]))
+    if len(videos) > 1:
+        raise ValueError(f"{fmt} holds one video per file; these rows span {len(videos)} videos: write them one by one")
+
+
+def class_list(df: pd.DataFrame, class_names: list[str] | None, fmt: str) -> list[str]:
+    """The classes to declare: the given list (which must cover every row) or the sorted names in the table."""
+    if class_names is None:
+        return sorted(set(df["class_name"]))
+    unknown = sorted(set(df["class_name"]) - set(class_names))
+    if unknown:
+        raise ValueError(f"{fmt}: rows have classes missing from class_names: {unknown}")
+    return list(class_names)
+
+
+def frame_keys(frames: pd.DataFrame | None) -> list[tuple[str, int]]:
+    """The (video_sha256, frame_index) pairs of a writer's `frames` option (frames the file must show even without
+    rows), sorted, each once."""
+    if frames is None:
+        return []
+    return sorted(set(zip(frames["video_sha256"], (int(f) for f in frames["frame_index"]))))
+
+
+def writing_order(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows in an order that does not depend on the input's order, so written ids and files are stable."""
+    keys = ["video_sha256", "frame_index", "track_id", "class_name", *BOX, "source_id"]
+    return canonical(df).sort_values(keys, kind="stable").reset_index(drop=True)

@@ -1,0 +1,400 @@
+"""Decoding and probing with PyAV, trusting what decodes rather than what the container claims.
+
+Headers lie: a cut-off upload still claims its full frame count, a muxer may write the wrong frame rate.
+So frame counts come from the decoder, durations and frame rates from decoded timestamps, and the header's
+values are kept only as claims to compare against.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+from av.video.reformatter import VideoReformatter
+
+from vision_assets.core.video.phash import perceptual_hash, signature_to_hex
+
+VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".ts"})
+# A container may round its frame count; more than this share missing means the file was cut short.
+TRUNCATION_TOLERANCE = 0.02
+# A header frame rate further than this from the decoded timestamps' rate is wrong, not rounded.
+FPS_TOLERANCE = 0.01
+THUMBNAIL_WIDTH = 64
+SIGNATURE_STEP_S = 0.5
+SIGNATURE_POINTS = (0.1, 0.3, 0.5, 0.7, 0.9)
+# Frames a decoder may emit out of packet order (B-frame reordering plus frame-thread delay); bounds the
+# packets remembered to place a keyframe in display order when the frames around it are not decoded.
+_REORDER_WINDOW = 64
+# 8-bit formats whose first plane is the luma: grayscale pixels without any colour conversion.
+_LUMA_FIRST = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p",
+                         "yuvj440p", "yuv411p", "yuv410p", "nv12", "nv21", "gray"})
+
+
+class UnreadableVideo(Exception):
+    """The file cannot be opened as a video at all; the message names the file and why."""
+
+
+class DecodedFrame:
+    """One decoded frame as a sampling strategy sees it.
+
+    Index, timestamp and keyframe flag cost nothing; pixels are converted on first access only, so frames
+    nobody looks at never leave the decoder's YUV buffers.
+    """
+
+    __slots__ = ("index", "timestamp", "_frame", "_reformatter", "_thumbnail", "_bgr")
+
+    def __init__(self, frame: av.VideoFrame, index: int, timestamp: float, reformatter: VideoReformatter):
+        self.index = index
+        self.timestamp = timestamp
+        self._frame = frame
+        self._reformatter = reformatter
+        self._thumbnail: np.ndarray | None = None
+        self._bgr: np.ndarray | None = None
+
+    @property
+    def keyframe(self) -> bool:
+        return bool(self._frame.key_frame)
+
+    @property
+    def width(self) -> int:
+        return self._frame.width
+
+    @property
+    def height(self) -> int:
+        return self._frame.height
+
+    @property
+    def luma(self) -> np.ndarray:
+        """Full-resolution grayscale; a view of the decoder's Y plane where the format has one (no copy)."""
+        frame = self._frame
+        if frame.format.name not in _LUMA_FIRST:
+            return frame.to_ndarray(format="gray")
+        plane = frame.planes[0]
+        rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        return rows[:, :plane.width]
+
+    @property
+    def thumbnail(self) -> np.ndarray:
+        """A small grayscale copy (64 px wide) for cheap content comparisons between frames."""
+        if self._thumbnail is None:
+            height = max(1, round(THUMBNAIL_WIDTH * self.height / max(self.width, 1)))
+            self._thumbnail = cv2.resize(self.luma, (THUMBNAIL_WIDTH, height), interpolation=cv2.INTER_AREA)
+        return self._thumbnail
+
+    @property
+    def bgr(self) -> np.ndarray:
+        """Full BGR image, converted by FFmpeg's swscale exactly as OpenCV's own reader converts it.
+
+        The video's one reformatter keeps its scaler set up between frames; a fresh one per frame
+        (what frame.to_ndarray does) costs three times the conversion itself."""
+        if self._bgr is None:
+            self._bgr = self._reformatter.reformat(self._frame, format="bgr24").to_ndarray()
+        return self._bgr
+
+
+@dataclass(frozen=True)
+class StreamClaims:
+    """What the container header says; only claims until decoding confirms them."""
+
+    codec: str
+    width: int
+    height: int
+    fps_header: float
+    frames_claimed: int
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    if not path.exists():
+        raise UnreadableVideo(f"{path}: file does not exist")
+    if path.stat().st_size == 0:
+        raise UnreadableVideo(f"{path.name}: file is empty (0 bytes)")
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as error:
+        raise UnreadableVideo(f"{path.name}: no decoder could open the container ({_describe(error)})") from error
+    if not container.streams.video:
+        container.close()
+        raise UnreadableVideo(f"{path.name}: the container has no video stream")
+    return container
+
+
+def _describe(error: BaseException) -> str:
+    text = getattr(error, "strerror", None) or str(error)
+    return f"{type(error).__name__}: {text}"
+
+
+def _configure(stream: av.video.stream.VideoStream, keyframes_only: bool) -> StreamClaims:
+    stream.thread_type = "AUTO"  # frame and slice threads: decoding is most of the cost
+    if keyframes_only:
+        stream.codec_context.skip_frame = "NONKEY"
+    context = stream.codec_context
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    return StreamClaims(codec=stream.codec.canonical_name, width=context.width, height=context.height,
+                        fps_header=float(rate) if rate else 0.0, frames_claimed=max(int(stream.frames or 0), 0))
+
+
+class VideoSource:
+    """An opened video whose frames are counted as they decode.
+
+    keyframes_only asks the decoder to skip everything but keyframes (no full decode); the frames that
+    exist are then counted from the container's packets instead of from the decoder.
+    """
+
+    def __init__(self, path: Path, *, keyframes_only: bool = False):
+        self.path = path = Path(path)
+        self.keyframes_only = keyframes_only
+        self._container = _open(path)
+        self._stream = self._container.streams.video[0]
+        try:
+            self.claims = _configure(self._stream, keyframes_only)
+        except (av.error.FFmpegError, AttributeError, ValueError) as error:  # e.g. a codec FFmpeg lacks
+            self._container.close()
+            raise UnreadableVideo(f"{path.name}: no decoder for its video stream ({_describe(error)})") from error
+        self.frames_decoded = 0
+        self.keyframes = 0
+        self.packets = 0
+        self.undecodable_packets = 0
+        self._decode_error = ""
+        self._read_error = ""
+        self._start: float | None = None  # the first decoded frame's timestamp: time zero
+        self._first_packet: float | None = None
+        self._last_packet: float | None = None
+        self._last_frame: float | None = None
+        self._reformatter = VideoReformatter()
+
+    def __enter__(self) -> VideoSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._container.close()
+
+    def frames(self) -> Iterator[DecodedFrame]:
+        """Frames in display order with timestamps in seconds from the stream's start.
+
+        Damage never raises (it is recorded in `error`): a packet that fails to decode is skipped, and an
+        unreadable rest of the file ends the iteration, so what was decoded is the usable part of the file.
+        """
+        stream, time_base = self._stream, self._stream.time_base
+        recent: deque[int | None] = deque(maxlen=_REORDER_WINDOW)
+        try:
+            for packet in self._container.demux(stream):
+                if packet.size:  # the final empty packet only flushes the decoder
+                    self.packets += 1
+                    if self.keyframes_only:  # skipped frames leave only their packets to count and time
+                        recent.append(packet.pts)
+                        self._track_packet_time(packet.pts, time_base)
+                try:
+                    decoded = packet.decode()
+                except av.error.FFmpegError as error:  # one damaged packet: skip it, keep what follows
+                    self.undecodable_packets += 1
+                    self._decode_error = self._decode_error or _describe(error)
+                    continue
+                for frame in decoded:
+                    yield self._wrap(frame, recent)
+        except (av.error.FFmpegError, OSError) as error:  # the container itself is unreadable from here on
+            self._read_error = f"reading stopped after {self.frames_decoded} frames ({_describe(error)})"
+
+    @property
+    def error(self) -> str:
+        """What went wrong while decoding, empty when nothing did."""
+        problems = [self._read_error] if self._read_error else []
+        if self.undecodable_packets:
+            problems.append(f"{self.undecodable_packets} packet(s) failed to decode, first: {self._decode_error}")
+        return "; ".join(problems)
+
+    def _track_packet_time(self, pts: int | None, time_base) -> None:
+        if pts is None or time_base is None:
+            return
+        seconds = float(pts * time_base)
+        self._first_packet = seconds if self._first_packet is None else min(self._first_packet, seconds)
+        self._last_packet = seconds if self._last_packet is None else max(self._last_packet, seconds)
+
+    def _wrap(self, frame: av.VideoFrame, recent: deque) -> DecodedFrame:
+        if self.keyframes_only and frame.pts is not None:
+            # Display index = packets shown before this one; those shown at or after it arrived recently.
+            later = sum(1 for pts in recent if pts is not None and pts >= frame.pts)
+            index = self.packets - later
+        else:
+            index = self.frames_decoded
+        seconds = frame.time
+        if seconds is None:  # no timestamp at all: the header rate is the only clue left
+            fps = self.claims.fps_header or 1.0
+            seconds = index / fps + (self._start or 0.0)
+        if self._start is None:
+            self._start = seconds
+        self.frames_decoded += 1
+        self.keyframes += bool(frame.key_frame)
+        self._last_frame = seconds
+        return DecodedFrame(frame, index, seconds - self._start, self._reformatter)
+
+    # -- the truth after decoding ------------------------------------------------------------------
+    @property
+    def frames_present(self) -> int:
+        """Frames the file really holds: decoded ones, or in keyframes-only mode the packets demuxed."""
+        return self.packets if self.keyframes_only else self.frames_decoded
+
+    @property
+    def fps(self) -> float:
+        """The header's rate unless decoded timestamps disagree with it (then theirs)."""
+        header = self.claims.fps_header
+        if self.keyframes_only:
+            count, first, last = self.packets, self._first_packet, self._last_packet
+        else:
+            count, first, last = self.frames_decoded, self._start, self._last_frame
+        if count < 2 or first is None or last is None or last <= first:
+            return header
+        measured = (count - 1) / (last - first)
+        if header <= 0 or abs(measured - header) > FPS_TOLERANCE * header:
+            return measured
+        return header
+
+    @property
+    def duration_s(self) -> float:
+        """From the first to the last frame's timestamp plus one frame's display time."""
+        count = self.frames_present
+        if not count:
+            return 0.0
+        last = self._last_packet if self.keyframes_only else self._last_frame
+        span = (last or 0.0) - (self._start or 0.0)
+        fps = self.fps
+        return max(span, 0.0) + (1.0 / fps if fps > 0 else 0.0)
+
+    def verdict(self) -> tuple[str, str]:
+        """(outcome, reason): ok, truncated (the decodable part is usable) or quarantined (nothing is)."""
+        name, claimed, present = self.path.name, self.claims.frames_claimed, self.frames_present
+        if self.frames_decoded == 0:
+            detail = f" ({self.error})" if self.error else ""
+            return "quarantined", f"{name}: container opens but no frame decodes{detail}"
+        if claimed and present < claimed * (1 - TRUNCATION_TOLERANCE):
+            verb = "are in the file" if self.keyframes_only else "decode"
+            return "truncated", f"{name}: only {present} of {claimed} claimed frames {verb} (file cut short)"
+        if self.error:
+            return "truncated", f"{name}: {self.error}"
+        return "ok", ""
+
+
+_END = object()
+
+
+class _Failure:
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+@contextmanager
+def decoded_ahead(source: VideoSource, depth: int = 32) -> Iterator[Iterator[DecodedFrame]]:
+    """source.frames() decoded by a background thread while the caller works on earlier frames.
+
+    FFmpeg decodes with the GIL released, so decoding overlaps the caller's conversion and JPEG encoding
+    even when the codec itself is single-threaded (MS-MPEG4, MPEG-2). The queue is bounded so a slow
+    consumer holds at most `depth` frames. Leaving the block early stops the decoder.
+    """
+    frames: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for frame in source.frames():
+                if stop.is_set():
+                    break
+                frames.put(frame)
+        except BaseException as error:  # re-raised in the consumer's thread below
+            frames.put(_Failure(error))
+        finally:
+            frames.put(_END)
+
+    ended = False
+
+    def consume() -> Iterator[DecodedFrame]:
+        nonlocal ended
+        while (item := frames.get()) is not _END:
+            if isinstance(item, _Failure):
+                raise item.error
+            yield item
+        ended = True
+
+    thread = threading.Thread(target=produce, name=f"decode-{source.path.name}", daemon=True)
+    thread.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        while not ended:  # unblock a producer waiting on a full queue, up to its end marker
+            ended = frames.get() is _END
+        thread.join()
+
+
+@dataclass(frozen=True)
+class Probe:
+    outcome: str  # ok | truncated | quarantined
+    reason: str
+    codec: str
+    width: int
+    height: int
+    fps: float  # trusted: from decoded timestamps where the header disagrees
+    frames_claimed: int
+    frames_decoded: int
+    duration_s: float
+    fps_header: float = 0.0
+    keyframes: int = 0
+    signature: str = ""  # near-duplicate signature: hex pHashes at 10/30/50/70/90 % of the real duration
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+_NOTHING = dict(codec="unknown", width=0, height=0, fps=0.0, frames_claimed=0, frames_decoded=0, duration_s=0.0)
+
+
+def probe_video(path: Path) -> Probe:
+    """Decode every frame once; never raises for a broken file (its problem is the Probe's reason)."""
+    path = Path(path)
+    try:
+        with VideoSource(path) as source:
+            marks: list[tuple[float, int]] = []
+            for frame in source.frames():
+                if not marks or frame.timestamp >= marks[-1][0] + SIGNATURE_STEP_S:
+                    marks.append((frame.timestamp, perceptual_hash(frame.luma)))
+            outcome, reason = source.verdict()
+            claims = source.claims
+            return Probe(
+                outcome=outcome, reason=reason, codec=claims.codec, width=claims.width, height=claims.height,
+                fps=round(source.fps, 6), frames_claimed=claims.frames_claimed,
+                frames_decoded=source.frames_decoded, duration_s=round(source.duration_s, 6),
+                fps_header=round(claims.fps_header, 6), keyframes=source.keyframes,
+                signature=signature_to_hex(_signature_points(marks, source.duration_s)))
+    except UnreadableVideo as error:
+        return Probe(outcome="quarantined", reason=str(error), **_NOTHING)
+    except Exception as error:  # any other failure is still this file's problem, not the caller's
+        return Probe(outcome="quarantined", reason=f"{path.name}: probing failed ({_describe(error)})", **_NOTHING)
+
+
+def _signature_points(marks: list[tuple[float, int]], duration_s: float) -> list[int]:
+    """The hashes taken nearest to fixed shares of the real duration, so two copies of the same footage
+    (whatever their frame rate or container) are compared at the same moments."""
+    if not marks:
+        return []
+    return [min(marks, key=lambda mark: abs(mark[0] - share * duration_s))[1] for share in SIGNATURE_POINTS]
+
+
+def read_sidecar(video_path: Path) -> dict:
+    sidecar = video_path.with_suffix(".json")
+    if not sidecar.exists():
+        return {}
+    try:
+        payload = json.loads(sidecar.read_text())
+    except (OSError, ValueError) as error:
+        return {"sidecar_error": f"{sidecar.name}: {error}"}
+    return payload if isinstance(payload, dict) else {"sidecar_error": f"{sidecar.name}: not a JSON object"}
