@@ -12,49 +12,15 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import fsspec
 import pandas as pd
 from fsspec.implementations.local import LocalFileSystem
 
-HASH_CHUNK = 1 << 20
-
-
-def sha256_file(path: Path | str) -> str:
-    """Streamed, so a multi-GB video never sits in memory."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A private temporary name beside path; renamed to path only if the body completes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-
-
-def partition_path(partition: Mapping[str, str]) -> str:
-    return "/".join(f"{key}={value}" for key, value in partition.items())
+from vision_assets.core.lake import keys
+from vision_assets.core.lake.atomic import HASH_CHUNK, atomic_path, atomic_write_bytes, sha256_bytes, sha256_file
 
 
 class Lake:
@@ -90,7 +56,7 @@ class Lake:
     def stage_file(self, source: Path, cache_dir: Path) -> tuple[Path, str]:
         """Copy a file to a private staging name while hashing it: the digest is of exactly the bytes staged,
         even if the source is still being written. Local lakes stage inside the lake so commit is a rename."""
-        staging = Path(self.path("staging")) if self.is_local else cache_dir / "staging"
+        staging = Path(self.path(keys.STAGING)) if self.is_local else cache_dir / "staging"
         staging.mkdir(parents=True, exist_ok=True)
         staged = staging / f"{uuid.uuid4().hex}{source.suffix.lower()}"
         digest = hashlib.sha256()
@@ -146,7 +112,7 @@ class Lake:
     # -- content-addressed blobs ---------------------------------------------------------------------
     @staticmethod
     def blob_relpath(kind: str, digest: str, suffix: str) -> str:
-        return f"blobs/{kind}/{digest[:2]}/{digest}{suffix}"
+        return keys.blob_key(kind, digest, suffix)
 
     def put_blob_bytes(self, kind: str, data: bytes, suffix: str, digest: str | None = None) -> tuple[str, str, bool]:
         """Returns (digest, path, written); identical content is stored once. Pass digest when the caller
@@ -173,9 +139,9 @@ class Lake:
                    for p in sorted(folder.rglob("*")) if p.is_file()}
         return self.put_blob_bytes(kind, json.dumps(entries, sort_keys=True, indent=1).encode(), ".tree.json")
 
-    def table_relpath(self, table: str, partition: Mapping[str, str] | None = None) -> str:
-        middle = partition_path(partition) if partition else ""
-        return "/".join(p for p in (f"tables/{table}", middle, "part-0.parquet") if p)
+    @staticmethod
+    def table_relpath(table: str, partition: Mapping[str, str] | None = None) -> str:
+        return keys.table_key(table, partition)
 
     def write_table(self, table: str, df: pd.DataFrame, partition: Mapping[str, str] | None = None) -> str:
         """One Parquet file per partition, replaced whole, so a rerun is idempotent."""
@@ -192,10 +158,10 @@ class Lake:
 
     def table_partitions(self, table: str) -> list[dict[str, str]]:
         """Partitions present in a hive-style table, found by listing (the lake is its own index)."""
-        pattern = self.path(f"tables/{table}/**/part-0.parquet")
+        pattern = self.path(keys.table_folder(table), "**", keys.PARQUET_FILE)
         found = []
         for file in sorted(self.fs.glob(pattern)):
-            rel = file[len(self.path(f"tables/{table}")) :].strip("/").split("/")[:-1]
+            rel = file[len(self.path(keys.table_folder(table))) :].strip("/").split("/")[:-1]
             found.append(dict(segment.split("=", 1) for segment in rel))
         return found
 
