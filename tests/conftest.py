@@ -39,7 +39,8 @@ def settings_for(data_dir: Path, **extra: str):
 def tiny_definitions(settings, **resource_overrides):
     """The real definitions with resources pointed at a temp data folder and a training run that takes seconds."""
     from vision_assets.definitions import build_definitions
-    from vision_assets.defs.resources import RetrainPolicyResource, TrainerResource, build_resources
+    from vision_assets.defs.resources import RetrainPolicyResource, TrainerResource
+    from vision_assets.defs.wiring import build_resources
 
     resources = build_resources(settings)
     resources["trainer"] = TrainerResource(epochs=1, imgsz=96, batch=8, workers=0)
@@ -70,7 +71,7 @@ TINY_SPEC = dict(scenes=("cam-a", "cam-b"), days=("2026-11-18",), videos_per_day
 @pytest.fixture(scope="session")
 def tiny_landing() -> Path:
     """2 scenes x 1 day x 2 videos of 3 s, generated once per session (copy it before changing it)."""
-    from vision_assets.demo.generator import DemoSpec, generate_demo_data
+    from vision_assets.demo import DemoSpec, generate_demo_data
 
     landing = _SESSION_TMP / "tiny_landing"
     generate_demo_data(landing, DemoSpec(**TINY_SPEC))

@@ -93,8 +93,10 @@ def test_yolo_export_links_images_and_writes_normalised_labels(tmp_path):
     assert "train: train.txt" in text and "  1: bus" in text
     listed = [line for split in ("train", "val", "test") for line in (tmp_path / "export" / f"{split}.txt").read_text().split()]
     assert len(listed) == len(manifest)
-    for image in listed:
-        assert os.path.islink(image) and "/images/" in image
+    for image in listed:  # "./images/..." relative to the list, as Ultralytics reads it; the links are relative too
+        link = tmp_path / "export" / image
+        assert os.path.islink(link) and "/images/" in image and not os.path.isabs(os.readlink(link))
+        assert link.resolve().read_bytes() == b"jpeg"
     labelled = manifest[manifest["n_boxes"] > 0].iloc[0]
     label_file = tmp_path / "export" / "labels" / labelled["split"] / f"{labelled['sample_id']}.txt"
     assert label_file.read_text() == "0 0.200000 0.300000 0.200000 0.400000\n"

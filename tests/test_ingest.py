@@ -14,7 +14,7 @@ from vision_assets.core.video import probe_video
 from vision_assets.defs.frames import sampled_frames
 from vision_assets.defs.ingest import raw_videos
 from vision_assets.defs.partitions import days, scene_day_key, scenes
-from vision_assets.defs.resources import build_resources
+from vision_assets.defs.wiring import build_resources
 
 VTEST_SHA = "45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf"
 

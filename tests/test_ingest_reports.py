@@ -154,7 +154,7 @@ def test_a_bad_video_policy_file_is_named_with_its_problem(tmp_path, policy, pro
     import yaml
 
     from vision_assets.defs.frames import plan_for
-    from vision_assets.defs.resources import build_resources
+    from vision_assets.defs.wiring import build_resources
 
     path = tmp_path / "policy.yaml"
     path.write_text(yaml.safe_dump(policy))
@@ -197,7 +197,7 @@ def test_a_file_that_cannot_be_read_fails_alone_and_old_tables_are_brought_up_to
 
 
 def test_a_scene_override_inherits_what_it_does_not_set():
-    from vision_assets.defs.resources import _sampling_policy
+    from vision_assets.defs.wiring import _sampling_policy
 
     policy = _sampling_policy({"default": {"params": {"every_seconds": 2.0}, "blur_faces": True},
                                "scenes": {"lot": {"strategy": "keyframes"}, "street": {"near_duplicate_distance": 0}}})

@@ -13,8 +13,8 @@ from vision_assets.defs.frames import sampled_frames
 from vision_assets.defs.ingest import raw_videos
 from vision_assets.defs.labels import annotations, qc_annotations
 from vision_assets.defs.partitions import days, scene_day_key, scenes
-from vision_assets.defs.resources import build_resources
-from vision_assets.demo.generator import DEMO_CLASSES
+from vision_assets.defs.wiring import build_resources
+from vision_assets.demo import DEMO_CLASSES
 
 ASSETS = [raw_videos, sampled_frames, annotations, qc_annotations]
 

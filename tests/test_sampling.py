@@ -220,6 +220,6 @@ def test_partition_table_has_one_row_per_kept_frame_and_stats(tmp_path, three_sc
     assert json.loads(table["params"][0]) == {"threshold": 30.0, "min_gap_seconds": 0.0}
     assert table["phash"].str.fullmatch("[0-9a-f]{64}").all()
     assert table["blurred"].tolist() == [True] * 4 and table["blur_regions"].tolist() == [1] * 4
-    assert all(Path(path).is_file() for path in table["image_path"])
+    assert all(Path(lake.path(key)).is_file() for key in table["image_path"])  # lake keys, resolved by the lake
     assert stats["per_video"]["a" * 64]["kept"] == 3 and stats["per_video"]["b" * 64]["kept"] == 1
     assert stats["frames"] == 4 and stats["near_duplicates_dropped"] == 0

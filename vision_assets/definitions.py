@@ -13,8 +13,8 @@ from vision_assets.defs.hard_examples import hard_examples, hard_examples_job, n
 from vision_assets.defs.ingest import ingest_job, landing_sensor, raw_videos
 from vision_assets.defs.labels import annotations, import_labels_job, label_drop_sensor, qc_annotations
 from vision_assets.defs.registry import registered_model
-from vision_assets.defs.resources import build_resources
 from vision_assets.defs.training import trained_checkpoint
+from vision_assets.defs.wiring import build_resources
 
 CODE_LOCATION = "vision_assets"
 ALL_ASSETS = [raw_videos, sampled_frames, annotations, qc_annotations, dataset_split, trained_checkpoint,

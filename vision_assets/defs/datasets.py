@@ -5,25 +5,15 @@ import hashlib
 import dagster as dg
 import pandas as pd
 
-from vision_assets.core.datasets import (
-    SplitConfig,
-    build_manifest,
-    dataset_version,
-    gather_labelled_frames,
-    publish_dataset,
-    read_split_registry,
-    record_splits,
-    split_problems,
-)
+from vision_assets.core.datasets import NotEnoughGroups, SplitConfig, build_dataset_version, new_label_count
+from vision_assets.defs import keys
 from vision_assets.defs.automation import IN_FLIGHT_STATUSES
 from vision_assets.defs.frames import sampled_frames
 from vision_assets.defs.labels import qc_annotations
-from vision_assets.defs.markdown import md_table
+from vision_assets.defs.markdown import lake_location, md_table
 from vision_assets.defs.resources import LakeResource, RetrainPolicyResource, TaxonomyResource
 
-LATEST_DATASET = "datasets/latest.json"
-
-TRAINING_ASSETS = ["dataset_split", "trained_checkpoint", "eval_report", "registered_model"]
+TRAINING_ASSETS = [keys.DATASET_SPLIT, keys.TRAINED_CHECKPOINT, keys.EVAL_REPORT, keys.REGISTERED_MODEL]
 
 
 class SplitSettings(dg.Config):
@@ -33,31 +23,17 @@ class SplitSettings(dg.Config):
     seed: int = 0
 
 
-def latest_dataset(lake: LakeResource) -> dict | None:
-    store = lake.lake()
-    if not store.exists(LATEST_DATASET):
-        return None
-    version = store.read_json(LATEST_DATASET)["version"]
-    return store.read_json(f"datasets/{version}/dataset.json")
-
-
-def _video_sources(lake: LakeResource, frames) -> list[dict]:
-    videos = lake.lake().read_tables("raw_videos", frames[["scene", "day"]].drop_duplicates().to_dict("records"))
-    used = videos[videos["video_sha256"].isin(set(frames["video_sha256"]))]
-    return used[["video_sha256", "source_name", "scene", "day", "source_size"]].drop_duplicates("video_sha256").to_dict("records")
-
-
 @dg.asset(
     deps=[sampled_frames, qc_annotations],
-    group_name="datasets",
+    group_name=keys.MODEL_GROUP,
     kinds={"parquet", "yolo"},
     owners=["team:vision-ml"],
     code_version="1",
     check_specs=[
-        dg.AssetCheckSpec("no_video_in_two_splits", asset="dataset_split", blocking=True,
+        dg.AssetCheckSpec(keys.NO_VIDEO_IN_TWO_SPLITS, asset=keys.DATASET_SPLIT, blocking=True,
                           description="No video (or scene, when grouping by scene) has frames in two splits, in this "
                                       "version or against the split any earlier version gave it."),
-        dg.AssetCheckSpec("splits_not_empty", asset="dataset_split", blocking=True,
+        dg.AssetCheckSpec(keys.SPLITS_NOT_EMPTY, asset=keys.DATASET_SPLIT, blocking=True,
                           description="Train, val and test each hold at least one video."),
     ],
     description=(
@@ -68,52 +44,40 @@ def _video_sources(lake: LakeResource, frames) -> list[dict]:
     ),
 )
 def dataset_split(context: dg.AssetExecutionContext, config: SplitSettings, lake: LakeResource, taxonomy: TaxonomyResource):
-    store = lake.lake()
-    frames, labels, report = gather_labelled_frames(store, taxonomy.class_names)
     split = SplitConfig(train=config.train, val=config.val, group_by=config.group_by, seed=config.seed)
-    group_column = "video_sha256" if split.group_by == "video" else "scene"
-    groups = frames[group_column].nunique() if len(frames) else 0
-    if groups < 3:
-        raise dg.Failure(f"{groups} labelled {split.group_by}(s) with QC-passed frames in {store.root}: "
-                         f"train, val and test need at least 3")
-    registry = read_split_registry(store, split.group_by)
-    manifest = build_manifest(frames, labels, split, registry)
-    version = dataset_version(manifest, labels, taxonomy.class_names, split)
-    provenance = {"label_versions_considered": report["label_versions_considered"],
-                  "label_files": report["label_files"], "video_sources": _video_sources(lake, frames)}
-    record = publish_dataset(store, manifest, labels, taxonomy.class_names, split, version, provenance)
-    problems = split_problems(manifest, registry, split.group_by)
-    usable = not any(problems.values())
-    if usable:
-        record_splits(store, split.group_by, manifest, version)
-        store.write_json(LATEST_DATASET, {"version": version})
+    try:
+        build = build_dataset_version(lake.lake(), taxonomy.class_names, split)
+    except NotEnoughGroups as error:
+        raise dg.Failure(str(error)) from error
+    record, report, problems = build.record, build.report, build.problems
     counts = pd.DataFrame(record["counts"]).T.reset_index(names="split")
-    context.log.info(f"dataset {version}: {len(manifest)} frames, {len(labels)} boxes, usable={usable}")
+    context.log.info(f"dataset {record['version']}: {len(build.manifest)} frames, {len(build.labels)} boxes, "
+                     f"usable={build.usable}")
     yield dg.Output(
         record,
         metadata={
-            "dataset_version": version,
-            "dagster/row_count": len(manifest),
-            "boxes": len(labels),
+            "dataset_version": record["version"],
+            "dagster/row_count": len(build.manifest),
+            "boxes": len(build.labels),
             "videos": len(record["videos"]),
             "splits": dg.MetadataValue.md(md_table(counts)),
             "excluded_partitions": dg.MetadataValue.json(report["excluded_partitions"]),
             "frames_dropped_by_qc": report.get("frames_dropped_by_qc", 0),
             "duplicate_video_frames": report.get("duplicate_video_frames", 0),
-            "data_yaml": dg.MetadataValue.path(record["data_yaml"]),
+            **lake_location(lake.lake(), record["data_yaml"]),
         },
-        data_version=dg.DataVersion(version),
+        data_version=dg.DataVersion(record["version"]),
     )
     crossing = problems["groups_in_two_splits"] + problems["groups_moved_since_earlier_versions"]
     yield dg.AssetCheckResult(
-        check_name="no_video_in_two_splits",
+        check_name=keys.NO_VIDEO_IN_TWO_SPLITS,
         passed=not crossing,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={k: dg.MetadataValue.json(v[:50]) for k, v in problems.items() if k != "empty_splits"}
         | {"group_by": split.group_by},
     )
     yield dg.AssetCheckResult(
-        check_name="splits_not_empty",
+        check_name=keys.SPLITS_NOT_EMPTY,
         passed=not problems["empty_splits"],
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={"empty_splits": dg.MetadataValue.json(problems["empty_splits"]),
@@ -129,24 +93,12 @@ training_job = dg.define_asset_job("train_and_register", selection=dg.AssetSelec
                                    description="New dataset version, training, evaluation, registration.")
 
 
-def new_label_count(lake: LakeResource) -> tuple[int, list[str]]:
-    """QC-passed labels in passing partitions whose label version the latest dataset does not contain."""
-    summaries = lake.lake().read_tables("qc_summary")
-    if summaries.empty:
-        return 0, []
-    passing = summaries[summaries["passed"].astype(bool)]
-    previous = latest_dataset(lake)
-    known = set(previous.get("label_versions_considered", previous["label_versions"])) if previous else set()
-    fresh = passing[~passing["label_version"].isin(known)]
-    return int(fresh["kept"].sum()), sorted(passing["label_version"].tolist())
-
-
 @dg.sensor(job=training_job, minimum_interval_seconds=120, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Starts a new dataset version and training run once enough new QC-passed labels arrived "
                        "since the latest dataset version.")
 def retrain_sensor(context: dg.SensorEvaluationContext, lake: LakeResource, retrain_policy: RetrainPolicyResource):
     records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("qc_annotations"),
+        dg.AssetRecordsFilter(asset_key=keys.QC_ANNOTATIONS,
                               after_storage_id=int(context.cursor) if context.cursor else None),
         limit=1000, ascending=True,
     ).records
@@ -156,7 +108,7 @@ def retrain_sensor(context: dg.SensorEvaluationContext, lake: LakeResource, retr
     if in_flight:
         return dg.SkipReason(f"training run {in_flight[0].run_id} is still in progress")
     cursor = str(records[-1].storage_id) if records else context.cursor
-    count, versions = new_label_count(lake)
+    count, versions = new_label_count(lake.lake())
     if count < retrain_policy.min_new_labels:
         return dg.SensorResult(skip_reason=f"{count} new QC-passed labels (< {retrain_policy.min_new_labels})", cursor=cursor)
     run_key = hashlib.sha256("|".join(versions).encode()).hexdigest()[:16]

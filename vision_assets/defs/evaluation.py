@@ -1,12 +1,12 @@
 """Stage 6: eval_report, the checkpoint's metrics on its dataset version's test split."""
 
 import base64
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
-from vision_assets.core.evaluation import error_montage, evaluate_checkpoint
+from vision_assets.core.evaluation.checkpoint_report import TEST_METRICS, evaluate_checkpoint_record
+from vision_assets.defs import keys
 from vision_assets.defs.markdown import md_table
 from vision_assets.defs.resources import LakeResource, MlflowResource, TrainerResource
 
@@ -30,12 +30,12 @@ def report_markdown(report: dict, montage_uri: str | None, montage: bytes | None
     ]
     if montage:
         lines += ["", "#### Error samples (green: label, red: missed, orange: false alarm)", "",
-                  f"![errors](data:image/jpeg;base64,{base64.b64encode(montage).decode()})", "", f"Full size: `{montage_uri}`"]
+                  f"![errors](data:image/jpeg;base64,{base64.b64encode(montage).decode()})", "", f"Full size: lake key `{montage_uri}`"]
     return "\n".join(lines)
 
 
 @dg.asset(
-    group_name="evaluation",
+    group_name=keys.MODEL_GROUP,
     kinds={"pytorch"},
     owners=["team:vision-ml"],
     code_version="1",
@@ -49,21 +49,10 @@ def eval_report(context: dg.AssetExecutionContext, trained_checkpoint: dict, dat
     if trained_checkpoint["dataset_version"] != dataset_split["version"]:
         raise dg.Failure(f"checkpoint was trained on {trained_checkpoint['dataset_version']}, "
                          f"dataset_split is {dataset_split['version']}: rematerialize trained_checkpoint first")
-    store = lake.lake()
-    weights = store.local_copy(trained_checkpoint["checkpoint_path"], lake.work / "checkpoints")
-    full = evaluate_checkpoint(store, dataset_split, Path(weights), work_dir=lake.work,
-                               imgsz=trained_checkpoint["config"]["imgsz"], device=trainer.device)
-    montage = error_montage(full)
-    montage_uri = None
-    if montage:
-        montage_uri = store.write_bytes(f"reports/{trained_checkpoint['checkpoint_sha256'][:16]}/errors.jpg", montage)
-    report = {k: v for k, v in full.items() if k not in ("detections", "ground_truth", "test")}
-    report.update(checkpoint_sha256=trained_checkpoint["checkpoint_sha256"], error_samples=montage_uri)
-    store.write_json(f"reports/{trained_checkpoint['checkpoint_sha256'][:16]}/eval.json", report)
-    registry = mlflow.registry()
+    report, montage = evaluate_checkpoint_record(lake.lake(), trained_checkpoint, dataset_split, work_dir=lake.work,
+                                                 device=trainer.device)
     overall = report["overall"]
-    registry.log_metrics(trained_checkpoint["mlflow_run_id"],
-                         {f"test_{k}": overall[k] for k in ("map50_95", "map50", "map75", "precision", "recall")})
+    mlflow.registry().log_metrics(trained_checkpoint["mlflow_run_id"], {f"test_{k}": overall[k] for k in TEST_METRICS})
     return dg.Output(
         report,
         metadata={
@@ -73,6 +62,6 @@ def eval_report(context: dg.AssetExecutionContext, trained_checkpoint: dict, dat
             "recall": overall["recall"],
             "test_images": report["test_images"],
             "test_split_hash": report["test_split_hash"],
-            "report": dg.MetadataValue.md(report_markdown(report, montage_uri, montage)),
+            "report": dg.MetadataValue.md(report_markdown(report, report['error_samples'], montage)),
         },
     )

@@ -8,9 +8,11 @@ import pandas as pd
 from vision_assets.core.ingest import usable_videos
 from vision_assets.core.sampling import SamplingPlan, frames_version, get_strategy, sample_partition
 from vision_assets.core.video import Blurrer
+from vision_assets.core.lake import keys as lake_keys
+from vision_assets.defs import keys
 from vision_assets.defs.automation import CARRY_NEW_PARTITION
 from vision_assets.defs.ingest import raw_videos
-from vision_assets.defs.markdown import md_table
+from vision_assets.defs.markdown import lake_location, md_table
 from vision_assets.defs.partitions import lake_partition, scene_and_day, scene_day
 from vision_assets.defs.resources import LakeResource, SamplingPolicyResource, SceneSampling
 
@@ -29,7 +31,7 @@ def plan_for(spec: SceneSampling) -> SamplingPlan:
 @dg.asset(
     partitions_def=scene_day,
     deps=[raw_videos],
-    group_name="frames",
+    group_name=keys.DATA_GROUP,
     kinds={"image", "parquet"},
     owners=["team:vision-data"],
     code_version="2",
@@ -48,9 +50,9 @@ def sampled_frames(context: dg.AssetExecutionContext, config: SamplingRunConfig,
     partition = lake_partition(scene, day)
     spec = sampling.for_scene(scene)
     plan = plan_for(spec)
-    videos = usable_videos(store.read_table("raw_videos", partition))
+    videos = usable_videos(store.read_table(lake_keys.RAW_VIDEOS, partition))
     table, stats = sample_partition(store, videos, plan, lake.work / "video_cache", config.workers)
-    store.write_table("sampled_frames", table, partition)
+    store.write_table(lake_keys.SAMPLED_FRAMES, table, partition)
     names = dict(zip(videos["video_sha256"], videos["source_name"]))
     per_video = pd.DataFrame([{"video": names.get(sha, sha[:12]), **{k: s[k] for k in
                                ("outcome", "frames_decoded", "kept", "near_duplicates_dropped")}}
@@ -67,7 +69,7 @@ def sampled_frames(context: dg.AssetExecutionContext, config: SamplingRunConfig,
             "blurred_frames": int(table["blurred"].sum()),
             "blur_regions": int(table["blur_regions"].sum()),
             "privacy": "faces " + ("on" if spec.blur_faces else "off") + ", plates " + ("on" if spec.blur_plates else "off"),
-            "dagster/uri": store.uri(store.table_relpath("sampled_frames", partition)),
+            **lake_location(store, lake_keys.table_key(lake_keys.SAMPLED_FRAMES, partition)),
             "frames_per_video": dg.MetadataValue.md(md_table(per_video)),
         },
         data_version=dg.DataVersion(frames_version(table)),

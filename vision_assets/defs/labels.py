@@ -2,20 +2,22 @@
 
 
 import hashlib
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
 from vision_assets.core.ingest import dropped_labels_for, label_files_for, scan_label_drop_zone, usable_videos
-from vision_assets.core.labels import (
-    AnnotationFormatError,
-    empty_annotations,
-    label_version,
-    read_annotations,
+from vision_assets.core.labels.partition import (
+    LabelFile,
+    PartitionLabels,
+    boxes_on_sampled_frames,
+    import_partition_labels,
 )
+from vision_assets.core.lake import keys as lake_keys
 from vision_assets.core.qc import QcConfig as QcEngineConfig
-from vision_assets.core.qc import run_qc, summarise, validate_table
+from vision_assets.core.qc import summarise, validate_table
+from vision_assets.core.qc.partition import PartitionQc, qc_partition
+from vision_assets.defs import keys
 from vision_assets.defs.automation import CARRY_NEW_PARTITION, INPUTS_TAG, hold_back_reason
 from vision_assets.defs.ingest import raw_videos
 from vision_assets.defs.markdown import md_table
@@ -28,19 +30,19 @@ OWNERS = ["team:vision-labels"]
 @dg.asset(
     partitions_def=scene_day,
     deps=[raw_videos],
-    group_name="labels",
+    group_name=keys.DATA_GROUP,
     kinds={"parquet"},
     owners=OWNERS,
     code_version="2",
     automation_condition=CARRY_NEW_PARTITION,
     check_specs=[
-        dg.AssetCheckSpec("label_files_readable", asset="annotations",
+        dg.AssetCheckSpec(keys.LABEL_FILES_READABLE, asset=keys.ANNOTATIONS,
                           description="Every label file of the partition parsed; the failing ones are named."),
-        dg.AssetCheckSpec("label_files_matched", asset="annotations",
+        dg.AssetCheckSpec(keys.LABEL_FILES_MATCHED, asset=keys.ANNOTATIONS,
                           description="Warns about drop-zone label files named after no video of the partition."),
-        dg.AssetCheckSpec("videos_labelled", asset="annotations",
+        dg.AssetCheckSpec(keys.VIDEOS_LABELLED, asset=keys.ANNOTATIONS,
                           description="Warns about usable videos with no label file (they cannot enter datasets)."),
-        dg.AssetCheckSpec("canonical_table_expectations", asset="annotations",
+        dg.AssetCheckSpec(keys.CANONICAL_TABLE_EXPECTATIONS, asset=keys.ANNOTATIONS,
                           description="Great Expectations validation of the imported table (before QC): what it "
                                       "finds here is what QC will reject."),
     ],
@@ -55,89 +57,57 @@ OWNERS = ["team:vision-labels"]
 )
 def annotations(context: dg.AssetExecutionContext, lake: LakeResource, taxonomy: TaxonomyResource):
     scene, day = scene_and_day(context)
-    store = lake.lake()
-    partition = lake_partition(scene, day)
-    videos = usable_videos(store.read_table("raw_videos", partition)).to_dict("records")
-    dropped = dropped_labels_for(lake.landing, scene, day)
-    stems = {Path(v["source_name"]).stem for v in videos}
-    unmatched = [d.path.name for d in dropped if d.video_stem not in stems]
-    tables, sources, errors, unlabelled = [], [], [], []
-    for video in videos:
-        stem = Path(video["source_name"]).stem
-        label_paths = [(p, "") for p in label_files_for(Path(video["source_path"]))]
-        label_paths += [(d.path, d.fingerprint) for d in dropped if d.video_stem == stem]
-        if not label_paths:
-            unlabelled.append(video["source_name"])
-        for label_path, fingerprint in label_paths:
-            try:
-                rows = read_annotations(label_path, image_size=(int(video["width"]), int(video["height"])))
-            except AnnotationFormatError as error:
-                errors.append({"file": label_path.name, "error": str(error)})
-                context.log.error(str(error))
-                # Recorded as seen, so the drop-zone sensor waits for a corrected file instead of retrying.
-                sources.append({"video_sha256": video["video_sha256"], "source_file": label_path.name,
-                                "format": "unreadable", "label_file_sha256": "", "stored_path": "", "rows": 0,
-                                "fingerprint": fingerprint})
-                continue
-            tables.append(rows.assign(video_sha256=video["video_sha256"]))
-            # The exact label bytes are kept, content-addressed, so a dataset traces back to them.
-            digest, stored, _ = (store.put_blob_tree("labels", label_path) if label_path.is_dir()
-                                 else store.put_blob_file("labels", label_path, label_path.suffix.lower()))
-            sources.append({"video_sha256": video["video_sha256"], "source_file": label_path.name,
-                            "format": str(rows["source_format"].iloc[0]) if len(rows) else "",
-                            "label_file_sha256": digest, "stored_path": stored, "rows": len(rows),
-                            "fingerprint": fingerprint})
-    sources += [{"video_sha256": "", "source_file": d.path.name, "format": "unmatched", "label_file_sha256": "",
-                 "stored_path": "", "rows": 0, "fingerprint": d.fingerprint} for d in dropped if d.video_stem not in stems]
-    table = pd.concat(tables, ignore_index=True) if tables else empty_annotations()
-    table.attrs.clear()  # a reader's declared image sizes are for audits; the lake's frame sizes come from probing
-    version = label_version(table)
-    versioned = table.assign(label_version=version)
-    store.write_table("annotations", versioned, partition)
-    store.write_table("annotation_versions", versioned, {**partition, "label_version": version})
-    sources_table = pd.DataFrame(sources, columns=["video_sha256", "source_file", "format", "label_file_sha256",
-                                                   "stored_path", "rows", "fingerprint"])
-    store.write_table("label_sources", sources_table.assign(label_version=version), partition)
-    expectations = validate_table(table, taxonomy.class_names)
+    store, partition = lake.lake(), lake_partition(scene, day)
+    videos = usable_videos(store.read_table(lake_keys.RAW_VIDEOS, partition)).to_dict("records")
+    beside = {v["video_sha256"]: label_files_for(lake.landing / v["source_path"]) for v in videos}
+    dropped = [LabelFile(d.path, d.video_stem, d.fingerprint) for d in dropped_labels_for(lake.landing, scene, day)]
+    labels = import_partition_labels(store, partition, videos, beside, dropped)
+    for error in labels.errors:
+        context.log.error(error["error"])
+    table = labels.table
+    expectations = validate_table(table.drop(columns=["label_version"]), taxonomy.class_names)
     findings = sorted({f for text in table["file_findings"].unique() for f in text.split(";") if f})
-    frames = store.read_table("sampled_frames", partition)
-    on_sampled = 0 if frames is None or table.empty else int(
-        table.merge(frames[["video_sha256", "frame_index"]].drop_duplicates(), on=["video_sha256", "frame_index"]).shape[0])
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(table),
-            "label_version": version,
+            "label_version": labels.version,
             "frames_labelled": int(table[["video_sha256", "frame_index"]].drop_duplicates().shape[0]),
-            "boxes_on_sampled_frames": on_sampled,
+            "boxes_on_sampled_frames": boxes_on_sampled_frames(table, store.read_table(lake_keys.SAMPLED_FRAMES, partition)),
             "tracks": int(table.loc[table["track_id"] >= 0, ["video_sha256", "track_id"]].drop_duplicates().shape[0]),
             "annotators": dg.MetadataValue.json(table["annotator"].value_counts().to_dict()),
             "classes": dg.MetadataValue.json(table["class_name"].value_counts().to_dict()),
             "formats": dg.MetadataValue.json(table["source_format"].value_counts().to_dict()),
             "file_findings": dg.MetadataValue.json(findings),
-            "label_files": dg.MetadataValue.md(md_table(sources_table[["source_file", "format", "label_file_sha256", "rows"]])),
+            "label_files": dg.MetadataValue.md(md_table(
+                labels.sources[["source_file", "format", "label_file_sha256", "rows"]])),
             "expectations": dg.MetadataValue.json(expectations),
         },
-        data_version=dg.DataVersion(version),
+        data_version=dg.DataVersion(labels.version),
     )
+    yield from _import_checks(labels, expectations, scene, day)
+
+
+def _import_checks(labels: PartitionLabels, expectations: dict, scene: str, day: str):
+    errors, unmatched, unlabelled = labels.errors, labels.unmatched, labels.unlabelled
     yield dg.AssetCheckResult(
-        check_name="label_files_readable", passed=not errors, severity=dg.AssetCheckSeverity.ERROR,
+        check_name=keys.LABEL_FILES_READABLE, passed=not errors, severity=dg.AssetCheckSeverity.ERROR,
         description=f"{len(errors)} label file(s) could not be read" if errors else "every label file was read",
         metadata={"unreadable": dg.MetadataValue.md(md_table(pd.DataFrame(errors)))},
     )
     yield dg.AssetCheckResult(
-        check_name="label_files_matched", passed=not unmatched, severity=dg.AssetCheckSeverity.WARN,
+        check_name=keys.LABEL_FILES_MATCHED, passed=not unmatched, severity=dg.AssetCheckSeverity.WARN,
         description=(f"{len(unmatched)} drop-zone entr(ies) named after no video of {scene}/{day}" if unmatched
                      else "every drop-zone entry names a video"),
-        metadata={"unmatched": dg.MetadataValue.json(unmatched), "videos": dg.MetadataValue.json(sorted(stems))},
+        metadata={"unmatched": dg.MetadataValue.json(unmatched), "videos": dg.MetadataValue.json(labels.videos)},
     )
     yield dg.AssetCheckResult(
-        check_name="videos_labelled", passed=not unlabelled, severity=dg.AssetCheckSeverity.WARN,
+        check_name=keys.VIDEOS_LABELLED, passed=not unlabelled, severity=dg.AssetCheckSeverity.WARN,
         description=f"{len(unlabelled)} video(s) without a label file: they stay out of datasets" if unlabelled
         else "every usable video has labels",
         metadata={"unlabelled_videos": dg.MetadataValue.json(unlabelled)},
     )
     yield dg.AssetCheckResult(
-        check_name="canonical_table_expectations", passed=bool(expectations["success"]),
+        check_name=keys.CANONICAL_TABLE_EXPECTATIONS, passed=bool(expectations["success"]),
         severity=dg.AssetCheckSeverity.WARN,
         description=f"{expectations['successful']} of {expectations['evaluated']} expectations met",
         metadata={"failed": dg.MetadataValue.json(expectations["failed"])},
@@ -160,20 +130,20 @@ class QcConfig(dg.Config):
 @dg.asset(
     partitions_def=scene_day,
     deps=[annotations, raw_videos],
-    group_name="labels",
+    group_name=keys.DATA_GROUP,
     kinds={"parquet"},
     owners=OWNERS,
     code_version="2",
     automation_condition=CARRY_NEW_PARTITION,
     check_specs=[
-        dg.AssetCheckSpec("qc_pass_rate", asset="qc_annotations", blocking=True,
+        dg.AssetCheckSpec(keys.QC_PASS_RATE, asset=keys.QC_ANNOTATIONS, blocking=True,
                           description="Share of the partition's labels that pass QC; blocks below the threshold."),
-        dg.AssetCheckSpec("qc_warnings", asset="qc_annotations",
+        dg.AssetCheckSpec(keys.QC_WARNINGS, asset=keys.QC_ANNOTATIONS,
                           description="Warns when warning-level rules (track gaps and jumps, annotator disagreement, "
                                       "declared areas, absolute dataset paths) flagged rows; per-rule counts."),
-        dg.AssetCheckSpec("annotator_agreement", asset="qc_annotations",
+        dg.AssetCheckSpec(keys.ANNOTATOR_AGREEMENT, asset=keys.QC_ANNOTATIONS,
                           description="Agreement of annotator pairs on double-labelled frames (boxes matched by IoU)."),
-        dg.AssetCheckSpec("kept_rows_meet_expectations", asset="qc_annotations", blocking=True,
+        dg.AssetCheckSpec(keys.KEPT_ROWS_MEET_EXPECTATIONS, asset=keys.QC_ANNOTATIONS, blocking=True,
                           description="Great Expectations validation of the rows QC kept: anything failing here "
                                       "slipped past the rules and must not reach training."),
     ],
@@ -189,26 +159,9 @@ class QcConfig(dg.Config):
 )
 def qc_annotations(context: dg.AssetExecutionContext, config: QcConfig, lake: LakeResource, taxonomy: TaxonomyResource):
     scene, day = scene_and_day(context)
-    store = lake.lake()
-    partition = lake_partition(scene, day)
-    labels = store.read_table("annotations", partition)
-    labels = empty_annotations() if labels is None else labels
-    version = str(labels["label_version"].iloc[0]) if "label_version" in labels and len(labels) else label_version(labels)
-    videos = store.read_table("raw_videos", partition)
-    sizes = {} if videos is None else {r.video_sha256: (int(r.width), int(r.height)) for r in videos.itertuples()}
-    counts = {} if videos is None else dict(zip(videos["video_sha256"], videos["frames_decoded"].astype(int)))
-    result = run_qc(labels.drop(columns=["label_version"], errors="ignore"), sizes, taxonomy.class_names,
-                    frame_counts=counts, config=config.engine(taxonomy.class_names))
-    passed = result.pass_rate >= config.min_pass_rate
-    for table, rows in (("qc_annotations", result.kept), ("qc_rejected", result.rejected), ("qc_flagged", result.flagged),
-                        ("qc_review", result.review), ("qc_agreement", result.agreement)):
-        store.write_table(table, rows.assign(label_version=version), partition)
-    weak_pairs = result.agreement[result.agreement["agreement"] < config.min_agreement]
-    store.write_table("qc_summary", pd.DataFrame([{
-        "label_version": version, "kept": len(result.kept), "rejected": len(result.rejected),
-        "flagged": len(result.flagged), "review_frames": len(result.review), "pass_rate": result.pass_rate,
-        "min_pass_rate": config.min_pass_rate, "passed": passed,
-    }]), partition)
+    qc = qc_partition(lake.lake(), lake_partition(scene, day), taxonomy.class_names,
+                      config.engine(taxonomy.class_names), config.min_pass_rate)
+    result = qc.result
     rules = summarise(result)
     expectations = validate_table(result.kept, taxonomy.class_names, allow_empty=True)
     sample = result.rejected[["source_file", "source_id", "class_name", "x1", "y1", "x2", "y2", "reasons"]]
@@ -221,7 +174,7 @@ def qc_annotations(context: dg.AssetExecutionContext, config: QcConfig, lake: La
             "flagged": len(result.flagged),
             "review_frames": len(result.review),
             "pass_rate": float(result.pass_rate),
-            "label_version": version,
+            "label_version": qc.label_version,
             "rules": dg.MetadataValue.md(md_table(rules, max_rows=30)),
             "rule_counts": dg.MetadataValue.json(rule_counts),
             "rejected_sample": dg.MetadataValue.md(md_table(sample, max_rows=15)),
@@ -229,31 +182,37 @@ def qc_annotations(context: dg.AssetExecutionContext, config: QcConfig, lake: La
                 result.flagged[["source_file", "source_id", "class_name", "track_id", "reasons"]], max_rows=15)),
             "agreement": dg.MetadataValue.md(md_table(result.agreement)),
         },
-        data_version=dg.DataVersion(f"{version}:{len(result.kept)}"),
+        data_version=dg.DataVersion(f"{qc.label_version}:{len(result.kept)}"),
     )
+    yield from _qc_checks(qc, rules, rule_counts, expectations, config.min_agreement)
+
+
+def _qc_checks(qc: PartitionQc, rules: pd.DataFrame, rule_counts: dict, expectations: dict, min_agreement: float):
+    result = qc.result
     yield dg.AssetCheckResult(
-        check_name="qc_pass_rate",
-        passed=bool(passed),
+        check_name=keys.QC_PASS_RATE,
+        passed=qc.passed,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=f"{result.pass_rate:.1%} of {len(labels)} labels passed (threshold {config.min_pass_rate:.0%})",
-        metadata={"pass_rate": float(result.pass_rate), "threshold": config.min_pass_rate,
+        description=f"{result.pass_rate:.1%} of {qc.labels} labels passed (threshold {qc.min_pass_rate:.0%})",
+        metadata={"pass_rate": float(result.pass_rate), "threshold": qc.min_pass_rate,
                   "rules": dg.MetadataValue.json(rule_counts)},
     )
     warnings = {r.rule: int(r.rows) for r in rules.itertuples() if r.severity == "warning" and r.rows}
     yield dg.AssetCheckResult(
-        check_name="qc_warnings", passed=not warnings, severity=dg.AssetCheckSeverity.WARN,
+        check_name=keys.QC_WARNINGS, passed=not warnings, severity=dg.AssetCheckSeverity.WARN,
         description=f"{len(result.flagged)} row(s) flagged" if warnings else "no warning-level findings",
         metadata={"warnings": dg.MetadataValue.json(warnings)},
     )
+    weak_pairs = result.agreement[result.agreement["agreement"] < min_agreement]
     yield dg.AssetCheckResult(
-        check_name="annotator_agreement", passed=weak_pairs.empty, severity=dg.AssetCheckSeverity.WARN,
-        description=(f"{len(weak_pairs)} annotator pair(s) below {config.min_agreement:.0%} agreement" if len(weak_pairs)
+        check_name=keys.ANNOTATOR_AGREEMENT, passed=weak_pairs.empty, severity=dg.AssetCheckSeverity.WARN,
+        description=(f"{len(weak_pairs)} annotator pair(s) below {min_agreement:.0%} agreement" if len(weak_pairs)
                      else f"{len(result.agreement)} annotator pair(s) on double-labelled frames, none below "
-                          f"{config.min_agreement:.0%}"),
+                          f"{min_agreement:.0%}"),
         metadata={"pairs": dg.MetadataValue.md(md_table(result.agreement))},
     )
     yield dg.AssetCheckResult(
-        check_name="kept_rows_meet_expectations", passed=bool(expectations["success"]),
+        check_name=keys.KEPT_ROWS_MEET_EXPECTATIONS, passed=bool(expectations["success"]),
         severity=dg.AssetCheckSeverity.ERROR,
         description=f"{expectations['successful']} of {expectations['evaluated']} expectations met by the kept rows",
         metadata={"failed": dg.MetadataValue.json(expectations["failed"])},
@@ -283,7 +242,7 @@ def label_drop_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
         if scene not in known_scenes or day not in known_days:
             context.log.info(f"{scene}/{day}: labels wait for the partition's videos to land")
             continue
-        imported = store.read_table("label_sources", lake_partition(scene, day))
+        imported = store.read_table(lake_keys.LABEL_SOURCES, lake_partition(scene, day))
         seen = set() if imported is None or "fingerprint" not in imported else set(imported["fingerprint"])
         fresh = [e for e in entries if e.fingerprint not in seen]
         if not fresh:

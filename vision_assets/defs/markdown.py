@@ -18,3 +18,12 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
     return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def lake_location(store, key: str) -> dict:
+    """Where a lake object is, for asset metadata: its lake-relative key always, and `dagster/uri` only for an
+    object store (an absolute local path would stop being true as soon as the data folder moves)."""
+    location = {"lake_key": key}
+    if not store.is_local:
+        location["dagster/uri"] = store.uri(key)
+    return location

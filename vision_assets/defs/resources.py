@@ -1,22 +1,20 @@
-"""Resources: where the lake, landing zone and MLflow are, and how training runs. Built from Settings."""
+"""Resources: where the lake, landing zone and MLflow are, how footage is ingested and sampled, how training runs.
+
+`defs/wiring.py` builds them from the environment's Settings."""
 
 
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import yaml
 
 from vision_assets.core.ingest import NEAR_DUPLICATE_DISTANCE, IngestOptions
+from vision_assets.core.labels import DEFAULT_TAXONOMY
 from vision_assets.core.lake import Lake
 from vision_assets.core.registry import ModelRegistry
 from vision_assets.core.training import TrainConfig
 from vision_assets.core.video import NormaliseSpec
-from vision_assets.demo.generator import DEMO_CLASSES
-from vision_assets.settings import Settings
 
-# The demo footage's classes; a real deployment sets its own taxonomy here.
-DEFAULT_CLASSES = list(DEMO_CLASSES)
 _TRAIN_DEFAULTS = TrainConfig()
 
 
@@ -98,7 +96,7 @@ class MlflowResource(dg.ConfigurableResource):
 class TaxonomyResource(dg.ConfigurableResource):
     """The classes the platform detects; labels with other classes are rejected by QC."""
 
-    class_names: list[str] = DEFAULT_CLASSES
+    class_names: list[str] = list(DEFAULT_TAXONOMY)  # a real deployment sets its own
 
 
 class RetrainPolicyResource(dg.ConfigurableResource):
@@ -121,40 +119,3 @@ class TrainerResource(dg.ConfigurableResource):
     def config(self) -> TrainConfig:
         return TrainConfig(model=self.model, epochs=self.epochs, imgsz=self.imgsz, batch=self.batch,
                            seed=self.seed, device=self.device, workers=self.workers)
-
-
-def build_resources(settings: Settings | None = None) -> dict[str, object]:
-    from vision_assets.defs.io import LakeJsonIOManager
-
-    settings = settings or Settings.from_env()
-    policy = load_video_policy(settings.video_policy)
-    lake = LakeResource(root=settings.lake_root, landing_dir=str(settings.landing_dir), work_dir=str(settings.work_dir))
-    return {
-        "lake": lake,
-        "mlflow": MlflowResource(tracking_uri=settings.mlflow_tracking_uri, artifact_root=settings.mlflow_artifact_root),
-        "taxonomy": TaxonomyResource(),
-        "trainer": TrainerResource(device=settings.device, epochs=settings.epochs, imgsz=settings.imgsz),
-        "retrain_policy": RetrainPolicyResource(),
-        "ingest_policy": IngestPolicyResource(**policy.get("ingest", {})),
-        "sampling": _sampling_policy(policy.get("sampling", {})),
-        "io_manager": LakeJsonIOManager(lake=lake),
-    }
-
-
-def load_video_policy(path: Path | None) -> dict:
-    """The deployment's ingest and sampling policy (VISION_VIDEO_POLICY, a YAML file); empty means defaults."""
-    if path is None:
-        return {}
-    try:
-        policy = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise ValueError(f"{path}: cannot read the video policy: {error}") from error
-    if not isinstance(policy, dict) or set(policy) - {"ingest", "sampling"}:
-        got = sorted(policy) if isinstance(policy, dict) else type(policy).__name__
-        raise ValueError(f"{path}: a video policy has the keys 'ingest' and 'sampling' only, got {got}")
-    return policy
-
-
-def _sampling_policy(section: dict) -> SamplingPolicyResource:
-    return SamplingPolicyResource(default=SceneSampling(**section.get("default", {})),
-                                  scenes={name: SceneSampling(**spec) for name, spec in section.get("scenes", {}).items()})

@@ -1,97 +1,33 @@
-"""Versioned dataset splits: grouped by video (or scene) so no footage leaks across train/val/test."""
+"""Building a dataset version: which frames and boxes may enter, the manifest, the content version."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from vision_assets.core.labels.formats.yolo import yolo_lines
-from vision_assets.core.lake import Lake
+from vision_assets.core.datasets.export import publish_dataset
+from vision_assets.core.datasets.splits import (
+    SPLITS,
+    SplitConfig,
+    _group_column,
+    _with_split_group,
+    assign_splits,
+    read_split_registry,
+    record_splits,
+    split_problems,
+)
+from vision_assets.core.lake import Lake, keys
 
-SPLITS = ("train", "val", "test")
 MANIFEST_COLUMNS = [
     "sample_id", "frame_sha256", "video_sha256", "frame_index", "scene", "day", "split",
     "label_version", "n_boxes", "image_path", "width", "height", "lighting", "split_group",
 ]
 # A box rejected only as a second copy of an object still labelled by the first leaves its frame complete.
 REDUNDANT_BOX_RULES = frozenset({"duplicate_box", "track_duplicate_in_frame"})
-
-
-@dataclass(frozen=True)
-class SplitConfig:
-    train: float = 0.7
-    val: float = 0.15
-    group_by: str = "video"  # "video" or "scene": the unit that never crosses splits
-    seed: int = 0
-
-
-def _bucket(group: str, seed: int) -> float:
-    digest = hashlib.sha256(f"{seed}:{group}".encode()).hexdigest()
-    return int(digest[:12], 16) / float(1 << 48)
-
-
-def assign_splits(groups: list[str], config: SplitConfig, previous: dict[str, str] | None = None,
-                  strata: dict[str, str] | None = None) -> dict[str, str]:
-    """Sticky, hash-based assignment of whole groups to splits.
-
-    A group keeps the split an earlier dataset version gave it, so a model evaluated on a later version's
-    test split never saw that footage in training. New groups go by a seeded hash of their id. Small datasets
-    get two repairs, moving new groups only: every stratum (scene) with two or more groups gets a test group,
-    so per-scene metrics exist, and val and test are never empty when there are three groups or more.
-    """
-    previous = previous or {}
-    strata = strata or {}
-    assignment = {g: previous[g] for g in groups if g in previous}
-    fresh = sorted((g for g in groups if g not in assignment), key=lambda g: -_bucket(g, config.seed))
-    cut_train, cut_val = config.train, config.train + config.val
-    for group in fresh:
-        u = _bucket(group, config.seed)
-        assignment[group] = "train" if u < cut_train else "val" if u < cut_val else "test"
-
-    peers_of: dict[str, list[str]] = {}
-    for group in groups:
-        peers_of.setdefault(strata.get(group, ""), []).append(group)
-
-    def sole_test_of_its_stratum(group: str) -> bool:
-        """Strata of two or more groups keep a test group (a lone group may go anywhere)."""
-        peers = peers_of[strata.get(group, "")]
-        return assignment[group] == "test" and len(peers) >= 2 and sum(assignment[g] == "test" for g in peers) == 1
-
-    def move_one(candidates: list[str], split: str) -> None:
-        counts = pd.Series(assignment).value_counts()
-        for group in candidates:
-            if assignment[group] != split and counts.get(assignment[group], 0) > 1 and not sole_test_of_its_stratum(group):
-                assignment[group] = split
-                return
-
-    members: dict[str, list[str]] = {}
-    for group in fresh:
-        members.setdefault(strata.get(group, ""), []).append(group)
-    for stratum, stratum_groups in members.items():
-        everyone = peers_of[stratum]
-        if len(everyone) >= 2 and not any(assignment[g] == "test" for g in everyone):
-            move_one(stratum_groups, "test")
-    if len(groups) >= len(SPLITS):
-        for split in ("train", "test", "val"):
-            if split not in assignment.values():
-                move_one(list(reversed(fresh)) if split == "train" else fresh, split)
-    return assignment
-
-
-def groups_crossing_splits(manifest: pd.DataFrame, column: str = "video_sha256") -> list[str]:
-    """Groups whose frames sit in more than one split: must be empty for a usable dataset."""
-    if manifest.empty:
-        return []
-    per_group = manifest.groupby(column)["split"].nunique()
-    return sorted(per_group[per_group > 1].index.tolist())
 
 
 def build_manifest(frames: pd.DataFrame, labels: pd.DataFrame, config: SplitConfig,
@@ -115,17 +51,6 @@ def build_manifest(frames: pd.DataFrame, labels: pd.DataFrame, config: SplitConf
     return manifest[MANIFEST_COLUMNS].sort_values("sample_id").reset_index(drop=True)
 
 
-def _group_column(group_by: str) -> str:
-    """Videos split as groups: a video and its re-encodes (near-duplicates) share one, so they share a split."""
-    return "split_group" if group_by == "video" else "scene"
-
-
-def _with_split_group(frames: pd.DataFrame) -> pd.DataFrame:
-    if "split_group" in frames and (frames["split_group"].fillna("") != "").all():
-        return frames
-    return frames.assign(split_group=frames["video_sha256"])
-
-
 def dataset_version(manifest: pd.DataFrame, labels: pd.DataFrame, class_names: list[str], config: SplitConfig) -> str:
     """Content hash of what training sees: samples, their splits, their boxes and the class list."""
     digest = hashlib.sha256()
@@ -139,106 +64,6 @@ def dataset_version(manifest: pd.DataFrame, labels: pd.DataFrame, class_names: l
     return digest.hexdigest()[:16]
 
 
-def export_yolo(manifest: pd.DataFrame, labels: pd.DataFrame, class_names: list[str], out_dir: Path) -> Path:
-    """Ultralytics layout without copying JPEGs: images/<split>/ holds symlinks into the lake, labels/<split>/ the
-    boxes, and <split>.txt lists the images. Ultralytics maps .../images/... to .../labels/... by path text."""
-    class_index = {name: i for i, name in enumerate(class_names)}
-    grouped = {key: group for key, group in labels.groupby(["video_sha256", "frame_index"])} if len(labels) else {}
-    # A temporary name of its own, so a concurrent export of the same version cannot delete this one's files.
-    tmp_dir = out_dir.with_name(f".{out_dir.name}.{uuid.uuid4().hex}.partial")
-    lists: dict[str, list[str]] = {split: [] for split in SPLITS}
-    for row in manifest.itertuples(index=False):
-        image_link = tmp_dir / "images" / row.split / f"{row.sample_id}.jpg"
-        label_file = tmp_dir / "labels" / row.split / f"{row.sample_id}.txt"
-        image_link.parent.mkdir(parents=True, exist_ok=True)
-        label_file.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(row.image_path, image_link)
-        boxes = grouped.get((row.video_sha256, row.frame_index))
-        label_file.write_text("" if boxes is None else "".join(yolo_lines(boxes, row.width, row.height, class_index)))
-        lists[row.split].append(str(out_dir / "images" / row.split / f"{row.sample_id}.jpg"))
-    for split, paths in lists.items():
-        (tmp_dir / f"{split}.txt").write_text("".join(f"{p}\n" for p in paths))
-    yaml_lines = [f"path: {out_dir}"] + [f"{split}: {split}.txt" for split in SPLITS] + ["names:"]
-    yaml_lines += [f"  {i}: {name}" for i, name in enumerate(class_names)]
-    (tmp_dir / "data.yaml").write_text("\n".join(yaml_lines) + "\n")
-    try:
-        os.rename(tmp_dir, out_dir)
-    except OSError:
-        if not out_dir.exists():
-            raise
-        shutil.rmtree(tmp_dir)  # the same content version was exported meanwhile
-    return out_dir / "data.yaml"
-
-
-def publish_dataset(lake: Lake, manifest: pd.DataFrame, labels: pd.DataFrame, class_names: list[str],
-                    config: SplitConfig, version: str, provenance: dict) -> dict:
-    """Write an immutable dataset version once; a rerun with the same content finds it and returns it.
-
-    The record carries its own provenance (video bytes, label files, label versions), so a lineage audit
-    never depends on tables that later runs overwrite.
-    """
-    base = f"datasets/{version}"
-    if not lake.exists(f"{base}/dataset.json"):
-        lake.write_table("dataset_manifest", manifest, {"version": version})
-        lake.write_table("dataset_labels", labels, {"version": version})
-        export_dir = lake.local_path(base, "yolo")
-        if not export_dir.exists():
-            export_yolo(manifest, labels, class_names, export_dir)
-        record = {
-            "version": version,
-            "class_names": class_names,
-            "split_config": config.__dict__,
-            "data_yaml": str(export_dir / "data.yaml"),
-            "manifest_path": lake.path(lake.table_relpath("dataset_manifest", {"version": version})),
-            "labels_path": lake.path(lake.table_relpath("dataset_labels", {"version": version})),
-            "counts": split_counts(manifest),
-            "videos": sorted(manifest["video_sha256"].unique().tolist()),
-            "label_versions": sorted(set(manifest["label_version"]) - {""}),
-            **provenance,
-        }
-        lake.write_json(f"{base}/dataset.json", record)
-    return lake.read_json(f"{base}/dataset.json")
-
-
-def read_split_registry(lake: Lake, group_by: str) -> dict[str, str]:
-    """Every group's split as first assigned by any dataset version: the memory that keeps splits sticky."""
-    table = lake.read_table("split_registry", {"group_by": group_by})
-    return {} if table is None else dict(zip(table["group"], table["split"]))
-
-
-def record_splits(lake: Lake, group_by: str, manifest: pd.DataFrame, version: str) -> None:
-    column = _group_column(group_by)
-    manifest = _with_split_group(manifest)
-    known = lake.read_table("split_registry", {"group_by": group_by})
-    fresh = manifest.groupby(column)["split"].first().reset_index().rename(columns={column: "group"})
-    fresh["first_version"] = version
-    if known is not None:
-        fresh = fresh[~fresh["group"].isin(known["group"])]
-        fresh = pd.concat([known, fresh], ignore_index=True)
-    lake.write_table("split_registry", fresh.sort_values("group").reset_index(drop=True), {"group_by": group_by})
-
-
-def split_problems(manifest: pd.DataFrame, registry: dict[str, str], group_by: str) -> dict[str, list]:
-    """What makes a version unusable: a group in two splits (now, or against an earlier version), an empty split."""
-    manifest = _with_split_group(manifest)
-    column = _group_column(group_by)
-    crossing = groups_crossing_splits(manifest, column)
-    crossing += [g for g in groups_crossing_splits(manifest, "video_sha256") if g not in crossing]
-    current = manifest.groupby(column)["split"].first()
-    moved = sorted(g for g, split in current.items() if registry.get(g, split) != split)
-    empty = [split for split in SPLITS if not (manifest["split"] == split).any()]
-    return {"groups_in_two_splits": crossing, "groups_moved_since_earlier_versions": moved, "empty_splits": empty}
-
-
-def split_counts(manifest: pd.DataFrame) -> dict[str, dict[str, int]]:
-    out = {}
-    for split in SPLITS:
-        part = manifest[manifest["split"] == split]
-        out[split] = {"frames": int(len(part)), "boxes": int(part["n_boxes"].sum()),
-                      "videos": int(part["video_sha256"].nunique()), "scenes": int(part["scene"].nunique())}
-    return out
-
-
 def _keys(df: pd.DataFrame) -> pd.MultiIndex:
     return pd.MultiIndex.from_arrays([df["video_sha256"], df["frame_index"]])
 
@@ -250,7 +75,7 @@ def gather_labelled_frames(lake: Lake, class_names: list[str]) -> tuple[pd.DataF
     not background); no frame that lost a box to QC or whose class left the taxonomy (its remaining labels
     are incomplete); a video that landed in two partitions counts once, in the first.
     """
-    summaries = lake.read_tables("qc_summary")
+    summaries = lake.read_tables(keys.QC_SUMMARY)
     report: dict = {"partitions": 0, "excluded_partitions": [], "label_versions_considered": [], "label_files": []}
     if summaries.empty:
         return pd.DataFrame(columns=MANIFEST_COLUMNS), pd.DataFrame(), report
@@ -260,10 +85,10 @@ def gather_labelled_frames(lake: Lake, class_names: list[str]) -> tuple[pd.DataF
     report.update(partitions=len(partitions),
                   excluded_partitions=summaries[~passed][["scene", "day", "pass_rate"]].to_dict("records"),
                   label_versions_considered=sorted(passing["label_version"].astype(str).unique().tolist()))
-    frames = lake.read_tables("sampled_frames", partitions)
-    kept = lake.read_tables("qc_annotations", partitions)
-    rejected = lake.read_tables("qc_rejected", partitions)
-    sources = lake.read_tables("label_sources", partitions)
+    frames = lake.read_tables(keys.SAMPLED_FRAMES, partitions)
+    kept = lake.read_tables(keys.QC_ANNOTATIONS, partitions)
+    rejected = lake.read_tables(keys.QC_REJECTED, partitions)
+    sources = lake.read_tables(keys.LABEL_SOURCES, partitions)
     if frames.empty or (kept.empty and rejected.empty):
         return pd.DataFrame(columns=MANIFEST_COLUMNS), pd.DataFrame(), report
     owner = frames.sort_values(["scene", "day"]).groupby("video_sha256")[["scene", "day"]].first()
@@ -309,7 +134,7 @@ def _one_annotator_per_frame(kept: pd.DataFrame) -> pd.DataFrame:
 
 def _near_duplicate_roots(lake: Lake, partitions: list[dict], videos: pd.Series) -> np.ndarray:
     """Each video's split group: the video it re-encodes (followed to the original), else itself."""
-    table = lake.read_tables("raw_videos", partitions)
+    table = lake.read_tables(keys.RAW_VIDEOS, partitions)
     parent = {}
     if len(table) and "near_duplicate_sha256" in table:
         near = table[table["near_duplicate_sha256"].fillna("") != ""]
@@ -323,3 +148,68 @@ def _near_duplicate_roots(lake: Lake, partitions: list[dict], videos: pd.Series)
         return sha
 
     return videos.map(root).to_numpy()
+
+
+class NotEnoughGroups(ValueError):
+    """Fewer labelled videos (or scenes) than splits: no honest train/val/test can be made."""
+
+
+@dataclass(frozen=True)
+class DatasetBuild:
+    record: dict  # the immutable dataset.json
+    manifest: pd.DataFrame
+    labels: pd.DataFrame
+    report: dict  # what gather_labelled_frames excluded and why
+    problems: dict[str, list]  # split_problems(): empty lists when the version is usable
+
+    @property
+    def usable(self) -> bool:
+        return not any(self.problems.values())
+
+
+def build_dataset_version(lake: Lake, class_names: list[str], split: SplitConfig) -> DatasetBuild:
+    """The dataset version the lake's QC-passed labels make now; it becomes the latest only if it is usable."""
+    frames, labels, report = gather_labelled_frames(lake, class_names)
+    group_column = "video_sha256" if split.group_by == "video" else "scene"
+    groups = frames[group_column].nunique() if len(frames) else 0
+    if groups < len(SPLITS):
+        raise NotEnoughGroups(f"{groups} labelled {split.group_by}(s) with QC-passed frames in {lake.root}: "
+                              f"train, val and test need at least {len(SPLITS)}")
+    registry = read_split_registry(lake, split.group_by)
+    manifest = build_manifest(frames, labels, split, registry)
+    version = dataset_version(manifest, labels, class_names, split)
+    provenance = {"label_versions_considered": report["label_versions_considered"],
+                  "label_files": report["label_files"], "video_sources": _video_sources(lake, frames)}
+    record = publish_dataset(lake, manifest, labels, class_names, split, version, provenance)
+    build = DatasetBuild(record, manifest, labels, report, split_problems(manifest, registry, split.group_by))
+    if build.usable:
+        record_splits(lake, split.group_by, manifest, version)
+        lake.write_json(keys.LATEST_DATASET, {"version": version})
+    return build
+
+
+def _video_sources(lake: Lake, frames: pd.DataFrame) -> list[dict]:
+    videos = lake.read_tables(keys.RAW_VIDEOS, frames[["scene", "day"]].drop_duplicates().to_dict("records"))
+    used = videos[videos["video_sha256"].isin(set(frames["video_sha256"]))]
+    columns = ["video_sha256", "source_name", "scene", "day", "source_size"]
+    return used[columns].drop_duplicates("video_sha256").to_dict("records")
+
+
+def latest_dataset(lake: Lake) -> dict | None:
+    """The record of the latest usable dataset version, or None before the first."""
+    if not lake.exists(keys.LATEST_DATASET):
+        return None
+    return lake.read_json(keys.dataset_record_key(lake.read_json(keys.LATEST_DATASET)["version"]))
+
+
+def new_label_count(lake: Lake) -> tuple[int, list[str]]:
+    """QC-passed labels in passing partitions whose label version the latest dataset does not contain, and every
+    passing label version (what a retrain would be for)."""
+    summaries = lake.read_tables(keys.QC_SUMMARY)
+    if summaries.empty:
+        return 0, []
+    passing = summaries[summaries["passed"].astype(bool)]
+    previous = latest_dataset(lake)
+    known = set(previous.get("label_versions_considered", previous["label_versions"])) if previous else set()
+    fresh = passing[~passing["label_version"].isin(known)]
+    return int(fresh["kept"].sum()), sorted(passing["label_version"].tolist())

@@ -9,13 +9,14 @@ from pathlib import Path
 import pandas as pd
 
 from vision_assets.core.evaluation.metrics import evaluate_by_slice, evaluate_detections, per_class_ap
-from vision_assets.core.lake import Lake
+from vision_assets.core.geometry import pairwise_iou
+from vision_assets.core.lake import Lake, keys
 from vision_assets.core.training import predict
 
 
 def test_split(lake: Lake, dataset: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    manifest = lake.read_table("dataset_manifest", {"version": dataset["version"]})
-    labels = lake.read_table("dataset_labels", {"version": dataset["version"]})
+    manifest = lake.read_table(keys.DATASET_MANIFEST, {"version": dataset["version"]})
+    labels = lake.read_table(keys.DATASET_LABELS, {"version": dataset["version"]})
     test = manifest[manifest["split"] == "test"].reset_index(drop=True)
     if labels is None or labels.empty:
         return test, pd.DataFrame(columns=["image_id", "class_name", "x1", "y1", "x2", "y2"])
@@ -32,6 +33,8 @@ def evaluate_checkpoint(lake: Lake, dataset: dict, weights: Path, *, work_dir: P
     test, gt = test_split(lake, dataset)
     if test.empty:
         raise ValueError(f"dataset {dataset['version']} has an empty test split: nothing to evaluate on")
+    # The manifest names frames by lake key; the model and the error montage read local files.
+    test["image_path"] = [str(lake.local_copy(key, work_dir / "frames")) for key in test["image_path"]]
     images = test.rename(columns={"sample_id": "image_id"})[["image_id", "width", "height", "scene", "lighting"]]
     images["lighting"] = images["lighting"].replace("", "unknown")
     detections = predict(weights, test["image_path"].tolist(), work_dir=work_dir, imgsz=imgsz, device=device)
@@ -58,14 +61,6 @@ def evaluate_checkpoint(lake: Lake, dataset: dict, weights: Path, *, work_dir: P
     }
 
 
-def _iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def error_montage(report: dict, *, score_threshold: float = 0.25, max_images: int = 6, tile_width: int = 320) -> bytes | None:
     """A JPEG of the test images with the most misses and false alarms: labels green, misses red outline,
     confident detections that match no label orange. For looking at, so a few per-image loops are fine."""
@@ -79,8 +74,9 @@ def error_montage(report: dict, *, score_threshold: float = 0.25, max_images: in
     for sample in test.itertuples():
         g = gt[gt["image_id"] == sample.sample_id][["x1", "y1", "x2", "y2"]].to_numpy()
         d = dets[dets["image_id"] == sample.sample_id][["x1", "y1", "x2", "y2"]].to_numpy()
-        missed = [box for box in g if not any(_iou(box, other) >= 0.5 for other in d)]
-        false = [box for box in d if not any(_iou(box, other) >= 0.5 for other in g)]
+        overlap = pairwise_iou(g, d) >= 0.5  # gt x detections
+        missed = [box for box, found in zip(g, overlap.any(axis=1)) if not found]
+        false = [box for box, found in zip(d, overlap.any(axis=0)) if not found]
         if missed or false:
             scored.append((len(missed) + len(false), sample.image_path, g, missed, false))
     if not scored:

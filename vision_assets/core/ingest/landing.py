@@ -34,6 +34,7 @@ class LandingFile:
     mtime_ns: int
     refused: str = ""  # why this file cannot be ingested; empty when it can
     partition_from: str = "path"  # path | sidecar | path+sidecar
+    landing_key: str = ""  # the path inside the landing zone: what records keep, so the data folder can move
 
     @property
     def fingerprint(self) -> str:
@@ -129,7 +130,8 @@ def _describe(path: Path, landing_dir: Path, root: Path) -> LandingFile:
         reason = f"day cannot be determined: expected {LAYOUT} or a sidecar with \"day\" or \"capture_start\""
     else:
         reason = scene_problem(scene) or day_problem(day)
-    return LandingFile(path, scene, day, stat.st_size, stat.st_mtime_ns, f"{path}: {reason}" if reason else "", source)
+    return LandingFile(path, scene, day, stat.st_size, stat.st_mtime_ns, f"{path}: {reason}" if reason else "", source,
+                       path.relative_to(landing_dir).as_posix())
 
 
 def files_for_partition(landing_dir: Path, scene: str, day: str) -> list[LandingFile]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from vision_assets.core.ingest.landing import LandingFile, label_fingerprint
-from vision_assets.core.lake import Lake
+from vision_assets.core.lake import Lake, keys
 from vision_assets.core.video import NormaliseSpec, normalise_video, probe_video, read_sidecar, signature_distance
 
 RAW_VIDEO_COLUMNS = [
@@ -56,12 +56,12 @@ def ingest_file(lake: Lake, landing: LandingFile, cache_dir: Path, previous: dic
     neither copied nor probed again.
     """
     if _unchanged(previous, landing):
-        return {**previous, "source_path": str(landing.path), "label_files": label_fingerprint(landing.path)}
+        return {**previous, "source_path": landing.landing_key or landing.path.name, "label_files": label_fingerprint(landing.path)}
     try:
         return _ingest_new(lake, landing, cache_dir, options)
     except OSError as error:
         # The file could not even be copied (vanished, unreadable): this one fails, the batch goes on.
-        return {**ROW_DEFAULTS, "video_sha256": "", "source_name": landing.path.name, "source_path": str(landing.path),
+        return {**ROW_DEFAULTS, "video_sha256": "", "source_name": landing.path.name, "source_path": landing.landing_key or landing.path.name,
                 "source_size": landing.size, "source_mtime_ns": landing.mtime_ns, "outcome": "failed",
                 "reason": f"{landing.path.name}: could not be read: {error}",
                 "ingested_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
@@ -88,19 +88,20 @@ def _ingest_new(lake: Lake, landing: LandingFile, cache_dir: Path, options: Inge
     normalised = {}
     if probe.outcome == "quarantined":
         # Kept aside whole, with its reason, so nothing is lost and someone can look at it.
-        stored = lake.commit_staged(staged, f"quarantine/{digest}{suffix}")
-        lake.write_json(f"quarantine/{digest}.json", {"source": str(landing.path), "reason": probe.reason})
+        stored = lake.commit_staged(staged, keys.quarantine_key(digest, suffix))
+        lake.write_json(keys.quarantine_reason_key(digest), {"source": landing.landing_key or landing.path.name,
+                                                             "reason": probe.reason})
     else:
         if options.normalise.enabled:
             try:
                 normalised = _normalise(lake, staged, digest, cache_dir, options.normalise)
             except (OSError, ValueError) as error:  # the original is still good; say why there is no copy
                 normalised = {"facts": {"error": f"{landing.path.name}: normalisation failed: {error}"}}
-        stored = lake.commit_staged(staged, lake.blob_relpath("videos", digest, suffix))
+        stored = lake.commit_staged(staged, keys.blob_key(keys.VIDEO_BLOBS, digest, suffix))
     return {
         "video_sha256": digest,
         "source_name": landing.path.name,
-        "source_path": str(landing.path),
+        "source_path": landing.landing_key or landing.path.name,
         "source_size": landing.size,
         "source_mtime_ns": landing.mtime_ns,
         "outcome": probe.outcome,
@@ -131,7 +132,7 @@ def _normalise(lake: Lake, staged: Path, digest: str, cache_dir: Path, spec: Nor
     """The transcoded copy is a blob of its own; the original bytes stay the source of truth."""
     target = cache_dir / f"{digest}.normalised.mp4"
     facts = normalise_video(staged, target, spec)
-    normalised_digest, stored, _ = lake.put_blob_file("videos", target, ".mp4")
+    normalised_digest, stored, _ = lake.put_blob_file(keys.VIDEO_BLOBS, target, ".mp4")
     target.unlink(missing_ok=True)
     return {"stored_path": stored, "facts": {**facts, "sha256": normalised_digest}}
 

@@ -1,5 +1,8 @@
 """Column contracts of the lake's tables, shared by producers and consumers."""
 
+# The classes the platform detects until a deployment configures its own (TaxonomyResource).
+DEFAULT_TAXONOMY = ("car", "pedestrian", "cyclist")
+
 # One row per labelled box, whatever format it came from.
 ANNOTATION_COLUMNS = [
     "video_sha256",  # content hash of the video the label belongs to ("" until attached)

@@ -42,15 +42,21 @@ class Lake:
             raise NotImplementedError(f"{self.root} is not a local lake; stage files locally first")
         return Path(self.path(*parts))
 
-    def local_copy(self, path: str, cache_dir: Path) -> Path:
-        """A local file for a lake path: itself on a local lake, a cached download from an object store.
+    def resolve(self, key: str) -> str:
+        """A record's reference as a location: a lake-relative key under the configured root. An absolute path (a
+        record written before keys, or a file outside the lake handed in directly) is taken as it is."""
+        return key if key.startswith("/") or "://" in key else self.path(key)
+
+    def local_copy(self, key: str, cache_dir: Path) -> Path:
+        """A local file for a lake key: itself on a local lake, a cached download from an object store.
         Downloads land under a temporary name first, so a killed download is never mistaken for a cached file."""
+        location = self.resolve(key)
         if self.is_local:
-            return Path(path)
-        target = cache_dir / Path(path).name
+            return Path(location)
+        target = cache_dir / Path(location).name
         if not target.exists():
             with atomic_path(target) as tmp:
-                self.fs.get_file(path, str(tmp))
+                self.fs.get_file(location, str(tmp))
         return target
 
     def stage_file(self, source: Path, cache_dir: Path) -> tuple[Path, str]:
@@ -67,17 +73,17 @@ class Lake:
         return staged, digest.hexdigest()
 
     def commit_staged(self, staged: Path, relpath: str) -> str:
-        """Move a staged file to its final name; content-addressed targets that exist are kept as they are."""
+        """Move a staged file to its final name (returns its key); content-addressed targets that exist are kept."""
         target = self.path(relpath)
         try:
             if self.exists(relpath):
-                return target
+                return relpath
             if self.is_local:
                 Path(target).parent.mkdir(parents=True, exist_ok=True)
                 os.replace(staged, target)
             else:
                 self.fs.put_file(str(staged), target)
-            return target
+            return relpath
         finally:
             staged.unlink(missing_ok=True)
 
@@ -91,7 +97,7 @@ class Lake:
             atomic_write_bytes(Path(target), data)
         else:
             self.fs.pipe_file(target, data)  # object stores commit a PUT whole or not at all
-        return target
+        return relpath
 
     def put_file(self, relpath: str, source: Path) -> str:
         target = self.path(relpath)
@@ -100,7 +106,7 @@ class Lake:
                 shutil.copyfile(source, tmp)
         else:
             self.fs.put_file(str(source), target)
-        return target
+        return relpath
 
     def write_json(self, relpath: str, payload: object) -> str:
         return self.write_bytes(relpath, json.dumps(payload, indent=2, sort_keys=True, default=str).encode())
@@ -115,19 +121,19 @@ class Lake:
         return keys.blob_key(kind, digest, suffix)
 
     def put_blob_bytes(self, kind: str, data: bytes, suffix: str, digest: str | None = None) -> tuple[str, str, bool]:
-        """Returns (digest, path, written); identical content is stored once. Pass digest when the caller
+        """Returns (digest, key, written); identical content is stored once. Pass digest when the caller
         already hashed the bytes."""
         digest = digest or sha256_bytes(data)
         relpath = self.blob_relpath(kind, digest, suffix)
         if self.exists(relpath):
-            return digest, self.path(relpath), False
+            return digest, relpath, False
         return digest, self.write_bytes(relpath, data), True
 
     def put_blob_file(self, kind: str, source: Path, suffix: str, digest: str | None = None) -> tuple[str, str, bool]:
         digest = digest or sha256_file(source)
         relpath = self.blob_relpath(kind, digest, suffix)
         if self.exists(relpath):
-            return digest, self.path(relpath), False
+            return digest, relpath, False
         return digest, self.put_file(relpath, source), True
 
     # -- tables ----------------------------------------------------------------------------------------

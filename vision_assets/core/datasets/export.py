@@ -1,0 +1,84 @@
+"""A dataset version written once: its tables, its record, and the Ultralytics layout it trains from.
+
+Everything in the export is relative to its own folder (image links, split lists, data.yaml), so the data folder
+can move and the dataset still loads."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from vision_assets.core.datasets.splits import SPLITS, SplitConfig, split_counts
+from vision_assets.core.labels.formats.yolo import yolo_lines
+from vision_assets.core.lake import Lake, keys
+
+
+def export_yolo(manifest: pd.DataFrame, labels: pd.DataFrame, class_names: list[str], out_dir: Path,
+                locate: Callable[[str], str] = str) -> Path:
+    """Ultralytics layout without copying JPEGs: images/<split>/ holds relative symlinks into the lake,
+    labels/<split>/ the boxes, and <split>.txt lists the images as ./images/... (Ultralytics reads "./" entries
+    relative to the list and maps .../images/... to .../labels/... by path text). data.yaml names no root, so
+    Ultralytics takes the yaml's own folder. `locate` turns a manifest's image key into a local file path."""
+    class_index = {name: i for i, name in enumerate(class_names)}
+    grouped = {key: group for key, group in labels.groupby(["video_sha256", "frame_index"])} if len(labels) else {}
+    # A temporary name of its own, so a concurrent export of the same version cannot delete this one's files.
+    tmp_dir = out_dir.with_name(f".{out_dir.name}.{uuid.uuid4().hex}.partial")
+    lists: dict[str, list[str]] = {split: [] for split in SPLITS}
+    for row in manifest.itertuples(index=False):
+        image_link = tmp_dir / "images" / row.split / f"{row.sample_id}.jpg"
+        label_file = tmp_dir / "labels" / row.split / f"{row.sample_id}.txt"
+        image_link.parent.mkdir(parents=True, exist_ok=True)
+        label_file.parent.mkdir(parents=True, exist_ok=True)
+        # Relative to where the link will live after the rename, so the lake can move as a whole.
+        os.symlink(os.path.relpath(locate(row.image_path), out_dir / "images" / row.split), image_link)
+        boxes = grouped.get((row.video_sha256, row.frame_index))
+        label_file.write_text("" if boxes is None else "".join(yolo_lines(boxes, row.width, row.height, class_index)))
+        lists[row.split].append(f"./images/{row.split}/{row.sample_id}.jpg")
+    for split, paths in lists.items():
+        (tmp_dir / f"{split}.txt").write_text("".join(f"{p}\n" for p in paths))
+    yaml_lines = [f"{split}: {split}.txt" for split in SPLITS] + ["names:"]
+    yaml_lines += [f"  {i}: {name}" for i, name in enumerate(class_names)]
+    (tmp_dir / "data.yaml").write_text("\n".join(yaml_lines) + "\n")
+    try:
+        os.rename(tmp_dir, out_dir)
+    except OSError:
+        if not out_dir.exists():
+            raise
+        shutil.rmtree(tmp_dir)  # the same content version was exported meanwhile
+    return out_dir / "data.yaml"
+
+
+def publish_dataset(lake: Lake, manifest: pd.DataFrame, labels: pd.DataFrame, class_names: list[str],
+                    config: SplitConfig, version: str, provenance: dict) -> dict:
+    """Write an immutable dataset version once; a rerun with the same content finds it and returns it.
+
+    The record carries its own provenance (video bytes, label files, label versions), so a lineage audit
+    never depends on tables that later runs overwrite; it names lake objects by key (data_yaml, manifest_path,
+    labels_path), resolved against whatever root the lake has when read.
+    """
+    record_key = keys.dataset_record_key(version)
+    if not lake.exists(record_key):
+        lake.write_table(keys.DATASET_MANIFEST, manifest, {"version": version})
+        lake.write_table(keys.DATASET_LABELS, labels, {"version": version})
+        export_dir = lake.local_path(keys.dataset_yolo_folder(version))
+        if not export_dir.exists():
+            export_yolo(manifest, labels, class_names, export_dir, locate=lake.resolve)
+        record = {
+            "version": version,
+            "class_names": class_names,
+            "split_config": config.__dict__,
+            "data_yaml": f"{keys.dataset_yolo_folder(version)}/data.yaml",
+            "manifest_path": keys.table_key(keys.DATASET_MANIFEST, {"version": version}),
+            "labels_path": keys.table_key(keys.DATASET_LABELS, {"version": version}),
+            "counts": split_counts(manifest),
+            "videos": sorted(manifest["video_sha256"].unique().tolist()),
+            "label_versions": sorted(set(manifest["label_version"]) - {""}),
+            **provenance,
+        }
+        lake.write_json(record_key, record)
+    return lake.read_json(record_key)

@@ -1,0 +1,105 @@
+"""One scene x day's labels: every label file of its videos (beside them or in the drop zone) imported into the
+canonical table, the exact label bytes kept in the lake, every version kept readable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from vision_assets.core.labels.canonical import AnnotationFormatError, empty_annotations, label_version, read_annotations
+from vision_assets.core.lake import Lake, keys
+
+SOURCE_COLUMNS = ["video_sha256", "source_file", "format", "label_file_sha256", "stored_path", "rows", "fingerprint"]
+
+
+@dataclass(frozen=True)
+class LabelFile:
+    """A label file (or YOLO folder) for one video; fingerprint is the drop-zone entry's ("" beside the video)."""
+
+    path: Path
+    video_stem: str
+    fingerprint: str = ""
+
+
+@dataclass
+class PartitionLabels:
+    table: pd.DataFrame  # the canonical rows, label_version column included
+    version: str
+    sources: pd.DataFrame  # one row per label file: what it was, where its bytes are kept (lake key), how many rows
+    errors: list[dict] = field(default_factory=list)  # unreadable files with the reason
+    unmatched: list[str] = field(default_factory=list)  # drop-zone entries named after no video of the partition
+    unlabelled: list[str] = field(default_factory=list)  # usable videos without any label file
+    videos: list[str] = field(default_factory=list)  # the stems of the partition's usable videos
+
+
+def import_partition_labels(lake: Lake, partition: dict[str, str], videos: list[dict], beside: dict[str, list[Path]],
+                            dropped: list[LabelFile]) -> PartitionLabels:
+    """Read every label file of the partition's usable videos (raw_videos rows), attach the rows to the video's
+    hash, keep each file's bytes by sha256 and write annotations, annotation_versions and label_sources.
+
+    beside: per video sha256, the label files lying beside it in the landing zone. An unreadable file is
+    recorded (as seen, so the drop-zone sensor waits for a corrected file) and the others go on."""
+    stems = {Path(v["source_name"]).stem for v in videos}
+    result = PartitionLabels(table=empty_annotations(), version="", sources=pd.DataFrame(columns=SOURCE_COLUMNS),
+                             unmatched=[d.path.name for d in dropped if d.video_stem not in stems], videos=sorted(stems))
+    tables, sources = [], []
+    for video in videos:
+        stem = Path(video["source_name"]).stem
+        files = [LabelFile(p, stem) for p in beside.get(video["video_sha256"], [])]
+        files += [d for d in dropped if d.video_stem == stem]
+        if not files:
+            result.unlabelled.append(video["source_name"])
+        for label_file in files:
+            rows, source = _import_file(lake, video, label_file, result.errors)
+            sources.append(source)
+            if rows is not None:
+                tables.append(rows)
+    sources += [_source_row("", d.path.name, "unmatched", fingerprint=d.fingerprint)
+                for d in dropped if d.video_stem not in stems]
+    table = pd.concat(tables, ignore_index=True) if tables else empty_annotations()
+    table.attrs.clear()  # a reader's declared image sizes are for audits; the lake's frame sizes come from probing
+    result.version = label_version(table)
+    result.table = table.assign(label_version=result.version)
+    result.sources = pd.DataFrame(sources, columns=SOURCE_COLUMNS)
+    _write(lake, partition, result)
+    return result
+
+
+def _import_file(lake: Lake, video: dict, label_file: LabelFile, errors: list[dict]):
+    path = label_file.path
+    try:
+        rows = read_annotations(path, image_size=(int(video["width"]), int(video["height"])))
+    except AnnotationFormatError as error:
+        errors.append({"file": path.name, "error": str(error)})
+        return None, _source_row(video["video_sha256"], path.name, "unreadable", fingerprint=label_file.fingerprint)
+    # The exact label bytes are kept, content-addressed, so a dataset traces back to them.
+    digest, stored, _ = (lake.put_blob_tree(keys.LABEL_BLOBS, path) if path.is_dir()
+                         else lake.put_blob_file(keys.LABEL_BLOBS, path, path.suffix.lower()))
+    fmt = str(rows["source_format"].iloc[0]) if len(rows) else ""
+    source = _source_row(video["video_sha256"], path.name, fmt, digest, stored, len(rows), label_file.fingerprint)
+    return rows.assign(video_sha256=video["video_sha256"]), source
+
+
+def _source_row(video_sha256: str, source_file: str, fmt: str, digest: str = "", stored: str = "", rows: int = 0,
+                fingerprint: str = "") -> dict:
+    return {"video_sha256": video_sha256, "source_file": source_file, "format": fmt, "label_file_sha256": digest,
+            "stored_path": stored, "rows": rows, "fingerprint": fingerprint}
+
+
+def _write(lake: Lake, partition: dict[str, str], labels: PartitionLabels) -> None:
+    lake.write_table(keys.ANNOTATIONS, labels.table, partition)
+    # label_version is the folder of this table (hive layout), so the file itself leaves it out: a plain
+    # pandas.read_parquet(folder) then reads every version without two label_version columns to merge.
+    lake.write_table(keys.ANNOTATION_VERSIONS, labels.table.drop(columns=["label_version"]),
+                     {**partition, "label_version": labels.version})
+    lake.write_table(keys.LABEL_SOURCES, labels.sources.assign(label_version=labels.version), partition)
+
+
+def boxes_on_sampled_frames(table: pd.DataFrame, frames: pd.DataFrame | None) -> int:
+    """Labels that fall on frames the partition sampled (the rest stay in the table for tracking and audits)."""
+    if frames is None or table.empty:
+        return 0
+    keys_ = frames[["video_sha256", "frame_index"]].drop_duplicates()
+    return int(table.merge(keys_, on=["video_sha256", "frame_index"]).shape[0])
