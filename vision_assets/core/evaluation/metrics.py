@@ -25,6 +25,8 @@ import pandas as pd
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from vision_assets.core.geometry import xywh_to_xyxy, xyxy_to_xywh
+
 IMAGE_COLUMNS = ("image_id", "width", "height")
 GROUND_TRUTH_COLUMNS = ("image_id", "class_name", "x1", "y1", "x2", "y2")
 DETECTION_COLUMNS = (*GROUND_TRUTH_COLUMNS, "score")
@@ -172,8 +174,9 @@ def load_coco_files(
         rows = []
         for a in anns:
             x, y, w, h = a["bbox"]
+            x1, y1, x2, y2 = xywh_to_xyxy(x, y, w, h)
             row = {"image_id": str(a["image_id"]), "class_name": name_of[a["category_id"]],
-                   "x1": x, "y1": y, "x2": x + w, "y2": y + h}  # fmt: skip
+                   "x1": x1, "y1": y1, "x2": x2, "y2": y2}  # fmt: skip
             row.update({col: get(a) for col, get in extra.items()})
             rows.append(row)
         return pd.DataFrame(rows, columns=[*GROUND_TRUTH_COLUMNS, *extra])
@@ -239,8 +242,8 @@ def _run_checks(ground_truth, detections, images, class_names) -> None:
 
 
 def _xywh(df: pd.DataFrame) -> np.ndarray:
-    x1, y1, x2, y2 = (df[c].to_numpy(dtype=float) for c in ("x1", "y1", "x2", "y2"))
-    return np.stack([x1, y1, x2 - x1, y2 - y1], axis=1)
+    """The table's boxes as COCO's [x, y, width, height] rows."""
+    return np.stack(xyxy_to_xywh(*(df[c].to_numpy(dtype=float) for c in ("x1", "y1", "x2", "y2"))), axis=1)
 
 
 def _run_cocoeval(ground_truth, detections, images, class_names) -> COCOeval:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from vision_assets.core.geometry import xywh_to_xyxy, xyxy_to_xywh
 from vision_assets.core.labels.formats.common import (
     IMAGE_SIZES,
     AnnotationFormatError,
@@ -67,7 +68,7 @@ def _row(path: Path, ann, images: dict, categories: dict) -> dict:
     bbox = ann.get("bbox")
     if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, int | float) for v in bbox)):
         raise AnnotationFormatError(f"{where}: bbox must be [x, y, width, height] numbers, got {bbox!r}")
-    x, y, w, h = (float(v) for v in bbox)
+    x1, y1, x2, y2 = xywh_to_xyxy(*(float(v) for v in bbox))
     extra = ann.get("attributes") if isinstance(ann.get("attributes"), dict) else {}
     track = ann.get("track_id", extra.get("track_id"))
     category = ann.get("category_id")
@@ -75,7 +76,7 @@ def _row(path: Path, ann, images: dict, categories: dict) -> dict:
     return {
         "frame_index": _frame(where, image),
         "class_name": categories.get(category, ""),
-        "x1": x, "y1": y, "x2": x + w, "y2": y + h,
+        "x1": x1, "y1": y1, "x2": x2, "y2": y2,
         "track_id": int(track) if isinstance(track, int | float) and not isinstance(track, bool) else -1,
         "occluded": bool(extra.get("occluded", False)),
         "annotator": str(extra.get("annotator") or ""),
@@ -171,10 +172,10 @@ def write_coco(
     for i, (video, frame, name, x1, y1, x2, y2, track, occluded, attributes, who, area) in enumerate(
         zip(*(rows[c].tolist() for c in columns))
     ):
-        w, h = x2 - x1, y2 - y1
+        x, y, w, h = xyxy_to_xywh(x1, y1, x2, y2)
         values = attribute_values(attributes)
         ann = {"id": i + 1, "image_id": image_id[(video, frame)], "category_id": category_id[name],
-               "bbox": [x1, y1, w, h], "area": w * h if math.isnan(area) else area,
+               "bbox": [x, y, w, h], "area": w * h if math.isnan(area) else area,
                "iscrowd": _iscrowd(values.get("iscrowd")), "segmentation": []}
         if "score" in values:
             ann["score"] = values["score"]

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vision_assets.core.geometry import xywh_to_xyxy, xyxy_to_xywh
 from vision_assets.core.labels.formats.common import (
     BOX,
     AnnotationFormatError,
@@ -104,8 +105,7 @@ def _result_rows(path: Path, result: dict, labels_by_id: dict, image_size, video
     frames, percent, occluded = _expand(keys, int(frames_count) if isinstance(frames_count, int | float) else None)
     labels = value.get("labels") or labels_by_id.get(result.get("id")) or []
     scale = np.array([width, height, width, height], dtype=float) / 100.0
-    corners = np.column_stack([percent[:, 0], percent[:, 1], percent[:, 0] + percent[:, 2],
-                               percent[:, 1] + percent[:, 3]]) * scale
+    corners = np.column_stack(xywh_to_xyxy(*percent.T)) * scale
     attrs = {"video": video, "labels": labels} if len(labels) > 1 else {"video": video}
     rotation = {k["rotation"] for k in keys if k["rotation"]}
     if rotation:
@@ -237,8 +237,9 @@ def _results_of(rows: pd.DataFrame):
 def _result(result_id, rows, width, height, frames_count, fps, from_name, to_name) -> dict:
     frames = rows["frame_index"].to_numpy() + 1
     occluded = rows["occluded"].tolist()
-    x, y = rows["x1"].to_numpy() / width * 100, rows["y1"].to_numpy() / height * 100
-    w, h = (rows["x2"] - rows["x1"]).to_numpy() / width * 100, (rows["y2"] - rows["y1"]).to_numpy() / height * 100
+    # Label Studio's boxes are x, y, width, height in percent of the frame.
+    x, y, w, h = xyxy_to_xywh(*(rows[c].to_numpy() for c in BOX))
+    x, y, w, h = x / width * 100, y / height * 100, w / width * 100, h / height * 100
     sequence = []
     for i, frame in enumerate(frames.tolist()):
         item = {"frame": frame, "enabled": bool(i + 1 < len(frames) and frames[i + 1] == frame + 1),

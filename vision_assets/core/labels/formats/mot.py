@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vision_assets.core.geometry import xywh_to_xyxy, xyxy_to_xywh
 from vision_assets.core.labels.formats.common import (
+    BOX,
     AnnotationFormatError,
     attribute_values,
     class_list,
@@ -63,7 +65,7 @@ def read_mot(path: Path, *, image_size: tuple[int, int] | None = None, data: Any
             f"{path}: line {n}: expected numeric frame,id,x,y,w,h with integer frame >= 1 and integer id"
         )
 
-    x, y, w, h = (num[i].to_numpy(dtype=float) for i in (2, 3, 4, 5))
+    x1, y1, x2, y2 = xywh_to_xyxy(*(num[i].to_numpy(dtype=float) for i in (2, 3, 4, 5)))
     conf = num[6] if 6 in num else pd.Series(np.nan, index=num.index)
     class_ids, names, vis = _mot_class_and_visibility(num)
 
@@ -76,10 +78,10 @@ def read_mot(path: Path, *, image_size: tuple[int, int] | None = None, data: Any
         {
             "frame_index": frame.to_numpy(dtype=np.int64) - 1,
             "class_name": names,
-            "x1": x,
-            "y1": y,
-            "x2": x + w,
-            "y2": y + h,
+            "x1": x1,
+            "y1": y1,
+            "x2": x2,
+            "y2": y2,
             "track_id": tid.to_numpy(dtype=np.int64),
             "occluded": (has_vis & (vis < OCCLUDED_BELOW)).to_numpy(),
             "attributes": "{" + ignore + sep + visibility + "}",
@@ -126,11 +128,11 @@ def write_mot(
     conf = [0 if a.get("ignore") else 1 for a in attrs]
     vis = [(OCCLUDED_VISIBILITY if occluded else -1) if a.get("visibility") is None else a["visibility"]
            for a, occluded in zip(attrs, rows["occluded"].tolist())]
+    xywh = (v.tolist() for v in xyxy_to_xywh(*(rows[col] for col in BOX)))
     lines = [
-        f"{f + 1},{t},{x1!r},{y1!r},{x2 - x1!r},{y2 - y1!r},{c},{_MOT_IDS[name]},{v}\n"
-        for f, t, x1, y1, x2, y2, c, name, v in zip(
-            *(rows[col].tolist() for col in ("frame_index", "track_id", "x1", "y1", "x2", "y2")), conf,
-            rows["class_name"].tolist(), vis,
+        f"{f + 1},{t},{x!r},{y!r},{w!r},{h!r},{c},{_MOT_IDS[name]},{v}\n"
+        for f, t, x, y, w, h, c, name, v in zip(
+            rows["frame_index"].tolist(), rows["track_id"].tolist(), *xywh, conf, rows["class_name"].tolist(), vis,
         )
     ]
     dest = Path(dest)

@@ -18,7 +18,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from vision_assets.core.geometry import xyxy_to_yolo, yolo_to_xyxy
 from vision_assets.core.labels.formats.common import (
+    BOX,
     AnnotationFormatError,
     attributes_text,
     class_list,
@@ -237,18 +239,18 @@ def _file_rows(txt: Path, dataset: _Dataset, size: tuple[int, int], image_name: 
         class_id, attrs = int(values[0]), {}
         if len(values) in (5, 6):
             cx, cy, w, h = values[1:5]
-            x1, y1, x2, y2 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+            x1, y1, x2, y2 = yolo_to_xyxy(cx, cy, w, h, width, height)
             if len(values) == 6:
                 attrs["confidence"] = values[5]  # prediction files carry a score
         else:
             xs, ys = values[1::2], values[2::2]
-            x1, y1, x2, y2 = min(xs), min(ys), max(xs), max(ys)
+            x1, y1, x2, y2 = min(xs) * width, min(ys) * height, max(xs) * width, max(ys) * height
             attrs["polygon"] = True
         rows.append({
             # A txt named without a frame number gets frame -1, which QC rejects as out of range.
             "frame_index": -1 if frame is None else frame,
             "class_name": dataset.names.get(class_id, ""),
-            "x1": x1 * width, "y1": y1 * height, "x2": x2 * width, "y2": y2 * height,
+            "x1": x1, "y1": y1, "x2": x2, "y2": y2,
             "attributes": attributes_text(attrs),
             "source_file": f"{dataset.root.name}/{relative}",
             "source_id": f"{relative}:{line_no}",
@@ -261,8 +263,7 @@ def _file_rows(txt: Path, dataset: _Dataset, size: tuple[int, int], image_name: 
 def yolo_lines(boxes: pd.DataFrame, width: float, height: float, class_index: dict[str, int]) -> list[str]:
     """One `class cx cy w h` line (newline included) per row: the pixel box normalised to width x height, the class
     id from class_index."""
-    cx, cy = ((boxes["x1"] + boxes["x2"]) / 2 / width).tolist(), ((boxes["y1"] + boxes["y2"]) / 2 / height).tolist()
-    w, h = ((boxes["x2"] - boxes["x1"]) / width).tolist(), ((boxes["y2"] - boxes["y1"]) / height).tolist()
+    cx, cy, w, h = (v.tolist() for v in xyxy_to_yolo(*(boxes[c] for c in BOX), width, height))
     class_id = boxes["class_name"].map(class_index).tolist()
     return [f"{c} {a:.6f} {b:.6f} {d:.6f} {e:.6f}\n" for c, a, b, d, e in zip(class_id, cx, cy, w, h)]
 

@@ -1,0 +1,246 @@
+"""Multi-object tracking metrics: CLEAR-MOT and identity metrics by py-motmetrics, HOTA as TrackEval defines it.
+
+Track table contract (pixel boxes, top-left origin), for ground truth and predictions alike:
+    frame, track_id, x1, y1, x2, y2
+`frame` is only a key that pairs ground truth with predictions (any integers, same numbering on both sides).
+
+CLEAR-MOT (MOTA, MOTP, switches, fragmentations, ...) and the identity metrics (IDF1, IDP, IDR) come from
+py-motmetrics' own accumulator and metric host, fed the way its `utils.compare_to_groundtruth` feeds them, so
+the numbers are motmetrics' numbers. motmetrics 1.4.0 (the release on PyPI) has no HOTA, so HOTA/DetA/AssA are
+computed here, step for step as TrackEval's `metrics/hota.py` does (the reference later motmetrics releases are
+tested against), on motmetrics' own IoU: see `hota_metrics`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+
+# motmetrics 1.4.0 calls np.asfarray (in distances.iou_matrix), which numpy 2 removed; put back the equivalent
+# before motmetrics runs. Only when missing, so an older numpy keeps its own. The patch is process-wide, and
+# harmless: it restores a function numpy 1 had, with numpy 1's meaning.
+if not hasattr(np, "asfarray"):
+    np.asfarray = lambda a, dtype=np.float64: np.asarray(a, dtype=dtype)
+
+import motmetrics as mm  # noqa: E402  (needs the shim above)
+
+from vision_assets.core.labels.formats.mot import read_mot  # noqa: E402
+
+TRACK_COLUMNS = ("frame", "track_id", "x1", "y1", "x2", "y2")
+# HOTA's localisation thresholds, exactly as TrackEval builds them (0.05 ... 0.95, 19 values).
+HOTA_ALPHAS = np.arange(0.05, 0.99, 0.05)
+_EPS = np.finfo("float").eps
+HOTA_NAMES = ("hota", "deta", "assa", "detre", "detpr", "assre", "asspr", "loca")
+
+# motmetrics' names, reported under the same names.
+_MOTMETRICS = (
+    "mota", "motp", "idf1", "idp", "idr", "recall", "precision", "num_switches", "num_fragmentations",
+    "num_false_positives", "num_misses", "num_objects", "num_detections", "num_predictions", "num_frames",
+    "num_unique_objects", "mostly_tracked", "partially_tracked", "mostly_lost",
+)  # fmt: skip
+
+
+def evaluate_tracking(
+    ground_truth: pd.DataFrame, predictions: pd.DataFrame, *, iou_threshold: float = 0.5
+) -> dict[str, float | int]:
+    """CLEAR-MOT, identity and HOTA metrics of `predictions` against `ground_truth` (one sequence).
+
+    A prediction may match a ground-truth box when their IoU is at least `iou_threshold` (motmetrics' IoU
+    distance 1 - IoU with `distth = 1 - iou_threshold`, as its TUD-Campus test uses with 0.5). `motp` is what
+    motmetrics reports: the mean distance 1 - IoU over matches (lower is better). HOTA has no threshold: it
+    averages over HOTA_ALPHAS.
+    """
+    gt = check_tracks(ground_truth, "ground_truth")
+    pred = check_tracks(predictions, "predictions")
+    acc = _accumulate(gt, pred, max_distance=1.0 - iou_threshold)
+    summary = mm.metrics.create().compute(acc, metrics=list(_MOTMETRICS), return_dataframe=False)
+    out: dict[str, float | int] = {}
+    for name in _MOTMETRICS:
+        value = summary[name]
+        out[name] = int(value) if name.startswith(("num_", "mostly_", "partially_")) else float(value)
+    hota = hota_metrics(gt, pred)
+    out.update({name: hota[name] for name in HOTA_NAMES})
+    return out
+
+
+def hota_metrics(ground_truth: pd.DataFrame, predictions: pd.DataFrame) -> dict:
+    """HOTA, DetA, AssA, DetRe, DetPr, AssRe, AssPr, LocA: TrackEval's algorithm, averaged over HOTA_ALPHAS.
+
+    Per frame, boxes are paired by the Hungarian algorithm on IoU weighted by the pair's global alignment score
+    (how often the two ids overlap over the whole sequence), and a pair counts at threshold alpha when its IoU is
+    at least alpha. The per-alpha arrays are returned under "<name>_alpha".
+    """
+    gt = check_tracks(ground_truth, "ground_truth")
+    pred = check_tracks(predictions, "predictions")
+    n_alpha = len(HOTA_ALPHAS)
+    if not len(gt) or not len(pred):  # TrackEval's early return: nothing can match, LocA reads 1
+        tp, fn, fp = np.zeros(n_alpha), np.full(n_alpha, float(len(gt))), np.full(n_alpha, float(len(pred)))
+        zeros = np.zeros(n_alpha)
+        return _hota_summary(tp, fn, fp, zeros, zeros, zeros, np.ones(n_alpha))
+
+    frames = _frames(gt, pred)
+    n_gt_ids, n_pred_ids = len(np.unique(gt["track_id"])), len(np.unique(pred["track_id"]))
+    alignment, gt_count, pred_count = _global_alignment(frames, n_gt_ids, n_pred_ids)
+    matches = np.zeros((n_alpha, n_gt_ids, n_pred_ids))
+    tp, fn, fp, loc = (np.zeros(n_alpha) for _ in range(4))
+    for gt_ids, pred_ids, iou in frames:
+        if len(gt_ids) == 0 or len(pred_ids) == 0:
+            fn += len(gt_ids)
+            fp += len(pred_ids)
+            continue
+        rows, cols = linear_sum_assignment(-(alignment[gt_ids[:, None], pred_ids[None, :]] * iou))
+        for a, alpha in enumerate(HOTA_ALPHAS):
+            ok = iou[rows, cols] >= alpha - _EPS
+            n = int(ok.sum())
+            tp[a] += n
+            fn[a] += len(gt_ids) - n
+            fp[a] += len(pred_ids) - n
+            if n:
+                loc[a] += iou[rows[ok], cols[ok]].sum()
+                matches[a, gt_ids[rows[ok]], pred_ids[cols[ok]]] += 1
+
+    # Association scores per id pair, averaged over the true positives (TrackEval's AssA, AssRe, AssPr).
+    per_tp = np.maximum(1, tp)
+    assa = (matches * (matches / np.maximum(1, gt_count + pred_count - matches))).sum(axis=(1, 2)) / per_tp
+    assre = (matches * (matches / np.maximum(1, gt_count))).sum(axis=(1, 2)) / per_tp
+    asspr = (matches * (matches / np.maximum(1, pred_count))).sum(axis=(1, 2)) / per_tp
+    loca = np.maximum(1e-10, loc) / np.maximum(1e-10, tp)
+    return _hota_summary(tp, fn, fp, assa, assre, asspr, loca)
+
+
+def read_mot_tracks(path: Path, *, ground_truth: bool) -> pd.DataFrame:
+    """One MOTChallenge txt file as a track table, through the project's MOT reader.
+
+    Ground-truth lines with conf 0 are MOTChallenge's "do not evaluate" marks and are dropped (motmetrics' own
+    advice for ground truth). Prediction lines are all kept: their conf is the tracker's score, which
+    MOTChallenge evaluation does not use. Raises AnnotationFormatError (a ValueError) for a malformed file and
+    OSError for one that cannot be read. A file with no lines is an empty table (a tracker that found nothing).
+    """
+    path = Path(path)
+    if not path.read_bytes().strip():
+        return check_tracks(pd.DataFrame(), str(path))
+    table = read_mot(path)
+    if ground_truth:
+        table = table[~table["attributes"].str.contains('"ignore": true', regex=False)]
+    out = table.rename(columns={"frame_index": "frame"})[list(TRACK_COLUMNS)]
+    return out.reset_index(drop=True)
+
+
+def read_mot_pair(gt_path: Path, prediction_path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(ground truth, predictions) track tables from two MOTChallenge files."""
+    return read_mot_tracks(gt_path, ground_truth=True), read_mot_tracks(prediction_path, ground_truth=False)
+
+
+def evaluate_mot_files(gt_path: Path, prediction_path: Path, *, iou_threshold: float = 0.5) -> dict:
+    gt, pred = read_mot_pair(gt_path, prediction_path)
+    return evaluate_tracking(gt, pred, iou_threshold=iou_threshold)
+
+
+def check_tracks(df: pd.DataFrame, what: str) -> pd.DataFrame:
+    """The TRACK_COLUMNS of a valid track table; ValueError("<what>: <problem>") otherwise."""
+    if len(df) == 0:  # "no tracks" may arrive as pd.DataFrame() without columns
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in TRACK_COLUMNS})
+    missing = [c for c in TRACK_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what}: lacks columns {missing}")
+    values = df[list(TRACK_COLUMNS)]
+    if not np.isfinite(values.to_numpy(dtype=float)).all():
+        raise ValueError(f"{what}: non-finite frames, ids or coordinates")
+    if ((values["x2"] < values["x1"]) | (values["y2"] < values["y1"])).any():
+        raise ValueError(f"{what}: boxes with x2 < x1 or y2 < y1")
+    if values.duplicated(["frame", "track_id"]).any():
+        raise ValueError(f"{what}: a track id appears twice in one frame")
+    return values
+
+
+# --- internals -------------------------------------------------------------------------------------
+
+
+def _motmetrics_table(df: pd.DataFrame) -> pd.DataFrame:
+    """The (FrameId, Id)-indexed X, Y, Width, Height frame that motmetrics' loaders produce."""
+    return pd.DataFrame(
+        {
+            "FrameId": df["frame"].to_numpy(dtype=np.int64),
+            "Id": df["track_id"].to_numpy(dtype=np.int64),
+            "X": df["x1"].to_numpy(dtype=float),
+            "Y": df["y1"].to_numpy(dtype=float),
+            "Width": (df["x2"] - df["x1"]).to_numpy(dtype=float),
+            "Height": (df["y2"] - df["y1"]).to_numpy(dtype=float),
+        }
+    ).set_index(["FrameId", "Id"])
+
+
+def _accumulate(gt: pd.DataFrame, pred: pd.DataFrame, *, max_distance: float) -> mm.MOTAccumulator:
+    """motmetrics' compare_to_groundtruth, which needs both tables non-empty (it takes index levels)."""
+    gt_mm, pred_mm = _motmetrics_table(gt), _motmetrics_table(pred)
+    if len(gt_mm) and len(pred_mm):
+        return mm.utils.compare_to_groundtruth(gt_mm, pred_mm, "iou", distth=max_distance)
+    # One side empty: every box is a miss or a false positive; same per-frame updates, no distances.
+    acc = mm.MOTAccumulator()
+    by_frame_gt = {f: g.index.get_level_values("Id") for f, g in gt_mm.groupby(level="FrameId")}
+    by_frame_pred = {f: g.index.get_level_values("Id") for f, g in pred_mm.groupby(level="FrameId")}
+    for frame in sorted(set(by_frame_gt) | set(by_frame_pred)):
+        oids = by_frame_gt.get(frame, np.empty(0))
+        hids = by_frame_pred.get(frame, np.empty(0))
+        acc.update(oids, hids, np.empty((len(oids), len(hids))), frameid=frame)
+    return acc
+
+
+def _xywh(df: pd.DataFrame) -> np.ndarray:
+    return np.stack([df["x1"], df["y1"], df["x2"] - df["x1"], df["y2"] - df["y1"]], axis=1).astype(float)
+
+
+def _frames(gt: pd.DataFrame, pred: pd.DataFrame) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per frame (in frame order): 0-based gt ids, 0-based prediction ids, IoU matrix (motmetrics' boxiou)."""
+    gt_index = {v: i for i, v in enumerate(np.unique(gt["track_id"]))}
+    pred_index = {v: i for i, v in enumerate(np.unique(pred["track_id"]))}
+    gt_by_frame = dict(iter(gt.groupby("frame")))
+    pred_by_frame = dict(iter(pred.groupby("frame")))
+    out = []
+    for frame in sorted(set(gt_by_frame) | set(pred_by_frame)):
+        g = gt_by_frame.get(frame, gt.iloc[:0])
+        p = pred_by_frame.get(frame, pred.iloc[:0])
+        gt_ids = np.array([gt_index[v] for v in g["track_id"]], dtype=np.int64)
+        pred_ids = np.array([pred_index[v] for v in p["track_id"]], dtype=np.int64)
+        iou = np.zeros((len(g), len(p)))
+        if len(g) and len(p):  # the IoU motmetrics matches on (its iou_matrix is 1 - this)
+            iou = np.asarray(mm.distances.boxiou(_xywh(g)[:, None], _xywh(p)[None, :]), dtype=float)
+        out.append((gt_ids, pred_ids, iou))
+    return out
+
+
+def _global_alignment(frames, n_gt_ids: int, n_pred_ids: int):
+    """TrackEval's global alignment score between every gt id and prediction id, with the per-id box counts."""
+    potential = np.zeros((n_gt_ids, n_pred_ids))
+    gt_count = np.zeros((n_gt_ids, 1))
+    pred_count = np.zeros((1, n_pred_ids))
+    for gt_ids, pred_ids, iou in frames:
+        denom = iou.sum(0)[None, :] + iou.sum(1)[:, None] - iou
+        sim = np.zeros_like(iou)
+        mask = denom > 0 + _EPS
+        sim[mask] = iou[mask] / denom[mask]
+        potential[gt_ids[:, None], pred_ids[None, :]] += sim
+        gt_count[gt_ids] += 1
+        pred_count[0, pred_ids] += 1
+    return potential / (gt_count + pred_count - potential), gt_count, pred_count
+
+
+def _hota_summary(tp, fn, fp, assa, assre, asspr, loca) -> dict:
+    deta = tp / np.maximum(1, tp + fn + fp)
+    per_alpha = {
+        "hota": np.sqrt(deta * assa),
+        "deta": deta,
+        "assa": assa,
+        "detre": tp / np.maximum(1, tp + fn),
+        "detpr": tp / np.maximum(1, tp + fp),
+        "assre": assre,
+        "asspr": asspr,
+        "loca": loca,
+    }
+    out: dict = {name: float(values.mean()) for name, values in per_alpha.items()}
+    out.update({f"{name}_alpha": values.tolist() for name, values in per_alpha.items()})
+    out["alphas"] = HOTA_ALPHAS.tolist()
+    return out

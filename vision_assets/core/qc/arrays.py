@@ -1,0 +1,169 @@
+"""The numpy view of an annotation table that the QC rules share, and the sort-and-group helpers they build on.
+
+Every string column becomes integer codes once per run (cached in the QcContext); rules work on numpy from there.
+Grouped rules (duplicates, tracks, agreement) sort the rows once by an integer key and compare each row with its
+neighbours in sorted order, instead of a pandas groupby with a Python function.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from vision_assets.core import geometry
+from vision_assets.core.qc.registry import QcContext
+
+BOX = ["x1", "y1", "x2", "y2"]
+
+
+@dataclass(frozen=True)
+class RowArrays:
+    n: int
+    x1: np.ndarray
+    y1: np.ndarray
+    x2: np.ndarray
+    y2: np.ndarray
+    frame: np.ndarray
+    track: np.ndarray
+    video: np.ndarray  # codes into videos
+    videos: np.ndarray
+    annotator: np.ndarray  # codes into annotators, which are sorted so pairs come out in name order
+    annotators: np.ndarray
+    cls: np.ndarray
+    classes: np.ndarray
+    file: np.ndarray
+    files: np.ndarray
+
+    def box(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(x1, y1, x2, y2) of the given rows."""
+        return self.x1[rows], self.y1[rows], self.x2[rows], self.y2[rows]
+
+
+def codes(series: pd.Series, sort: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of a column and the values they index. Missing values get a code of their own."""
+    values, uniques = pd.factorize(series, sort=sort, use_na_sentinel=False)
+    return values.astype(np.int64, copy=False), np.asarray(uniques, dtype=object)
+
+
+def _labeller(df: pd.DataFrame) -> pd.Series:
+    """Who labelled a row: its annotator, or for files that name none, the file itself, so that two unnamed
+    label files of one video are two labellings (double labelling, not one person's duplicates)."""
+    names = df["annotator"].fillna("").astype(str)
+    unnamed = names == ""
+    return names.where(~unnamed, "(unnamed) " + df["source_file"].astype(str)) if unnamed.any() else names
+
+
+def row_arrays(df: pd.DataFrame, ctx: QcContext) -> RowArrays:
+    if "arrays" not in ctx.cache:
+        x1, y1, x2, y2 = (df[c].to_numpy(dtype=np.float64) for c in BOX)
+        video, videos = codes(df["video_sha256"])
+        annotator, annotators = codes(_labeller(df), sort=True)
+        cls, classes = codes(df["class_name"])
+        file, files = codes(df["source_file"])
+        ctx.cache["arrays"] = RowArrays(
+            n=len(df), x1=x1, y1=y1, x2=x2, y2=y2,
+            frame=df["frame_index"].to_numpy(dtype=np.int64), track=df["track_id"].to_numpy(dtype=np.int64),
+            video=video, videos=videos, annotator=annotator, annotators=annotators, cls=cls, classes=classes,
+            file=file, files=files,
+        )
+    return ctx.cache["arrays"]
+
+
+def rows_iou(a: RowArrays, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """IoU of the boxes of rows i[k] and j[k], for every k."""
+    return geometry.iou(a.box(i), a.box(j))
+
+
+def dense(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Shift integers to start at 0, so they can be one digit of a composite sort key."""
+    if len(values) == 0:
+        return values, 1
+    low = int(values.min())
+    return values - low, int(values.max()) - low + 1
+
+
+def sort_rows(rows: np.ndarray, parts: list[tuple[np.ndarray, int]]) -> np.ndarray:
+    """`rows` ordered by the composite key (most significant part first); ties keep source order.
+
+    parts: (codes over all rows in [0, cardinality), cardinality). One int64 key and a stable argsort is several
+    times faster than np.lexsort; lexsort is the fallback when the key would overflow.
+    """
+    if math.prod(card for _, card in parts) < 2**62:
+        key = np.zeros(len(rows), dtype=np.int64)
+        for values, card in parts:
+            key *= card
+            key += values[rows]
+        return rows[np.argsort(key, kind="stable")]
+    keys = [np.arange(len(rows))] + [values[rows] for values, _ in reversed(parts)]
+    return rows[np.lexsort(keys)]
+
+
+def group_ids(order: np.ndarray, parts: list[tuple[np.ndarray, int]]) -> np.ndarray:
+    """Dense group number per sorted position, groups being runs of equal `parts` (a prefix of the sort key)."""
+    new = np.zeros(len(order), dtype=bool)
+    if len(order):
+        new[0] = True
+        for values, _ in parts:
+            v = values[order]
+            new[1:] |= v[1:] != v[:-1]
+    return np.cumsum(new) - 1
+
+
+def group_starts(gid: np.ndarray) -> np.ndarray:
+    """Positions where each run of equal group numbers begins."""
+    return np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]])
+
+
+def _rank_in_group(gid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Position of each sorted row inside its group, and how many rows of the group follow it."""
+    sizes = np.bincount(gid)
+    starts = np.cumsum(sizes) - sizes
+    rank = np.arange(len(gid)) - starts[gid]
+    return rank, sizes[gid] - rank - 1
+
+
+def neighbour_pairs(gid: np.ndarray) -> Iterable[tuple[np.ndarray, int]]:
+    """For k = 1, 2, ...: the sorted positions p whose group also holds p + k.
+
+    Groups are small (boxes of one frame), so the candidate set shrinks to nothing after a few steps; the total work
+    is the number of pairs inside groups, not rows times the largest group.
+    """
+    _, following = _rank_in_group(gid)
+    candidates = np.flatnonzero(following >= 1)
+    k = 1
+    while len(candidates):
+        yield candidates, k
+        k += 1
+        candidates = candidates[following[candidates] >= k]
+
+
+@dataclass(frozen=True)
+class FrameLayout:
+    """All rows sorted by (video, frame, annotator, class), with the group numbers of each prefix."""
+
+    order: np.ndarray
+    frame_gid: np.ndarray  # (video, frame)
+    labelling_gid: np.ndarray  # (video, frame, annotator): one annotator's labelling of one frame
+    class_gid: np.ndarray  # (video, frame, annotator, class)
+
+    @property
+    def labelling_starts(self) -> np.ndarray:
+        """Positions (in `order`) where each labelling group begins."""
+        return group_starts(self.labelling_gid)
+
+
+def frame_layout(df: pd.DataFrame, ctx: QcContext) -> FrameLayout:
+    if "frame_layout" not in ctx.cache:
+        a = row_arrays(df, ctx)
+        frame, n_frames = dense(a.frame)
+        video = (a.video, len(a.videos))
+        parts = [video, (frame, n_frames), (a.annotator, len(a.annotators)), (a.cls, len(a.classes))]
+        order = sort_rows(np.arange(a.n), parts)
+        ctx.cache["frame_layout"] = FrameLayout(
+            order, group_ids(order, parts[:2]), group_ids(order, parts[:3]), group_ids(order, parts)
+        )
+    return ctx.cache["frame_layout"]
