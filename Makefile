@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo ui test lint clean-data
+.PHONY: install demo ui test test-fast lint clean-data
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -22,6 +22,10 @@ ui: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+## The fast set (no end-to-end runs), for the edit-test loop.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check vision_assets tests definitions.py

@@ -15,7 +15,7 @@ import pytest
 
 from vision_assets.core.labels import read_annotations
 from vision_assets.core.qc import run_qc
-from vision_assets.demo.generator import DEMO_CLASSES, DemoSpec, generate_demo_data
+from vision_assets.demo import DEMO_CLASSES, DemoSpec, generate_demo_data
 
 # Two videos of one day, so one is lit by day and the other by night; 3 s keeps the whole module fast.
 SMALL = DemoSpec(scenes=("cam-test",), days=("2026-11-18",), videos_per_day=2, seconds=3.0, fps=10, seed=3)

@@ -7,8 +7,7 @@ from pathlib import Path
 import av
 import pytest
 
-from vision_assets.core import normalise
-from vision_assets.core.video import NormaliseSpec, normalise_video, output_size, resolve_codec
+from vision_assets.core.video import NormaliseSpec, normalise, normalise_video, output_size, resolve_codec
 
 
 def _decoded(path: Path) -> tuple[str, int, int, list[float]]:

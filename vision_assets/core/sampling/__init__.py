@@ -1,4 +1,4 @@
-"""sampling"""
+"""Frame sampling: strategies (register_strategy is the plugin hook), one file's sampler, whole partitions."""
 
 from vision_assets.core.sampling.partition import (
     FRAME_COLUMNS,
@@ -7,14 +7,13 @@ from vision_assets.core.sampling.partition import (
     sample_partition,
     sampling_source,
 )
+from vision_assets.core.sampling.sampler import sample_file_report, sample_video_file
 from vision_assets.core.sampling.strategies import (
     STRATEGIES,
     SamplingStrategy,
     StrategyError,
     get_strategy,
     register_strategy,
-    sample_file_report,
-    sample_video_file,
 )
 
 __all__ = [

@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from vision_assets.core.lake import Lake
-from vision_assets.core.sampling.strategies import KeptFrame, SamplingStrategy, Transform, sample_video_file
+from vision_assets.core.sampling.sampler import KeptFrame, Transform, sample_video_file
+from vision_assets.core.sampling.strategies import SamplingStrategy
 
 FRAME_COLUMNS = [
     "frame_sha256", "video_sha256", "frame_index", "timestamp_s", "width", "height",

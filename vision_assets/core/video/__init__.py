@@ -1,4 +1,4 @@
-"""video"""
+"""Video files: decode (frames as they really decode), probe, phash (near-duplicates), normalise, privacy (blur)."""
 
 from vision_assets.core.video.decode import (
     VIDEO_EXTENSIONS,
@@ -6,8 +6,6 @@ from vision_assets.core.video.decode import (
     UnreadableVideo,
     VideoSource,
     decoded_ahead,
-    probe_video,
-    read_sidecar,
 )
 from vision_assets.core.video.normalise import NormaliseSpec, normalise_video, output_size, resolve_codec
 from vision_assets.core.video.phash import (
@@ -29,6 +27,7 @@ from vision_assets.core.video.privacy import (
     missing_detector_reason,
     pad_box,
 )
+from vision_assets.core.video.probe import probe_video, read_sidecar
 
 __all__ = [
     "Blurrer",

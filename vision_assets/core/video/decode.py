@@ -1,4 +1,4 @@
-"""Decoding and probing with PyAV, trusting what decodes rather than what the container claims.
+"""Decoding with PyAV, trusting what decodes rather than what the container claims.
 
 Headers lie: a cut-off upload still claims its full frame count, a muxer may write the wrong frame rate.
 So frame counts come from the decoder, durations and frame rates from decoded timestamps, and the header's
@@ -7,13 +7,12 @@ values are kept only as claims to compare against.
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -21,16 +20,12 @@ import cv2
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from vision_assets.core.video.phash import perceptual_hash, signature_to_hex
-
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".ts"})
 # A container may round its frame count; more than this share missing means the file was cut short.
 TRUNCATION_TOLERANCE = 0.02
 # A header frame rate further than this from the decoded timestamps' rate is wrong, not rounded.
 FPS_TOLERANCE = 0.01
 THUMBNAIL_WIDTH = 64
-SIGNATURE_STEP_S = 0.5
-SIGNATURE_POINTS = (0.1, 0.3, 0.5, 0.7, 0.9)
 # Frames a decoder may emit out of packet order (B-frame reordering plus frame-thread delay); bounds the
 # packets remembered to place a keyframe in display order when the frames around it are not decoded.
 _REORDER_WINDOW = 64
@@ -120,14 +115,15 @@ def _open(path: Path) -> av.container.InputContainer:
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError) as error:
-        raise UnreadableVideo(f"{path.name}: no decoder could open the container ({_describe(error)})") from error
+        raise UnreadableVideo(f"{path.name}: no decoder could open the container ({describe_error(error)})") from error
     if not container.streams.video:
         container.close()
         raise UnreadableVideo(f"{path.name}: the container has no video stream")
     return container
 
 
-def _describe(error: BaseException) -> str:
+def describe_error(error: BaseException) -> str:
+    """The error's type and message, for reasons that name what failed (FFmpeg errors keep it in strerror)."""
     text = getattr(error, "strerror", None) or str(error)
     return f"{type(error).__name__}: {text}"
 
@@ -158,7 +154,7 @@ class VideoSource:
             self.claims = _configure(self._stream, keyframes_only)
         except (av.error.FFmpegError, AttributeError, ValueError) as error:  # e.g. a codec FFmpeg lacks
             self._container.close()
-            raise UnreadableVideo(f"{path.name}: no decoder for its video stream ({_describe(error)})") from error
+            raise UnreadableVideo(f"{path.name}: no decoder for its video stream ({describe_error(error)})") from error
         self.frames_decoded = 0
         self.keyframes = 0
         self.packets = 0
@@ -199,12 +195,12 @@ class VideoSource:
                     decoded = packet.decode()
                 except av.error.FFmpegError as error:  # one damaged packet: skip it, keep what follows
                     self.undecodable_packets += 1
-                    self._decode_error = self._decode_error or _describe(error)
+                    self._decode_error = self._decode_error or describe_error(error)
                     continue
                 for frame in decoded:
                     yield self._wrap(frame, recent)
         except (av.error.FFmpegError, OSError) as error:  # the container itself is unreadable from here on
-            self._read_error = f"reading stopped after {self.frames_decoded} frames ({_describe(error)})"
+            self._read_error = f"reading stopped after {self.frames_decoded} frames ({describe_error(error)})"
 
     @property
     def error(self) -> str:
@@ -334,67 +330,3 @@ def decoded_ahead(source: VideoSource, depth: int = 32) -> Iterator[Iterator[Dec
         while not ended:  # unblock a producer waiting on a full queue, up to its end marker
             ended = frames.get() is _END
         thread.join()
-
-
-@dataclass(frozen=True)
-class Probe:
-    outcome: str  # ok | truncated | quarantined
-    reason: str
-    codec: str
-    width: int
-    height: int
-    fps: float  # trusted: from decoded timestamps where the header disagrees
-    frames_claimed: int
-    frames_decoded: int
-    duration_s: float
-    fps_header: float = 0.0
-    keyframes: int = 0
-    signature: str = ""  # near-duplicate signature: hex pHashes at 10/30/50/70/90 % of the real duration
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-_NOTHING = dict(codec="unknown", width=0, height=0, fps=0.0, frames_claimed=0, frames_decoded=0, duration_s=0.0)
-
-
-def probe_video(path: Path) -> Probe:
-    """Decode every frame once; never raises for a broken file (its problem is the Probe's reason)."""
-    path = Path(path)
-    try:
-        with VideoSource(path) as source:
-            marks: list[tuple[float, int]] = []
-            for frame in source.frames():
-                if not marks or frame.timestamp >= marks[-1][0] + SIGNATURE_STEP_S:
-                    marks.append((frame.timestamp, perceptual_hash(frame.luma)))
-            outcome, reason = source.verdict()
-            claims = source.claims
-            return Probe(
-                outcome=outcome, reason=reason, codec=claims.codec, width=claims.width, height=claims.height,
-                fps=round(source.fps, 6), frames_claimed=claims.frames_claimed,
-                frames_decoded=source.frames_decoded, duration_s=round(source.duration_s, 6),
-                fps_header=round(claims.fps_header, 6), keyframes=source.keyframes,
-                signature=signature_to_hex(_signature_points(marks, source.duration_s)))
-    except UnreadableVideo as error:
-        return Probe(outcome="quarantined", reason=str(error), **_NOTHING)
-    except Exception as error:  # any other failure is still this file's problem, not the caller's
-        return Probe(outcome="quarantined", reason=f"{path.name}: probing failed ({_describe(error)})", **_NOTHING)
-
-
-def _signature_points(marks: list[tuple[float, int]], duration_s: float) -> list[int]:
-    """The hashes taken nearest to fixed shares of the real duration, so two copies of the same footage
-    (whatever their frame rate or container) are compared at the same moments."""
-    if not marks:
-        return []
-    return [min(marks, key=lambda mark: abs(mark[0] - share * duration_s))[1] for share in SIGNATURE_POINTS]
-
-
-def read_sidecar(video_path: Path) -> dict:
-    sidecar = video_path.with_suffix(".json")
-    if not sidecar.exists():
-        return {}
-    try:
-        payload = json.loads(sidecar.read_text())
-    except (OSError, ValueError) as error:
-        return {"sidecar_error": f"{sidecar.name}: {error}"}
-    return payload if isinstance(payload, dict) else {"sidecar_error": f"{sidecar.name}: not a JSON object"}

@@ -1,0 +1,143 @@
+"""Sampling one video file: decode it, keep the frames a strategy wants, drop near-duplicates, encode JPEGs."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vision_assets.core.sampling.strategies import SamplingStrategy, get_strategy
+from vision_assets.core.video import (
+    DecodedFrame,
+    NearDuplicateIndex,
+    UnreadableVideo,
+    VideoSource,
+    decoded_ahead,
+    hash_to_hex,
+    perceptual_hash,
+)
+
+# Applied to each kept BGR frame before encoding (e.g. blurring faces): returns the frame and what it did.
+Transform = Callable[[np.ndarray], tuple[np.ndarray, dict]]
+
+
+@dataclass(frozen=True)
+class KeptFrame:
+    index: int
+    timestamp: float
+    jpeg: bytes  # empty when the sampler was told not to keep bytes (on_frame already stored them)
+    width: int
+    height: int
+    sha256: str
+    phash: int
+    transform: dict = field(default_factory=dict)  # what the transform reported (e.g. regions blurred)
+
+    @property
+    def phash_hex(self) -> str:
+        return hash_to_hex(self.phash)
+
+
+@dataclass
+class SampleResult:
+    """Everything sampling one file produced; a broken file is an outcome here, never an exception."""
+
+    path: str
+    strategy: str
+    params: dict
+    outcome: str  # ok | truncated | quarantined
+    reason: str
+    codec: str = "unknown"
+    fps: float = 0.0
+    fps_header: float = 0.0
+    frames_claimed: int = 0
+    frames_decoded: int = 0
+    duration_s: float = 0.0
+    frames: list[KeptFrame] = field(default_factory=list)
+    near_duplicates_dropped: int = 0
+
+
+def sample_video_file(path: Path, strategy: SamplingStrategy, *, near_duplicate_distance: int = 4,
+                      transform: Transform | None = None, jpeg_quality: int = 90,
+                      on_frame: Callable[[KeptFrame], None] | None = None, keep_jpeg: bool = True) -> SampleResult:
+    """Decode `path`, keep the frames `strategy` wants, drop near-duplicates, JPEG-encode the rest.
+
+    A kept frame whose pHash is within `near_duplicate_distance` bits of a frame already kept from this video
+    is dropped and counted (negative disables). Duplicates are dropped before `transform` and encoding, so they
+    cost neither. Only kept frames are ever converted to BGR; on_frame sees each kept frame as it is made.
+    """
+    path = Path(path)
+    per_video = strategy.for_video()
+    result = SampleResult(path=str(path), strategy=strategy.name, params=dict(strategy.params),
+                          outcome="quarantined", reason="")
+    try:
+        source = VideoSource(path, keyframes_only=strategy.decode == "keyframes")
+    except UnreadableVideo as error:
+        result.reason = str(error)
+        return result
+    seen = NearDuplicateIndex()
+    encode_params = [int(cv2.IMWRITE_JPEG_QUALITY), int(jpeg_quality)]
+    with source, decoded_ahead(source) as frames:
+        for frame in frames:
+            if not per_video.wants(frame):
+                continue
+            phash = perceptual_hash(frame.luma)  # the Y plane: no colour conversion for a frame we may drop
+            if seen.near(phash, near_duplicate_distance):
+                result.near_duplicates_dropped += 1
+                continue
+            seen.add(phash)
+            kept = _encode(frame, phash, transform, encode_params)
+            if on_frame:
+                on_frame(kept)
+            result.frames.append(kept if keep_jpeg else dataclasses.replace(kept, jpeg=b""))
+    result.outcome, result.reason = source.verdict()
+    claims = source.claims
+    result.codec, result.fps_header, result.frames_claimed = claims.codec, claims.fps_header, claims.frames_claimed
+    result.fps, result.frames_decoded, result.duration_s = source.fps, source.frames_decoded, source.duration_s
+    return result
+
+
+def _encode(frame: DecodedFrame, phash: int, transform: Transform | None, params: list[int]) -> KeptFrame:
+    image, info = frame.bgr, {}
+    if transform is not None:
+        image, info = transform(image)
+    ok, buffer = cv2.imencode(".jpg", image, params)
+    if not ok:
+        raise RuntimeError(f"JPEG encoding failed for frame {frame.index}")
+    jpeg = buffer.tobytes()
+    return KeptFrame(index=frame.index, timestamp=round(frame.timestamp, 6), jpeg=jpeg, width=image.shape[1],
+                     height=image.shape[0], sha256=hashlib.sha256(jpeg).hexdigest(), phash=phash,
+                     transform=dict(info or {}))
+
+
+def sample_file_report(path: Path, strategy_name: str, params: dict | None = None,
+                       out_dir: Path | None = None) -> dict:
+    """One JSON-serialisable report for the `vision-assets sample` command; with out_dir, the kept frames are
+    written there as frame_<index>.jpg. Raises StrategyError for an unknown strategy or bad parameter; a
+    broken video is a report with outcome "quarantined" or "truncated"."""
+    strategy = get_strategy(strategy_name, **(params or {}))
+    paths: dict[int, str] = {}
+
+    def write(kept: KeptFrame) -> None:
+        target = Path(out_dir) / f"frame_{kept.index:06d}.jpg"
+        target.write_bytes(kept.jpeg)
+        paths[kept.index] = str(target)
+
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    result = sample_video_file(Path(path), strategy, on_frame=write if out_dir is not None else None,
+                               keep_jpeg=False)
+    frames = [{"index": kept.index, "timestamp": kept.timestamp, "width": kept.width, "height": kept.height,
+               "sha256": kept.sha256, "phash": kept.phash_hex, **({"path": paths[kept.index]} if paths else {})}
+              for kept in result.frames]
+    return {
+        "path": result.path, "outcome": result.outcome, "reason": result.reason, "codec": result.codec,
+        "frames_claimed": result.frames_claimed, "frames_decoded": result.frames_decoded,
+        "fps": round(result.fps, 6), "fps_header": round(result.fps_header, 6),
+        "duration_s": round(result.duration_s, 6), "strategy": result.strategy, "params": result.params,
+        "kept": len(frames), "near_duplicates_dropped": result.near_duplicates_dropped, "frames": frames,
+    }
