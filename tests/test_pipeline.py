@@ -52,7 +52,7 @@ def test_whole_chain_materializes_and_model_traces_back_to_video_bytes(tmp_path,
     assert champion.tags["dagster_run_id"] in {r.run_id for r in daemon.runs}
     lake = Lake(settings.lake_root)
     dataset = lake.read_json(f"datasets/{champion.tags['dataset_version']}/dataset.json")
-    manifest = pd.read_parquet(champion.tags["dataset_manifest"])
+    manifest = pd.read_parquet(lake.path(champion.tags["dataset_manifest"]))  # a lake key, resolved by the lake
     landed = {sha256_file(p) for p in settings.landing_dir.rglob("*.mp4")}
     assert set(manifest["video_sha256"]) == landed == set(dataset["videos"])
     assert manifest.groupby("video_sha256")["split"].nunique().max() == 1
@@ -116,7 +116,7 @@ def test_new_footage_gives_a_new_dataset_version_and_a_fair_champion_decision(tm
 
     from vision_assets.core.lake import Lake
     from vision_assets.core.registry import ModelRegistry
-    from vision_assets.demo.generator import DemoSpec, generate_demo_data
+    from vision_assets.demo import DemoSpec, generate_demo_data
 
     settings = settings_for(tmp_path / "data")
     shutil.copytree(tiny_landing, settings.landing_dir, dirs_exist_ok=True)

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
-from conftest import settings_for, tiny_definitions
+from helpers import settings_for, tiny_definitions
 
 from vision_assets.core.ingest import scan_landing
 from vision_assets.local_daemon import LocalDaemon

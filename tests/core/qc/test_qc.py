@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import MATERIAL
+from helpers import MATERIAL
 
 from vision_assets.core.labels import ANNOTATION_COLUMNS, ANNOTATION_DEFAULTS, ANNOTATION_DTYPES, read_annotations
 from vision_assets.core.qc.engine import (

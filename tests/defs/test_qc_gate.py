@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 import dagster as dg
-from conftest import settings_for
+from helpers import settings_for
 
 from vision_assets.core.datasets import gather_labelled_frames
 from vision_assets.core.lake import Lake

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
-from pathlib import Path
-
-import av
 import cv2
 import numpy as np
 import pytest
+from helpers import texture, write_clip
 
 from vision_assets.core.ingest import NEAR_DUPLICATE_DISTANCE
 from vision_assets.core.video import (
@@ -23,31 +20,6 @@ from vision_assets.core.video import (
     signature_distance,
     signature_from_hex,
 )
-
-
-def write_clip(path: Path, images: list[np.ndarray], fps: int = 10, *, header_fps: int | None = None,
-               codec: str = "libx264", options: dict | None = None) -> Path:
-    """BGR images as a video whose timestamps say `fps`; with header_fps the header claims another rate
-    (Matroska writes the stream's rate as its default duration, the frames keep their own timestamps)."""
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream(codec, rate=header_fps or fps, options=options or {})
-        stream.height, stream.width = images[0].shape[:2]
-        stream.pix_fmt = "yuv420p"
-        stream.codec_context.time_base = Fraction(1, fps)
-        for index, image in enumerate(images):
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-            frame.pts, frame.time_base = index, Fraction(1, fps)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
-
-
-def texture(seed: int, size: tuple[int, int] = (160, 120)) -> np.ndarray:
-    """A smooth random colour pattern: distinct per seed in every frequency band a pHash looks at."""
-    small = np.random.default_rng(seed).integers(0, 256, (12, 16, 3), dtype=np.uint8)
-    return cv2.resize(small, size, interpolation=cv2.INTER_CUBIC)
 
 
 # -- probing the real clips -----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import shutil
 import dagster as dg
 import pandas as pd
 import pytest
-from conftest import settings_for
+from helpers import settings_for
 
 from vision_assets.core.lake import Lake
 from vision_assets.core.video import probe_video

@@ -12,7 +12,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from conftest import REPO_ROOT
+import pytest
+from helpers import REPO_ROOT
+
+pytestmark = pytest.mark.slow  # starts the real webserver
 
 
 def free_port() -> int:

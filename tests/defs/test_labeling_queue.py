@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
-from conftest import settings_for, tiny_definitions
+from helpers import settings_for, tiny_definitions
 
 from vision_assets.core.labels import ANNOTATION_COLUMNS, read_annotations
 from vision_assets.core.mining import queue_annotations, write_labeling_queue
@@ -120,7 +120,7 @@ def test_an_empty_queue_still_writes_its_files(tmp_path):
 
 def test_a_rerun_leaves_no_cvat_file_of_a_video_no_longer_queued(tmp_path):
     from vision_assets.core.lake import Lake
-    from vision_assets.defs.hard_examples import publish_queue
+    from vision_assets.core.mining.partition import publish_queue
 
     lake = Lake(str(tmp_path / "lake"))
     for name in ("a.xml", "b.xml"):
@@ -129,14 +129,14 @@ def test_a_rerun_leaves_no_cvat_file_of_a_video_no_longer_queued(tmp_path):
 
     uris = publish_queue(lake, "q", {"cvat_images/b.xml": tmp_path / "b.xml"})
 
-    assert uris == {"cvat_images/b.xml": lake.uri("q", "cvat_images/b.xml")}
+    assert uris == {"cvat_images/b.xml": "q/cvat_images/b.xml"}  # lake keys
     assert not lake.exists("q/cvat_images/a.xml") and lake.exists("q/cvat_images/b.xml")
 
 
 def queued_files(lake, instance, scene: str) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     """The latest hard_examples materialization of a scene's partition, checked against the lake: its metadata,
     the queue table and the pre-annotation table."""
-    from vision_assets.defs.hard_examples import queue_folder
+    from vision_assets.core.lake.keys import labeling_queue_folder as queue_folder
 
     partition = {"scene": scene, "day": "2026-11-18"}
     record = next(r for r in instance.fetch_materializations(dg.AssetKey("hard_examples"), limit=20).records
@@ -145,31 +145,37 @@ def queued_files(lake, instance, scene: str) -> tuple[dict, pd.DataFrame, pd.Dat
     queue = lake.read_table("hard_examples", partition)
     pre = lake.read_table("hard_example_boxes", partition)
     folder = queue_folder(scene, "2026-11-18", meta["champion_version"].value)
-    assert meta["labeling_queue"].path == lake.uri(folder)
+    # Metadata and files name lake objects by key / relative to the queue folder: the data folder can move.
+    assert meta["labeling_queue"].path == folder
     assert meta["frames_queued"].value == len(queue) and meta["preannotated_boxes"].value == len(pre)
-    assert meta["label_studio_import"].path == lake.uri(folder, "label_studio.json")
-    assert meta["coco_import"].path == lake.uri(folder, "coco.json")
+    assert meta["label_studio_import"].path == f"{folder}/label_studio.json"
+    assert meta["coco_import"].path == f"{folder}/coco.json"
     assert sorted(meta["cvat_images_imports"].value) == sorted(
-        lake.uri(folder, f"cvat_images/{video}.xml") for video in set(queue["video_sha256"]))
-    uris = [meta["label_studio_import"].path, meta["coco_import"].path, *meta["cvat_images_imports"].value]
-    assert all(Path(uri).exists() for uri in uris)
+        f"{folder}/cvat_images/{video}.xml" for video in set(queue["video_sha256"]))
+    keys = [meta["label_studio_import"].path, meta["coco_import"].path, *meta["cvat_images_imports"].value]
+    assert all(Path(lake.path(key)).exists() for key in keys)
 
-    coco = Path(meta["coco_import"].path)
-    assert sorted(i["file_name"] for i in json.loads(coco.read_text())["images"]) == sorted(queue["image_path"])
+    coco = Path(lake.path(meta["coco_import"].path))
+    names = [i["file_name"] for i in json.loads(coco.read_text())["images"]]
+    assert sorted(names) == sorted(f"images/{Path(key).name}" for key in queue["image_path"])
+    assert all((coco.parent / name).read_bytes() == Path(lake.path(key)).read_bytes()
+               for name, key in zip(sorted(names), sorted(queue["image_path"], key=lambda k: Path(k).name)))
     read = read_annotations(coco)
     read["video_sha256"] = [json.loads(a)["video"] for a in read["attributes"]]
     pd.testing.assert_frame_equal(boxes(read), boxes(pre), check_dtype=False)
-    tasks = json.loads(Path(meta["label_studio_import"].path).read_text())
+    tasks = json.loads(coco.with_name("label_studio.json").read_text())
     assert sum(len(t["data"]["hard_frames"]) for t in tasks) == len(queue)
-    assert all(Path(t["data"]["video"]).exists() for t in tasks)  # the video file the frame numbers refer to
+    # the video file the frame numbers refer to, relative to the queue folder
+    assert all(not Path(t["data"]["video"]).is_absolute() and (coco.parent / t["data"]["video"]).exists() for t in tasks)
     return meta, queue, pre
 
 
+@pytest.mark.slow
 def test_pipeline_puts_the_queue_files_in_the_lake(tmp_path, instance, tiny_landing, monkeypatch):
-    from test_pipeline import run_once
+    from helpers import run_once
 
-    from vision_assets.core import mining
     from vision_assets.core.lake import Lake
+    from vision_assets.core.mining import hard_examples as mining
 
     settings = settings_for(tmp_path / "data")
     shutil.copytree(tiny_landing, settings.landing_dir, dirs_exist_ok=True)

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import MATERIAL
+from helpers import MATERIAL
 
 from vision_assets.core.labels import ANNOTATION_COLUMNS, AnnotationFormatError, label_version, read_annotations
 

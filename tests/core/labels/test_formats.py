@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import MATERIAL
+from helpers import MATERIAL
 
 from vision_assets.core.labels import (
     ANNOTATION_COLUMNS,

@@ -5,7 +5,7 @@ import math
 
 import pandas as pd
 import pytest
-from conftest import MATERIAL
+from helpers import MATERIAL
 
 from vision_assets.core.evaluation import (
     DetectionMetrics,

@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
-from conftest import REPO_ROOT
+from helpers import REPO_ROOT
 
 from vision_assets.definitions import defs
 

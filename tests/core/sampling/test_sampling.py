@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from test_video import texture, write_clip
+from helpers import texture, write_clip
 
 from vision_assets.core.lake import Lake
 from vision_assets.core.sampling import (

@@ -1,0 +1,80 @@
+"""Helpers shared by the tests: the real material's location, isolated settings, the real definitions with a
+training run that takes seconds, and one pass of the in-process daemon."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MATERIAL = Path(os.environ.get("VISION_TEST_MATERIAL") or REPO_ROOT.parent / "shared" / "material")
+
+TINY_SPEC = dict(scenes=("cam-a", "cam-b"), days=("2026-11-18",), videos_per_day=2, seconds=3.0, fps=10,
+                 width=160, height=96, seed=3)
+
+
+def settings_for(data_dir: Path, **extra: str):
+    from vision_assets.settings import Settings
+
+    env = {"VISION_DATA_DIR": str(data_dir), "VISION_EPOCHS": "1", "VISION_IMGSZ": "96", **extra}
+    settings = Settings.from_env(env)
+    settings.prepare()
+    return settings
+
+
+def tiny_definitions(settings, **resource_overrides):
+    """The real definitions with resources pointed at a temp data folder and a training run that takes seconds."""
+    from vision_assets.definitions import build_definitions
+    from vision_assets.defs.resources import RetrainPolicyResource, TrainerResource
+    from vision_assets.defs.wiring import build_resources
+
+    resources = build_resources(settings)
+    resources["trainer"] = TrainerResource(epochs=1, imgsz=96, batch=8, workers=0)
+    resources["retrain_policy"] = RetrainPolicyResource(min_new_labels=1)
+    resources.update(resource_overrides)
+    return build_definitions(resources)
+
+
+def run_once(defs, instance):
+    """What `vision-assets demo` does after generating data: landing sensor, automation, retrain, nightly mining."""
+    from vision_assets.local_daemon import LocalDaemon
+
+    daemon = LocalDaemon(defs, instance, log=lambda _: None)
+    cursor = daemon.automation_cursor()
+    daemon.sensor_tick("landing_sensor")
+    daemon.automation_until_quiet(cursor)
+    daemon.sensor_tick("retrain_sensor")
+    daemon.schedule_tick("nightly_hard_examples")
+    return daemon
+
+
+def write_clip(path: Path, images: list[np.ndarray], fps: int = 10, *, header_fps: int | None = None,
+               codec: str = "libx264", options: dict | None = None) -> Path:
+    """BGR images as a video whose timestamps say `fps`; with header_fps the header claims another rate
+    (Matroska writes the stream's rate as its default duration, the frames keep their own timestamps)."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=header_fps or fps, options=options or {})
+        stream.height, stream.width = images[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = Fraction(1, fps)
+        for index, image in enumerate(images):
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts, frame.time_base = index, Fraction(1, fps)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def texture(seed: int, size: tuple[int, int] = (160, 120)) -> np.ndarray:
+    """A smooth random colour pattern: distinct per seed in every frequency band a pHash looks at."""
+    small = np.random.default_rng(seed).integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    import cv2
+
+    return cv2.resize(small, size, interpolation=cv2.INTER_CUBIC)
