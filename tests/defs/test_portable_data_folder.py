@@ -33,7 +33,7 @@ def _records_naming(root: Path, original: str, instance, registry) -> list[str]:
     found = []
     for parquet in (root / "lake").rglob("*.parquet"):
         table = pd.read_parquet(parquet)
-        cells = table.astype(str).to_numpy().ravel().tolist() + [str(c) for c in table.columns]
+        cells = [str(c) for c in table.to_numpy().ravel()] + [str(c) for c in table.columns]
         found += [f"{parquet}: {c}" for c in cells if original in c]
     for record in (root / "lake").rglob("*.json"):
         if original in record.read_text():

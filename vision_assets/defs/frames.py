@@ -6,9 +6,9 @@ import dagster as dg
 import pandas as pd
 
 from vision_assets.core.ingest import usable_videos
+from vision_assets.core.lake import keys as lake_keys
 from vision_assets.core.sampling import SamplingPlan, frames_version, get_strategy, sample_partition
 from vision_assets.core.video import Blurrer
-from vision_assets.core.lake import keys as lake_keys
 from vision_assets.defs import keys
 from vision_assets.defs.automation import CARRY_NEW_PARTITION
 from vision_assets.defs.ingest import raw_videos

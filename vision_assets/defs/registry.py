@@ -1,49 +1,16 @@
 """Stage 7: registered_model, the MLflow model version, promoted to champion only when it wins on the same test."""
 
 import hashlib
-from pathlib import Path
 
 import dagster as dg
 
-from vision_assets.core.evaluation import evaluate_checkpoint
-from vision_assets.core.registry import ModelRegistry
+from vision_assets.core.registry import PRIMARY_METRIC, record_decision
+from vision_assets.defs import keys
 from vision_assets.defs.resources import LakeResource, MlflowResource, TrainerResource
-
-PRIMARY_METRIC = "map50_95"
-DECISION_TAG = "champion_decision"
-
-
-def champion_score_on(registry: ModelRegistry, name: str, champion, dataset: dict, report: dict,
-                      lake: LakeResource, device: str) -> tuple[float, str]:
-    """The champion's score on this report's test split: from its tags when it was evaluated on the very same
-    images, otherwise by evaluating its own weights, at its own image size, on them now."""
-    if champion.tags.get("test_split_hash") == report["test_split_hash"]:
-        return float(champion.tags[PRIMARY_METRIC]), "its registry tags (same test split)"
-    weights_dir = registry.download(name, champion.version, lake.work / "registry" / f"v{champion.version}")
-    weights = next(Path(weights_dir).rglob("*.pt"))
-    again = evaluate_checkpoint(lake.lake(), dataset, weights, work_dir=lake.work,
-                                imgsz=int(champion.tags.get("imgsz", 320)), device=device)
-    return float(again["overall"][PRIMARY_METRIC]), "re-evaluated on this test split"
-
-
-def decide_champion(registry: ModelRegistry, name: str, version, report: dict, dataset: dict,
-                    lake: LakeResource, device: str) -> str:
-    champion = registry.champion(name)
-    ours = report["overall"][PRIMARY_METRIC]
-    if champion is None:
-        registry.promote(name, version.version)
-        return "champion (first model)"
-    if str(champion.version) == str(version.version):
-        return "champion"
-    theirs, source = champion_score_on(registry, name, champion, dataset, report, lake, device)
-    if ours > theirs:
-        registry.promote(name, version.version)
-        return f"champion (beat v{champion.version}: {ours:.4f} > {theirs:.4f}, its score from {source})"
-    return f"not promoted (v{champion.version} keeps it: {theirs:.4f} >= {ours:.4f}, its score from {source})"
 
 
 @dg.asset(
-    group_name="delivery",
+    group_name=keys.MODEL_GROUP,
     kinds={"mlflow"},
     owners=["team:vision-ml"],
     code_version="1",
@@ -81,12 +48,8 @@ def registered_model(context: dg.AssetExecutionContext, eval_report: dict, train
         }
         version = registry.register(name, trained_checkpoint["mlflow_run_id"], "weights", tags,
                                     description=f"dataset {dataset_split['version']}, mAP50-95 {overall['map50_95']:.4f}")
-    # Decided once per version and recorded on it, so a run that died between registering and deciding
-    # decides on its rerun instead of reporting "already registered".
-    decision = version.tags.get(DECISION_TAG)
-    if decision is None:
-        decision = decide_champion(registry, name, version, eval_report, dataset_split, lake, trainer.device)
-        registry.client.set_model_version_tag(name, str(version.version), DECISION_TAG, decision)
+    decision = record_decision(registry, name, version, eval_report, dataset_split, lake.lake(), lake.work,
+                               trainer.device)
     champion = registry.champion(name)
     record = {
         "name": name, "version": str(version.version), "decision": decision,
@@ -103,7 +66,6 @@ def registered_model(context: dg.AssetExecutionContext, eval_report: dict, train
             "champion_version": record["champion_version"] or "",
             "dataset_version": dataset_split["version"],
             PRIMARY_METRIC: overall[PRIMARY_METRIC],
-            "mlflow_tracking_uri": mlflow.tracking_uri,
         },
         data_version=dg.DataVersion(f"{name}:{version.version}"),
     )

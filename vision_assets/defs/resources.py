@@ -11,7 +11,7 @@ import dagster as dg
 from vision_assets.core.ingest import NEAR_DUPLICATE_DISTANCE, IngestOptions
 from vision_assets.core.labels import DEFAULT_TAXONOMY
 from vision_assets.core.lake import Lake
-from vision_assets.core.registry import ModelRegistry
+from vision_assets.core.registry import DEFAULT_MODEL_NAME, ModelRegistry
 from vision_assets.core.training import TrainConfig
 from vision_assets.core.video import NormaliseSpec
 
@@ -87,7 +87,7 @@ class MlflowResource(dg.ConfigurableResource):
     tracking_uri: str
     artifact_root: str
     experiment: str = "vision_assets"
-    model_name: str = "vision_assets_detector"
+    model_name: str = DEFAULT_MODEL_NAME
 
     def registry(self) -> ModelRegistry:
         return ModelRegistry(self.tracking_uri, self.artifact_root, self.experiment)

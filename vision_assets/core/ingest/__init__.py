@@ -9,6 +9,7 @@ from vision_assets.core.ingest.landing import (
     scan_label_drop_zone,
     scan_landing,
 )
+from vision_assets.core.ingest.report import ingest_report, label_drop_report
 from vision_assets.core.ingest.videos import (
     NEAR_DUPLICATE_DISTANCE,
     RAW_VIDEO_COLUMNS,
@@ -24,6 +25,8 @@ __all__ = [
     "dropped_labels_for",
     "files_for_partition",
     "ingest_partition",
+    "ingest_report",
+    "label_drop_report",
     "label_files_for",
     "label_fingerprint",
     "partition_fingerprint",

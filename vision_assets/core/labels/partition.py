@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from vision_assets.core.labels.canonical import AnnotationFormatError, empty_annotations, label_version, read_annotations
+from vision_assets.core.labels.canonical import (
+    AnnotationFormatError,
+    empty_annotations,
+    label_version,
+    read_annotations,
+)
 from vision_assets.core.lake import Lake, keys
 
 SOURCE_COLUMNS = ["video_sha256", "source_file", "format", "label_file_sha256", "stored_path", "rows", "fingerprint"]

@@ -9,6 +9,9 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+# The registered model every deployment trains into unless configured otherwise; here, not in the Dagster
+# resource, so the command line and the core agree on it without importing Dagster.
+DEFAULT_MODEL_NAME = "vision_assets_detector"
 CHAMPION = "champion"
 # Set on each version that becomes champion, so a rollback knows what it replaced.
 PREVIOUS_CHAMPION_TAG = "previous_champion"
@@ -27,11 +30,28 @@ class ModelRegistry:
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
     def experiment_id(self) -> str:
+        location = f"{self.artifact_root}/{self.experiment}"
         found = self.client.get_experiment_by_name(self.experiment)
-        if found:
+        if found and (found.artifact_location == location or not _moved(found.artifact_location)):
             return found.experiment_id
+        if found:
+            # The data folder moved: MLflow cannot change an experiment's artifact location, and new runs must not
+            # write back into the old place. The old runs stay readable under a new name (see artifact_uri).
+            self.client.rename_experiment(found.experiment_id, f"{self.experiment} (before moving, {found.experiment_id})")
         # An explicit location keeps artifacts out of the working directory (MLflow's default is ./mlruns).
-        return self.client.create_experiment(self.experiment, artifact_location=f"{self.artifact_root}/{self.experiment}")
+        return self.client.create_experiment(self.experiment, artifact_location=location)
+
+    def artifact_uri(self, uri: str, run_id: str) -> str:
+        """A run's artifact URI where it is now: a local URI recorded before the data folder moved is found again
+        under the configured artifact root (<root>/<experiment folder>/<run id>/artifacts/...)."""
+        if not _moved(uri):
+            return uri
+        path = uri.removeprefix("file://")
+        at = path.find(f"/{run_id}/")
+        if at < 0:
+            return uri
+        relocated = f"{self.artifact_root}/{Path(path[:at]).name}{path[at:]}"
+        return relocated if not _moved(relocated) else uri
 
     @contextmanager
     def run(self, run_name: str, tags: dict[str, str]):
@@ -110,7 +130,14 @@ class ModelRegistry:
         partial = dst.with_name(f".{dst.name}.{uuid.uuid4().hex}.partial")
         partial.mkdir(parents=True)
         try:
+            run_id = self.client.get_model_version(name, str(version)).run_id
             source = self.client.get_model_version_download_uri(name, str(version))
+            if source.startswith(f"runs:/{run_id}/"):  # resolved here, so a moved artifact root is found again
+                source = f"{self.client.get_run(run_id).info.artifact_uri}/{source.removeprefix(f'runs:/{run_id}/')}"
+            source = self.artifact_uri(source, run_id)
+            if _moved(source):
+                raise FileNotFoundError(f"{name} v{version}: its artifacts are not at {source} nor under "
+                                        f"{self.artifact_root}")
             fetched = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(partial),
                                                           tracking_uri=self.tracking_uri)
             # MLflow nests a directory artifact under its own name; flatten so dst holds the files.
@@ -132,3 +159,10 @@ class ModelRegistry:
             self.client.get_registered_model(name)
         except MlflowException:
             self.client.create_registered_model(name, description="Object detector trained by vision_assets")
+
+
+def _moved(uri: str) -> bool:
+    """A local (file) URI whose folder is gone: recorded before the data folder moved. Remote URIs never are."""
+    if "://" in uri and not uri.startswith("file://"):
+        return False
+    return not Path(uri.removeprefix("file://")).exists()
