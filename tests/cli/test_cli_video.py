@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO_ROOT
+from helpers import REPO_ROOT
 
 
 def run_cli(*args: str, data_dir=None) -> subprocess.CompletedProcess:
@@ -55,6 +55,7 @@ def test_sample_rejects_an_unknown_strategy_with_the_known_names(material):
     assert result.returncode == 2 and "fixed_interval" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_ingest_prints_each_files_outcome(tmp_path, material):
     landing = tmp_path / "data" / "landing"
     videos = material / "videos"

@@ -7,7 +7,7 @@ import shutil
 
 import dagster as dg
 import pytest
-from conftest import settings_for, tiny_definitions
+from helpers import settings_for, tiny_definitions
 
 from vision_assets.core.ingest import scan_landing
 from vision_assets.core.lake import Lake
@@ -76,6 +76,7 @@ def test_refusals_are_shown_on_raw_videos_once_per_change(tmp_path, instance, ma
     assert "not usable as a partition key" in metadata["refusals"].value
 
 
+@pytest.mark.slow
 def test_copies_across_partitions_and_re_encodes_are_reported_against_the_original(tmp_path, instance, material):
     settings = settings_for(tmp_path / "data")
     clip = material / "videos" / "realshort.mp4"
@@ -118,6 +119,7 @@ def _check_evaluations(instance) -> dict[tuple[str, str], bool]:
     return found
 
 
+@pytest.mark.slow
 def test_normalisation_and_per_scene_sampling_with_blurring_follow_the_policy(tmp_path, instance, material):
     settings = settings_for(tmp_path / "data")
     place(settings, material / "videos" / "bigbuckbunny.mp4", "street/2024-01-01/bunny.mp4")

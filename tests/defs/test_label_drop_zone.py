@@ -7,7 +7,8 @@ import shutil
 
 import dagster as dg
 import pandas as pd
-from conftest import settings_for, tiny_definitions
+import pytest
+from helpers import settings_for, tiny_definitions
 
 from vision_assets.core.ingest import scan_label_drop_zone
 from vision_assets.core.labels import ANNOTATION_DEFAULTS, write_annotations
@@ -35,6 +36,7 @@ def tick_and_run(defs, instance, sensor: str) -> LocalDaemon:
     return daemon
 
 
+@pytest.mark.slow
 def test_dropped_label_files_are_imported_attached_to_their_video_and_put_under_qc(tmp_path, instance, material):
     settings = settings_for(tmp_path / "data")
     video_dir = settings.landing_dir / "gate" / "2024-01-01"

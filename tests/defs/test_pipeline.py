@@ -9,19 +9,10 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-from conftest import settings_for, tiny_definitions
+import pytest
+from helpers import run_once, settings_for, tiny_definitions
 
-
-def run_once(defs, instance):
-    from vision_assets.local_daemon import LocalDaemon
-
-    daemon = LocalDaemon(defs, instance, log=lambda _: None)
-    cursor = daemon.automation_cursor()
-    daemon.sensor_tick("landing_sensor")
-    daemon.automation_until_quiet(cursor)
-    daemon.sensor_tick("retrain_sensor")
-    daemon.schedule_tick("nightly_hard_examples")
-    return daemon
+pytestmark = pytest.mark.slow  # the whole graph, training included
 
 
 def test_whole_chain_materializes_and_model_traces_back_to_video_bytes(tmp_path, instance, tiny_landing, monkeypatch, capsys):
@@ -112,7 +103,7 @@ def test_second_run_ingests_nothing_and_registers_nothing_new(tmp_path, instance
 def test_new_footage_gives_a_new_dataset_version_and_a_fair_champion_decision(tmp_path, instance, tiny_landing):
     """A new day arrives: its partitions are carried through, splits of known videos stay put, a new version is
     trained and registered, and champion status is decided on the new test split for both models."""
-    from conftest import TINY_SPEC
+    from helpers import TINY_SPEC
 
     from vision_assets.core.lake import Lake
     from vision_assets.core.registry import ModelRegistry
