@@ -12,7 +12,7 @@ from vision_assets.defs.frames import sampled_frames
 from vision_assets.defs.hard_examples import hard_examples, hard_examples_job, nightly_hard_examples
 from vision_assets.defs.ingest import ingest_job, landing_sensor, raw_videos
 from vision_assets.defs.labels import annotations, import_labels_job, label_drop_sensor, qc_annotations
-from vision_assets.defs.registry import registered_model
+from vision_assets.defs.registry import nightly_retention, registered_model, retention_job
 from vision_assets.defs.training import trained_checkpoint
 from vision_assets.defs.wiring import build_resources
 
@@ -29,21 +29,29 @@ partition_automation = dg.AutomationConditionSensorDefinition(
 )
 
 
+# Every step pod unless its own op_tags say more (trained_checkpoint asks for a GPU node in defs/training.py).
+CPU_STEP_POD = {"container_config": {"resources": {"requests": {"cpu": "500m", "memory": "1Gi"},
+                                                   "limits": {"cpu": "2", "memory": "4Gi"}}}}
+# dagster-k8s deep-merges resources, so the CPU limits above would cap the training step below its own requests.
+STEP_POD_OVERRIDES = {"trained_checkpoint": {"container_config": {"resources": {"limits": {"cpu": "8", "memory": "32Gi"}}}}}
+K8S_EXECUTOR_CONFIG = {"step_k8s_config": CPU_STEP_POD, "per_step_k8s_config": STEP_POD_OVERRIDES, "max_concurrent": 8}
+
+
 def select_executor() -> dg.ExecutorDefinition:
     """Each step in its own pod (so the training step gets its GPU) only where Kubernetes runs the code."""
     if os.environ.get("VISION_EXECUTOR") == "k8s":
         from dagster_k8s import k8s_job_executor
 
-        return k8s_job_executor
+        return k8s_job_executor.configured(K8S_EXECUTOR_CONFIG, name="k8s")
     return dg.multiprocess_executor
 
 
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=ALL_ASSETS,
-        jobs=[ingest_job, import_labels_job, training_job, hard_examples_job],
+        jobs=[ingest_job, import_labels_job, training_job, hard_examples_job, retention_job],
         sensors=[landing_sensor, label_drop_sensor, retrain_sensor, partition_automation],
-        schedules=[nightly_hard_examples],
+        schedules=[nightly_hard_examples, nightly_retention],
         resources=resources or build_resources(),
         executor=select_executor(),
     )

@@ -1,22 +1,52 @@
 """One pass of what the Dagster daemon does, in-process, for running without servers (`vision-assets demo` / `ingest`).
 
-The same sensor, automation and schedule definitions decide what runs; here their run requests execute
-in-process on the configured instance, so every run shows up in the UI afterwards.
+The same sensor, automation and schedule definitions decide what runs; their run requests execute in this
+process on the configured instance. As with the real daemon, each evaluation is recorded as a tick and each
+run carries the sensor or schedule that asked for it and the code location's job snapshot (local_launch), so
+the UI shows them as automation. A pass starts by recovering from a previous one that was killed: runs whose
+process died are marked failed and executed again (as Dagster's run retries would), see local_recovery.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import sys
+import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import dagster as dg
+from dagster._core.scheduler.instigation import InstigatorTick, InstigatorType, TickData, TickStatus
+from dagster._core.storage.tags import (
+    AUTOMATION_CONDITION_TAG,
+    PARENT_RUN_ID_TAG,
+    RETRY_NUMBER_TAG,
+    ROOT_RUN_ID_TAG,
+    RUN_KEY_TAG,
+    SCHEDULE_NAME_TAG,
+    SCHEDULED_EXECUTION_TIME_TAG,
+    SENSOR_NAME_TAG,
+    TICK_ID_TAG,
+)
+from dagster._utils.error import serializable_error_info_from_exc_info
+
+from vision_assets.defs.automation import IN_FLIGHT_STATUSES, MAX_WORKER_DEATHS
+from vision_assets.local_launch import (
+    ASSET_JOB,
+    WORKER_TAG,
+    CodeLocationIdentity,
+    create_daemon_run,
+    execute_daemon_run,
+)
+from vision_assets.local_recovery import mark_dead_runs_failed
 
 # Step-level events stay in the instance (and the UI); the terminal gets one line per run.
 AUTOMATION_CURSOR_KEY = "vision_assets/local_automation_cursor"
 SENSOR_CURSOR_PREFIX = "vision_assets/local_sensor_cursor/"
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Tags a retry does not inherit: Dagster sets them per run.
+_PER_RUN_TAGS = {WORKER_TAG, PARENT_RUN_ID_TAG, ROOT_RUN_ID_TAG, RETRY_NUMBER_TAG, "vision/failure"}
 
 
 @dataclass
@@ -34,28 +64,138 @@ class LocalDaemon:
         self.instance = instance
         self.log = log
         self.runs: list[RunOutcome] = []
+        self.recovered: list[str] = []  # runs of an earlier, killed pass that this pass marked failed
+        self.identity = CodeLocationIdentity(defs.get_repository_def().name)
 
     # -- execution ----------------------------------------------------------------------------------
     def execute(self, job_name: str, partition_key: str | None = None, assets: list[dg.AssetKey] | None = None,
-                tags: dict[str, str] | None = None) -> RunOutcome:
-        job = (self.defs.resolve_implicit_global_asset_job_def() if job_name == "__ASSET_JOB"
-               else self.defs.resolve_job_def(job_name))
-        result = job.execute_in_process(instance=self.instance, partition_key=partition_key, asset_selection=assets,
-                                        tags=tags or {}, raise_on_error=False, run_config=QUIET_CONSOLE)
-        names = [k.to_user_string() for k in assets] if assets else [job_name]
-        outcome = RunOutcome(job_name, partition_key, result.success, result.run_id, names)
+                tags: Mapping[str, str] | None = None) -> RunOutcome:
+        return self._execute_all([self._create(job_name, partition_key, assets, tags or {})])[0]
+
+    def _create(self, job_name: str, partition_key: str | None, assets: list[dg.AssetKey] | None,
+                tags: Mapping[str, str], parent: dg.DagsterRun | None = None) -> dg.DagsterRun:
+        return create_daemon_run(self.defs, self.instance, self.identity, job_name, partition_key, assets, tags,
+                                 QUIET_CONSOLE, parent=parent)
+
+    def _execute_all(self, runs: list[dg.DagsterRun]) -> list[RunOutcome]:
+        return [self._execute_created(run) for run in runs]
+
+    def _execute_created(self, run: dg.DagsterRun) -> RunOutcome:
+        events = execute_daemon_run(self.defs, self.instance, run)
+        status = self.instance.get_run_by_id(run.run_id).status
+        partition = run.tags.get("dagster/partition")
+        names = sorted(k.to_user_string() for k in run.asset_selection) if run.asset_selection else [run.job_name]
+        outcome = RunOutcome(run.job_name, partition, status == dg.DagsterRunStatus.SUCCESS, run.run_id, names)
         self.runs.append(outcome)
-        status = "ok" if result.success else "FAILED"
-        self.log(f"  run {result.run_id[:8]} {status}: {', '.join(names)}" + (f" [{partition_key}]" if partition_key else ""))
-        if not result.success:
-            for event in result.all_events:
-                if event.is_step_failure:
-                    self.log(f"    {event.step_key}: {event.event_specific_data.error.message.strip()}")
+        self.log(f"  run {run.run_id[:8]} {'ok' if outcome.success else 'FAILED'}: {', '.join(names)}"
+                 + (f" [{partition}]" if partition else ""))
+        for event in events:
+            if event.is_step_failure:
+                self.log(f"    {event.step_key}: {event.event_specific_data.error.message.strip()}")
         return outcome
 
-    def _run_requests(self, job_name: str, requests: list[dg.RunRequest]) -> None:
+    def _run_requests(self, job_name: str, requests: list[dg.RunRequest], instigator_tags: Mapping[str, str]) -> list[str]:
+        created = []
         for request in requests:
-            self.execute(job_name, request.partition_key, tags=request.tags)
+            tags = {**request.tags, **instigator_tags}
+            if request.run_key:
+                if self._run_key_used(instigator_tags, request.run_key):
+                    self.log(f"  run key {request.run_key} already has a run; skipped (as the daemon does)")
+                    continue
+                tags[RUN_KEY_TAG] = request.run_key
+            created.append(self._create(job_name, request.partition_key, request.asset_selection, tags))
+        self._execute_all(created)
+        return [run.run_id for run in created]
+
+    def _run_key_used(self, instigator_tags: Mapping[str, str], run_key: str) -> bool:
+        name_tag = {k: v for k, v in instigator_tags.items() if k in (SENSOR_NAME_TAG, SCHEDULE_NAME_TAG)}
+        return bool(self.instance.get_runs(dg.RunsFilter(tags={**name_tag, RUN_KEY_TAG: run_key}), limit=1))
+
+    # -- recovery -------------------------------------------------------------------------------------
+    def recover(self) -> list[RunOutcome]:
+        """Runs an earlier pass left behind when its process died: marked failed, then executed again unless a
+        newer run did their work or they already died MAX_WORKER_DEATHS times."""
+        dead = mark_dead_runs_failed(self.instance)
+        self.recovered = [run.run_id for run in dead]
+        retries = []
+        for run in sorted(dead, key=lambda r: self.instance.get_run_record_by_id(r.run_id).create_timestamp):
+            self.log(f"recovered run {run.run_id[:8]} ({run.job_name}"
+                     + (f" [{run.tags['dagster/partition']}]" if "dagster/partition" in run.tags else "")
+                     + "): its process died; marked failed")
+            attempt = int(run.tags.get(RETRY_NUMBER_TAG, "0")) + 1
+            if attempt >= MAX_WORKER_DEATHS:
+                self.log(f"  not retried: the process died {attempt} times for this work")
+            elif not self._superseded(run):
+                tags = {k: v for k, v in run.tags.items() if k not in _PER_RUN_TAGS and not k.startswith("dagster/partition")}
+                retries.append(self._create(run.job_name, run.tags.get("dagster/partition"),
+                                            sorted(run.asset_selection) if run.asset_selection else None,
+                                            {**tags, RETRY_NUMBER_TAG: str(attempt), PARENT_RUN_ID_TAG: run.run_id,
+                                             ROOT_RUN_ID_TAG: run.root_run_id or run.run_id}, parent=run))
+        return self._execute_all(retries)
+
+    def _superseded(self, run: dg.DagsterRun) -> bool:
+        """A newer run of the same job and partition exists (it did, or is doing, this work)."""
+        partition = {"dagster/partition": run.tags["dagster/partition"]} if "dagster/partition" in run.tags else {}
+        created = self.instance.get_run_record_by_id(run.run_id).create_timestamp
+        newer = self.instance.get_run_records(dg.RunsFilter(job_name=run.job_name, tags=partition,
+                                                            created_after=created), limit=5)
+        return any(r.dagster_run.run_id != run.run_id and r.dagster_run.asset_selection == run.asset_selection
+                   for r in newer)
+
+    def unfinished(self, training: bool = False) -> list[str]:
+        """Requested work that is still missing after this pass (empty when everything asked for is done):
+        failed runs, partitions that landed but were not carried through, and with training=True a dataset
+        version that never got its model."""
+        missing = [f"run {o.run_id[:8]} ({', '.join(o.assets)}{f' [{o.partition}]' if o.partition else ''}) failed"
+                   for o in self.runs if not o.success]
+        in_flight = self.instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT_STATUSES), limit=1)
+        if in_flight:
+            return missing  # another process is still working; what it will produce is not missing yet
+        graph = self.defs.resolve_asset_graph()
+        roots = [k for k in graph.materializable_asset_keys if graph.get(k).partitions_def is not None
+                 and not graph.get(k).parent_keys]
+        for root in roots:
+            landed = self.instance.get_materialized_partitions(root)
+            for key in sorted(k for k in graph.materializable_asset_keys
+                              if graph.get(k).automation_condition is not None and graph.get(k).partitions_def is not None):
+                absent = sorted(landed - self.instance.get_materialized_partitions(key))
+                if absent:
+                    missing.append(f"{key.to_user_string()}: {len(absent)} partition(s) not materialized "
+                                   f"({', '.join(absent[:5])}{', ...' if len(absent) > 5 else ''})")
+        if training:
+            missing += self._model_missing()
+        return missing
+
+    def _model_missing(self) -> list[str]:
+        from vision_assets.defs import keys
+
+        def latest(key: dg.AssetKey) -> int:
+            records = self.instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key), limit=1).records
+            return records[0].storage_id if records else 0
+
+        dataset = latest(keys.DATASET_SPLIT)
+        if dataset and latest(keys.REGISTERED_MODEL) < dataset:
+            return ["the latest dataset version has no registered model"]
+        return []
+
+    # -- ticks ------------------------------------------------------------------------------------------
+    def _start_tick(self, name: str, kind: InstigatorType, timestamp: float | None = None) -> InstigatorTick:
+        origin_id, selector_id = self.identity.instigator_ids(name)
+        return self.instance.create_tick(TickData(
+            instigator_origin_id=origin_id, instigator_name=name, instigator_type=kind, status=TickStatus.STARTED,
+            timestamp=timestamp or time.time(), selector_id=selector_id))
+
+    def _end_tick(self, tick: InstigatorTick, run_ids: list[str], skip_reason: str | None = None,
+                  cursor: str | None = None, error: Exception | None = None) -> None:
+        data = tick.tick_data
+        for run_id in run_ids:
+            data = data.with_run_info(run_id=run_id)
+        status = (TickStatus.FAILURE if error else TickStatus.SUCCESS if run_ids else TickStatus.SKIPPED)
+        extra = {"error": serializable_error_info_from_exc_info(sys.exc_info())} if error is not None else {}
+        data = data.with_status(status, end_timestamp=time.time(), skip_reason=skip_reason, **extra)
+        if cursor is not None:
+            data = data.with_cursor(cursor)
+        self.instance.update_tick(InstigatorTick(tick.tick_id, data))
 
     # -- instigators ------------------------------------------------------------------------------------
     def _sensor_result(self, name: str):
@@ -73,32 +213,53 @@ class LocalDaemon:
         return sensor, result
 
     def sensor_tick(self, name: str) -> int:
-        sensor, result = self._sensor_result(name)
+        tick = self._start_tick(name, InstigatorType.SENSOR)
+        try:
+            sensor, result = self._sensor_result(name)
+        except Exception as error:
+            self._end_tick(tick, [], error=error)
+            raise
+        cursor = result.cursor if isinstance(result, dg.SensorResult) else None
         if result is None or isinstance(result, dg.SkipReason):
-            self.log(f"{name}: {getattr(result, 'skip_message', None) or 'nothing to do'}")
+            reason = getattr(result, "skip_message", None) or "nothing to do"
+            self.log(f"{name}: {reason}")
+            self._end_tick(tick, [], skip_reason=reason)
             return 0
         if isinstance(result, dg.SensorResult) and result.skip_reason and not result.run_requests:
             self.log(f"{name}: {result.skip_reason.skip_message}")
+            self._end_tick(tick, [], skip_reason=result.skip_reason.skip_message, cursor=cursor)
             return 0
         requests = result.run_requests if isinstance(result, dg.SensorResult) else list(result)
         for request in getattr(result, "dynamic_partitions_requests", None) or []:
             self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
             self.log(f"{name}: new {request.partitions_def_name}: {', '.join(request.partition_keys)}")
         self.log(f"{name}: {len(requests)} run request(s)")
-        self._run_requests(sensor.job_name, requests)
-        return len(requests)
+        run_ids = self._run_requests(sensor.job_name, requests or [],
+                                     {SENSOR_NAME_TAG: name, TICK_ID_TAG: str(tick.tick_id)})
+        self._end_tick(tick, run_ids, cursor=cursor)
+        return len(requests or [])
 
     def schedule_tick(self, name: str) -> int:
         schedule = self.defs.resolve_schedule_def(name)
-        with dg.build_schedule_context(instance=self.instance, resources=self.defs.resources,
-                                       scheduled_execution_time=dt.datetime.now(dt.UTC)) as context:
-            result = schedule(context)
+        now = dt.datetime.now(dt.UTC)
+        tick = self._start_tick(name, InstigatorType.SCHEDULE, timestamp=now.timestamp())
+        try:
+            with dg.build_schedule_context(instance=self.instance, resources=self.defs.resources,
+                                           scheduled_execution_time=now) as context:
+                result = schedule(context)
+        except Exception as error:
+            self._end_tick(tick, [], error=error)
+            raise
         if isinstance(result, dg.SkipReason):
             self.log(f"{name}: {result.skip_message}")
+            self._end_tick(tick, [], skip_reason=result.skip_message)
             return 0
         requests = list(result or [])
         self.log(f"{name}: {len(requests)} run request(s)")
-        self._run_requests(schedule.job_name, requests)
+        run_ids = self._run_requests(schedule.job_name, requests,
+                                     {SCHEDULE_NAME_TAG: name, TICK_ID_TAG: str(tick.tick_id),
+                                      SCHEDULED_EXECUTION_TIME_TAG: now.isoformat()})
+        self._end_tick(tick, run_ids)
         return len(requests)
 
     def automation_cursor(self):
@@ -122,16 +283,29 @@ class LocalDaemon:
         self.instance.daemon_cursor_storage.set_cursor_values({AUTOMATION_CURSOR_KEY: serialize_value(cursor)})
         return cursor
 
+    def _automation_sensor_name(self) -> str:
+        names = [s.name for s in self.defs.sensors or [] if isinstance(s, dg.AutomationConditionSensorDefinition)]
+        return names[0] if names else "default_automation_condition_sensor"
+
     def automation_until_quiet(self, cursor, max_ticks: int = 10) -> None:
+        sensor_name = self._automation_sensor_name()
         for _ in range(max_ticks):
+            tick = self._start_tick(sensor_name, InstigatorType.SENSOR)
             result = dg.evaluate_automation_conditions(defs=self.defs, instance=self.instance, cursor=cursor)
-            cursor = self._save(result.cursor)
             by_partition: dict[str, list[dg.AssetKey]] = defaultdict(list)
             for asset_key in self.defs.resolve_all_asset_keys():
                 for partition in result.get_requested_partitions(asset_key):
                     by_partition[partition].append(asset_key)
-            if not by_partition:
+            tags = {SENSOR_NAME_TAG: sensor_name, TICK_ID_TAG: str(tick.tick_id), AUTOMATION_CONDITION_TAG: "true",
+                    "vision/automation": "local"}
+            # The runs exist before the cursor says they were requested: a pass killed from here on leaves
+            # runs with a dead worker, which the next pass recovers, rather than requests nobody remembers.
+            created = [self._create(ASSET_JOB, partition, assets, tags)
+                       for partition, assets in sorted(by_partition.items(), key=lambda item: str(item[0]))]
+            cursor = self._save(result.cursor)
+            if not created:
+                self._end_tick(tick, [], skip_reason="nothing requested")
                 return
             self.log(f"automation: {sum(len(v) for v in by_partition.values())} asset partition(s) requested")
-            for partition, assets in sorted(by_partition.items(), key=lambda item: str(item[0])):
-                self.execute("__ASSET_JOB", partition, assets=assets, tags={"vision/automation": "local"})
+            self._execute_all(created)
+            self._end_tick(tick, [run.run_id for run in created])

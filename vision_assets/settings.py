@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from vision_assets.core.input_files import InputLimits
 from vision_assets.core.training.environment import configure_third_party
 
 
@@ -31,6 +32,10 @@ class Settings:
     epochs: int
     imgsz: int
     video_policy: Path | None = None  # YAML with per-scene sampling and ingest options
+    # Largest video / sidecar or label file, deepest JSON read from the landing zone (VISION_MAX_FILE_BYTES,
+    # VISION_MAX_LABEL_BYTES, VISION_MAX_JSON_DEPTH). Readers take them from the environment (InputLimits.from_env),
+    # so sensors, run workers and the CLI agree; this field shows what they are.
+    input_limits: InputLimits = InputLimits()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -49,6 +54,7 @@ class Settings:
             epochs=int(env.get("VISION_EPOCHS", "20")),
             imgsz=int(env.get("VISION_IMGSZ", "256")),
             video_policy=Path(env["VISION_VIDEO_POLICY"]).resolve() if env.get("VISION_VIDEO_POLICY") else None,
+            input_limits=InputLimits.from_env(env),
         )
 
     def prepare(self) -> None:

@@ -150,7 +150,7 @@ def test_normalisation_and_per_scene_sampling_with_blurring_follow_the_policy(tm
 
 @pytest.mark.parametrize("policy, problem", [
     ({"sampling": {"default": {"strategy": "nope"}}}, "unknown sampling strategy 'nope'"),
-    ({"extra": 1}, "'ingest' and 'sampling' only"),
+    ({"extra": 1}, "'ingest', 'sampling' and 'retention' only"),
 ])
 def test_a_bad_video_policy_file_is_named_with_its_problem(tmp_path, policy, problem):
     import yaml

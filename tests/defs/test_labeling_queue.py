@@ -165,8 +165,10 @@ def queued_files(lake, instance, scene: str) -> tuple[dict, pd.DataFrame, pd.Dat
     pd.testing.assert_frame_equal(boxes(read), boxes(pre), check_dtype=False)
     tasks = json.loads(coco.with_name("label_studio.json").read_text())
     assert sum(len(t["data"]["hard_frames"]) for t in tasks) == len(queue)
-    # the video file the frame numbers refer to, relative to the queue folder
-    assert all(not Path(t["data"]["video"]).is_absolute() and (coco.parent / t["data"]["video"]).exists() for t in tasks)
+    # the video file the frame numbers refer to, as Label Studio's local-files URL of its lake key
+    prefix = "/data/local-files/?d="
+    assert all(t["data"]["video"].startswith(prefix) and lake.exists(t["data"]["video"].removeprefix(prefix))
+               for t in tasks)
     return meta, queue, pre
 
 
@@ -200,3 +202,32 @@ def test_pipeline_puts_the_queue_files_in_the_lake(tmp_path, instance, tiny_land
     boxed = queue["max_confidence"] == 0.9
     assert boxed.any() and not boxed.all() and len(pre) == 2 * boxed.sum()  # faint-only frames queued without boxes
     assert set(pre["class_name"]) == {"car", "pedestrian"} and set(pre["annotator"]) == {"model:v1"}
+
+    # What a person sees first: the queued frames drawn, by video file name, with uncertainty and how to open them.
+    import base64
+    import re
+
+    names = set(lake.read_table("raw_videos", {"scene": "cam-a", "day": "2026-11-18"})["source_name"])
+    table_md = meta["queue"].value
+    assert any(name in table_md for name in names) and not any(v[:12] in table_md for v in queue["video_sha256"])
+    thumb = base64.b64decode(re.search(r"data:image/jpeg;base64,([A-Za-z0-9+/=]+)", meta["queued_frames"].value)[1])
+    assert thumb[:2] == b"\xff\xd8" and len(thumb) < 30_000
+    full = lake.path(meta["queued_frames_full_size"].path)
+    assert Path(full).stat().st_size > len(thumb)
+    assert "label_studio.json" in meta["how_to_open"].value and "CVAT" in meta["how_to_open"].value
+    assert meta["max_uncertainty"].value == pytest.approx(queue["uncertainty"].max(), rel=1e-3)
+    # Label Studio gets the video's real frame count and each keyframe's time.
+    videos = lake.read_table("raw_videos", {"scene": "cam-a", "day": "2026-11-18"}).set_index("video_sha256")
+    tasks = json.loads(Path(lake.path(meta["label_studio_import"].path)).read_text())
+    by_url = {f"/data/local-files/?d={videos.loc[v, 'stored_path']}": v for v in videos.index}
+    for task in tasks:
+        video = videos.loc[by_url[task["data"]["video"]]]
+        for result in task["predictions"][0]["result"]:
+            assert result["value"]["framesCount"] == video["frames_decoded"]
+            assert [k["time"] for k in result["value"]["sequence"]] == [
+                pytest.approx((k["frame"] - 1) / video["fps"]) for k in result["value"]["sequence"]]
+
+    # sampled_frames shows a contact sheet of its frames, a thumbnail inline and the full size in the lake.
+    frames_meta = instance.get_latest_materialization_event(dg.AssetKey("sampled_frames")).asset_materialization.metadata
+    sheet = base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)", frames_meta["contact_sheet"].value)[1])
+    assert len(sheet) < 30_000 and Path(lake.path(frames_meta["contact_sheet_full_size"].path)).exists()

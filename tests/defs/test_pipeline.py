@@ -58,7 +58,7 @@ def test_whole_chain_materializes_and_model_traces_back_to_video_bytes(tmp_path,
     monkeypatch.setenv("VISION_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("DAGSTER_HOME", str(settings.dagster_home))
     capsys.readouterr()
-    assert cli.main(["lineage"]) == 0
+    assert cli.main(["lineage", "--json"]) == 0
     audit = json.loads(capsys.readouterr().out)
     assert audit["dataset"]["version"] == champion.tags["dataset_version"]
     assert {v["video_sha256"] for v in audit["videos"]} == landed

@@ -95,7 +95,7 @@ def test_a_moved_data_folder_ingests_retrains_audits_and_pulls_the_champion(tmp_
         monkeypatch.setenv("VISION_DATA_DIR", str(moved.data_dir))
         monkeypatch.setenv("DAGSTER_HOME", str(moved.dagster_home))
         capsys.readouterr()
-        assert cli.main(["lineage"]) == 0
+        assert cli.main(["lineage", "--json"]) == 0
         audit = json.loads(capsys.readouterr().out)
         assert {v["video_sha256"] for v in audit["videos"]} <= {sha256_file(p) for p in moved.landing_dir.rglob("*.mp4")}
 

@@ -3,23 +3,49 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import math
 import sys
 import time
 from pathlib import Path
 
 from vision_assets.cli.environment import in_process_daemon, open_lake, open_registry, prepare_environment
+from vision_assets.core.errors import VisionError
 from vision_assets.settings import Settings
 
 # Core imports stay inside the commands: each command loads only what it uses (video decoding, QC, MLflow).
 
 
+def one_at_a_time(command):
+    """One ingest or demo at a time per data folder: a second one waits for the first, then finds its work done.
+    Two at once raced on the instance's SQLite and the lake's partition files, and each would take the other's
+    runs for dead ones."""
+    @functools.wraps(command)
+    def wrapper(args: argparse.Namespace) -> int:
+        import fcntl
+
+        data_dir = Settings.from_env().data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with open(data_dir / ".ingest.lock", "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"vision-assets: another ingest or demo is running on {data_dir}; waiting for it", file=sys.stderr)
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            return command(args)  # the lock goes with the file's closing, also when the command fails
+
+    return wrapper
+
+
+@one_at_a_time
 def cmd_ingest(args: argparse.Namespace) -> int:
     """One landing-sensor evaluation, its runs and what automation carries on from them; then each file's fate."""
     from vision_assets.core.ingest import ingest_report, label_drop_report
 
     settings = prepare_environment()
     daemon = in_process_daemon(quiet=args.json)
+    _recover(daemon, settings)
     cursor = daemon.automation_cursor()
     daemon.sensor_tick("landing_sensor")
     ingested = sorted({r.partition for r in daemon.runs if r.job == "ingest_videos"})
@@ -28,6 +54,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     daemon.automation_until_quiet(daemon.automation_cursor())  # the cursor the first pass left
     lake = open_lake(settings)
     report = ingest_report(lake, settings.landing_dir, ingested) + label_drop_report(lake, settings.landing_dir)
+    _warn_unreadable_tables(lake)
     if args.json:
         print(json.dumps({"files": report, "runs": [r.__dict__ for r in daemon.runs]}, indent=2, default=str))
     else:
@@ -37,7 +64,29 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             print(f"{entry['status']:<14} {entry['file']}{detail}")
         if not report:
             print("no video files in the landing zone")
-    return 0 if all(r.success for r in daemon.runs) else 1
+    return _exit_code(daemon, training=False)
+
+
+def _recover(daemon, settings: Settings) -> None:
+    """Before anything new: what a killed earlier pass left (dead runs, staged copies) is cleaned up and redone."""
+    import dagster as dg
+
+    from vision_assets.core.ingest.staging import remove_orphaned_staging
+    from vision_assets.defs.automation import IN_FLIGHT_STATUSES
+
+    daemon.recover()
+    running = bool(daemon.instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT_STATUSES), limit=1))
+    removed = remove_orphaned_staging(open_lake(settings), ingest_running=running)
+    if removed:
+        daemon.log(f"staging: removed {len(removed)} orphaned staged cop{'y' if len(removed) == 1 else 'ies'}")
+
+
+def _exit_code(daemon, training: bool) -> int:
+    """Non-zero whenever requested work is missing: a failed run, or work nothing carried through."""
+    missing = daemon.unfinished(training=training)
+    for line in missing:
+        print(f"not done: {line}", file=sys.stderr)
+    return 1 if missing else 0
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -52,8 +101,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
             print(f"vision-assets sample: --every does not apply to strategy {args.strategy!r}", file=sys.stderr)
             return 2
         params[name] = args.every
+    video = Path(args.video)
+    if not video.is_file():
+        raise VisionError(f"sample: {video}: " + ("is not a file" if video.exists() else "no such file"))
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise VisionError(f"sample --out {args.out}: exists and is not a folder (frames are written into a folder)")
     try:
-        report = sample_file_report(Path(args.video), args.strategy, params, Path(args.out) if args.out else None)
+        report = sample_file_report(video, args.strategy, params, Path(args.out) if args.out else None)
     except StrategyError as error:
         print(f"vision-assets sample: {error}", file=sys.stderr)
         return 2
@@ -83,15 +137,17 @@ def cmd_qc(args: argparse.Namespace) -> int:
     """Import plus QC of a label file or folder outside Dagster: counts, per-rule findings, rejected rows."""
     from vision_assets.core.qc import audit_labels
 
-    size = tuple(int(v) for v in args.image_size.lower().split("x")) if args.image_size else None
+    size = _image_size(args.image_size) if args.image_size else None
     classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    if not Path(args.path).exists():
+        raise VisionError(f"qc: {args.path}: no such file or folder")
     try:
         report = audit_labels(Path(args.path), args.format, image_size=size, class_names=classes)
     except (FileNotFoundError, ValueError) as error:
         print(f"vision-assets qc: {error}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(report, indent=2, default=str))
+        print(strict_json(report))
         return 0
     classes_text = ", ".join(f"{name or '<none>'} {count}" for name, count in report["classes"].items())
     print(f"{args.path}: {report['rows']} rows, {report['frames']} frames, {report['tracks']} tracks; {classes_text}")
@@ -110,6 +166,36 @@ def cmd_qc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _image_size(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
+        raise VisionError(f"qc --image-size {text!r}: expected WIDTHxHEIGHT in pixels, e.g. 1920x1080")
+    return int(width), int(height)
+
+
+def strict_json(report) -> str:
+    """JSON any parser takes: NaN and infinities (a box of non-finite coordinates) become null."""
+    return json.dumps(_finite(report), indent=2, default=str, allow_nan=False)
+
+
+def _finite(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:  # numpy scalars
+        return _finite(value.item())
+    return value
+
+
+def _warn_unreadable_tables(lake) -> None:
+    for problem in dict.fromkeys(lake.unreadable_tables):
+        print(f"vision-assets: warning: skipped {problem}", file=sys.stderr)
+
+
+@one_at_a_time
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate demo footage and labels, then one daemon pass over the whole graph; the summary at the end."""
     from vision_assets.demo import DemoSpec, generate_demo_data
@@ -117,9 +203,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     settings = prepare_environment()
     print(f"data folder: {settings.data_dir}")
-    generated = generate_demo_data(settings.landing_dir, DemoSpec(seed=args.seed))
+    generated = generate_demo_data(settings.landing_dir, _demo_spec(DemoSpec, args.seed))
     print(f"demo data: {generated['videos']} videos in {settings.landing_dir}")
     daemon = in_process_daemon()
+    _recover(daemon, settings)
     cursor = daemon.automation_cursor()
     daemon.sensor_tick("landing_sensor")
     daemon.automation_until_quiet(cursor)
@@ -130,11 +217,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
     failed = [r for r in daemon.runs if not r.success]
     print(f"\n{len(daemon.runs)} run(s), {len(failed)} failed, {time.monotonic() - started:.0f} s")
     print("Open the UI on this instance and data: make ui   (then http://127.0.0.1:3000)")
-    return 1 if failed else 0
+    return _exit_code(daemon, training=True)
+
+
+def _demo_spec(spec_class, seed: int):
+    """VISION_DEMO_SPEC (JSON of DemoSpec fields, e.g. fewer scenes or shorter videos) shrinks the demo."""
+    import os
+
+    text = os.environ.get("VISION_DEMO_SPEC")
+    fields = json.loads(text) if text else {}
+    if not isinstance(fields, dict):
+        raise SystemExit(f"vision-assets demo: VISION_DEMO_SPEC must be a JSON object of DemoSpec fields, got {text}")
+    for name in ("scenes", "days"):
+        if name in fields:
+            fields[name] = tuple(fields[name])
+    return spec_class(**{"seed": seed, **fields})
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    report = summary(prepare_environment())
+    settings = prepare_environment()
+    lake = open_lake(settings)
+    report = summary(settings, lake)
+    _warn_unreadable_tables(lake)  # a truncated partition file is named and left out; the rest is summarised
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -142,10 +246,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def summary(settings: Settings) -> dict:
+def summary(settings: Settings, lake=None) -> dict:
     from vision_assets.core.registry import DEFAULT_MODEL_NAME, collect_summary
 
-    return collect_summary(open_lake(settings), open_registry(settings), DEFAULT_MODEL_NAME)
+    return collect_summary(lake or open_lake(settings), open_registry(settings), DEFAULT_MODEL_NAME)
 
 
 def print_summary(s: dict) -> None:

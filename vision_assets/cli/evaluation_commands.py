@@ -1,4 +1,5 @@
-"""Evaluation commands: track-eval (MOTChallenge files) and det-eval (COCO files), outside Dagster.
+"""Evaluation commands: track-eval (MOTChallenge files) and det-eval (COCO files) outside Dagster, and errors (a
+model's stored evaluation errors, listed or exported).
 
 `register(subparsers)` adds both to an argparse subparsers object; each handler returns the exit code:
 0 scored, 2 bad input (one line on stderr naming the file and the problem, never a traceback).
@@ -33,6 +34,15 @@ def register(subparsers) -> None:
     det.add_argument("detections", metavar="DETECTIONS.json", help="COCO results file (a list of detections)")
     det.add_argument("--json", action="store_true", help="print one JSON object")
     det.set_defaults(func=cmd_det_eval)
+    errors = subparsers.add_parser("errors", help="list or export a model's evaluation errors (worst first)")
+    errors.add_argument("model", metavar="MODEL", nargs="?", default="champion",
+                        help="a model version number, 'champion' (default), an evaluation key or a checkpoint sha256")
+    errors.add_argument("--kind", choices=["fn", "fp", "loc", "cls", "dup", "idsw", "frag"], help="only this kind")
+    errors.add_argument("--class", dest="class_name", metavar="NAME", help="only errors of this class")
+    errors.add_argument("--limit", type=int, default=20, help="rows to list (default 20; --out exports all)")
+    errors.add_argument("--out", metavar="DIR", help="write each error's crop and errors.csv into DIR")
+    errors.add_argument("--json", action="store_true", help="print the rows as JSON")
+    errors.set_defaults(func=cmd_errors)
 
 
 def cmd_track_eval(args: argparse.Namespace) -> int:
@@ -80,6 +90,66 @@ def cmd_det_eval(args: argparse.Namespace) -> int:
     for name, ap in result["per_class_ap"].items():
         print(f"  {name:<20} " + ("n/a (no ground truth)" if ap is None else f"{ap:.6f}"))
     return 0
+
+
+def cmd_errors(args: argparse.Namespace) -> int:
+    from vision_assets.cli.environment import open_lake, prepare_environment
+    from vision_assets.core.evaluation.error_browser import (
+        LISTED_COLUMNS,
+        EvaluationNotFound,
+        error_rows,
+        export_errors,
+        find_report,
+    )
+    from vision_assets.core.evaluation.error_table import caption
+
+    settings = prepare_environment()
+    lake = open_lake(settings)
+    try:
+        reference = _checkpoint_of(settings, args.model)
+        report = find_report(lake, reference)
+        rows = error_rows(lake, report, kind=args.kind, class_name=args.class_name)
+    except (EvaluationNotFound, LookupError, ValueError) as exc:
+        return _fail("errors", args.model, str(exc))
+    if args.out:
+        written = export_errors(lake, rows, Path(args.out))
+        print(f"{len(rows)} error(s) of evaluation {report['evaluation_key']} -> {args.out} "
+              f"({len(written) - 1} crops, errors.csv)")
+        return 0
+    shown = rows.head(max(args.limit, 0))
+    if args.json:
+        records = [{**{k: r.get(k) for k in LISTED_COLUMNS}, "caption": caption(r)} for r in shown.to_dict("records")]
+        print(json.dumps(_json_ready({"evaluation_key": report["evaluation_key"], "total": len(rows),
+                                      "errors": records}), indent=2, default=str))
+        return 0
+    print(f"evaluation {report['evaluation_key']}: {len(rows)} error(s)"
+          + (f", showing the worst {len(shown)}" if len(shown) < len(rows) else ""))
+    for r in shown.to_dict("records"):
+        print(f"  {caption(r)}\n      {r.get('crop_key') or '(no crop)'}")
+    return 0
+
+
+def _checkpoint_of(settings, model: str) -> str:
+    """A model version (number or 'champion') as its checkpoint sha256; anything else is passed on as it is."""
+    if model != "champion" and not model.isdigit():
+        return model
+    from mlflow.exceptions import MlflowException
+
+    from vision_assets.cli.environment import open_registry
+    from vision_assets.core.registry import DEFAULT_MODEL_NAME
+
+    registry = open_registry(settings)
+    try:
+        version = (registry.champion(DEFAULT_MODEL_NAME) if model == "champion"
+                   else registry.client.get_model_version(DEFAULT_MODEL_NAME, model))
+    except MlflowException as exc:
+        raise LookupError(f"{DEFAULT_MODEL_NAME} v{model} is not in the registry ({exc.error_code})") from exc
+    if version is None:
+        raise LookupError(f"{DEFAULT_MODEL_NAME} has no champion yet")
+    sha = version.tags.get("checkpoint_sha256")
+    if not sha:
+        raise LookupError(f"{DEFAULT_MODEL_NAME} v{version.version} has no checkpoint_sha256 tag")
+    return sha
 
 
 def _fail(command: str, path, problem: str) -> int:

@@ -3,27 +3,64 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 import warnings
 
-from vision_assets.cli import evaluation_commands
+from vision_assets.cli import (
+    backfill_commands,
+    delivery_commands,
+    evaluation_commands,
+    model_commands,
+    training_commands,
+)
 from vision_assets.cli.data_commands import cmd_demo, cmd_ingest, cmd_qc, cmd_sample, cmd_summary
-from vision_assets.cli.model_commands import cmd_lineage, cmd_promote, cmd_rollback, cmd_ui
+from vision_assets.cli.model_commands import cmd_ui
 
 
 def main(argv: list[str] | None = None) -> int:
     # Dagster flags parameters it calls beta on every use; a terminal user can do nothing about them.
     warnings.filterwarnings("ignore", message=".*currently in beta.*")
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except Exception as error:  # every failure is one line; --debug / VISION_DEBUG=1 shows the traceback
+        return _one_line_failure(error, debug=args.debug or os.environ.get("VISION_DEBUG") == "1")
+
+
+def _one_line_failure(error: Exception, debug: bool) -> int:
+    from vision_assets.core.errors import VisionError
+
+    if debug:
+        traceback.print_exc()
+    message = _redacted(" ".join(str(error).split()) or type(error).__name__)
+    if isinstance(error, VisionError):
+        print(f"vision-assets: error: {message}", file=sys.stderr)
+        return 2
+    hint = "" if debug else " (run with --debug or VISION_DEBUG=1 for the traceback)"
+    print(f"vision-assets: error: unexpected {type(error).__name__}: {message}{hint}", file=sys.stderr)
+    return 1
+
+
+def _redacted(message: str) -> str:
+    """Connection strings in an error (a database-backed MLflow) keep their password out of the terminal."""
+    try:
+        from vision_assets.core.registry.redact import redact
+    except ImportError:
+        return message
+    return redact(message)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vision-assets", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="print the traceback of a failure")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_data_commands(sub)
     _add_model_commands(sub)
-    evaluation_commands.register(sub)  # track-eval, det-eval
+    evaluation_commands.register(sub)  # track-eval, det-eval, errors
+    training_commands.register(sub)  # reproduce, sweep
+    backfill_commands.register(sub)  # backfill
     return parser
 
 
@@ -59,16 +96,12 @@ def _add_data_commands(sub) -> None:
 
 
 def _add_model_commands(sub) -> None:
-    lineage = sub.add_parser("lineage", help="videos, labels and dataset behind a model version")
-    lineage.add_argument("--version", help="model version (default: the champion)")
-    lineage.set_defaults(func=cmd_lineage)
-    promote = sub.add_parser("promote", help="make a model version the champion")
-    promote.add_argument("version")
-    promote.set_defaults(func=cmd_promote)
-    sub.add_parser("rollback", help="give the champion alias back to the previous champion").set_defaults(func=cmd_rollback)
-    ui = sub.add_parser("ui", help="dagster dev on the demo's instance and data")
+    model_commands.register(sub)  # lineage, promote, rollback
+    delivery_commands.register(sub)  # pull, forget, audit
+    ui = sub.add_parser("ui", help="dagster dev on the demo's instance and data, and the MLflow UI")
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--mlflow-port", type=int, default=5000, help="port of the MLflow UI served beside it")
     ui.set_defaults(func=cmd_ui)
 
 

@@ -1,4 +1,5 @@
-"""Model commands: lineage, promote and rollback on the registry, and the Dagster UI on the same instance."""
+"""Model commands: lineage (verified to the byte), promote (over the gate with a reason) and rollback on the
+registry, and the Dagster UI on the same instance."""
 
 from __future__ import annotations
 
@@ -9,49 +10,194 @@ import sys
 from pathlib import Path
 
 from vision_assets.cli.environment import open_lake, open_registry, prepare_environment
+from vision_assets.core.errors import VisionError
 from vision_assets.settings import PROJECT_ROOT
 
 
+class CommandError(VisionError):
+    """A one-line failure of a registry command: printed as `vision-assets: error: ...`, exit 2."""
+
+
+def one_line_errors(command):
+    """Registry, lineage and package problems as one redacted line and exit 2, never a traceback."""
+    import functools
+
+    @functools.wraps(command)
+    def wrapper(args: argparse.Namespace) -> int:
+        from vision_assets.core.registry import RegistryError, RegistryUnavailable, redact
+        from vision_assets.core.registry.lineage import LineageMismatch
+        from vision_assets.core.registry.package import PackageTampered
+
+        try:
+            return command(args)
+        except (CommandError, RegistryError, RegistryUnavailable, PackageTampered, LineageMismatch, LookupError,
+                FileExistsError, ValueError) as error:
+            message = error.args[0] if isinstance(error, KeyError) and error.args else error
+            print(f"vision-assets: error: {redact(message)}", file=sys.stderr)
+            return 2
+
+    return wrapper
+
+
+def split_model_ref(ref: str | None, default_name: str) -> tuple[str, str | None]:
+    """MODEL[@ALIAS|VERSION] (or @ALIAS, VERSION alone) -> (model name, alias or version or None)."""
+    if not ref:
+        return default_name, None
+    if ref.isdigit():
+        return default_name, ref
+    name, _, which = ref.partition("@")
+    return name or default_name, which or None
+
+
+@one_line_errors
 def cmd_lineage(args: argparse.Namespace) -> int:
-    """Which exact video bytes and label versions made this model?"""
-    from vision_assets.core.registry import DEFAULT_MODEL_NAME, model_lineage
+    """Which exact bytes made this model? (or, with --video, what derives from this video). Reads only."""
+    from vision_assets.core.registry import DEFAULT_MODEL_NAME
+    from vision_assets.core.registry.lineage import full_lineage, verify_lineage, video_lineage
+    from vision_assets.core.registry.package import resolve_version
 
     settings = prepare_environment()
-    report = model_lineage(open_registry(settings), open_lake(settings), DEFAULT_MODEL_NAME, args.version)
-    if report is None:
-        print(f"model {DEFAULT_MODEL_NAME} has no champion yet", file=sys.stderr)
-        return 1
-    print(json.dumps(report, indent=2, default=str))
+    registry, lake = open_registry(settings), open_lake(settings)
+    name, which = split_model_ref(args.model, DEFAULT_MODEL_NAME)
+    if args.video:
+        report = video_lineage(registry, lake, name, args.video)
+        _print(report, args.json, _video_text)
+        return 0
+    version = resolve_version(registry, name, args.version or which)
+    report = full_lineage(registry, lake, name, version)
+    if args.verify:
+        report["verified"] = verify_lineage(lake, report)
+    _print(report, args.json, _lineage_text)
     return 0
 
 
+@one_line_errors
 def cmd_promote(args: argparse.Namespace) -> int:
-    from vision_assets.core.registry import DEFAULT_MODEL_NAME
+    """Make a version the champion; over the gate's refusal only with a reason, which is recorded."""
+    from vision_assets.core.registry import DEFAULT_MODEL_NAME, GATE_TAG, record_event
 
-    open_registry(prepare_environment()).promote(DEFAULT_MODEL_NAME, args.version)
-    print(f"{DEFAULT_MODEL_NAME}: champion is v{args.version}")
+    settings = prepare_environment()
+    registry = open_registry(settings)
+    version = registry.get_version(DEFAULT_MODEL_NAME, args.version)
+    gate = version.tags.get(GATE_TAG, "")
+    override = gate != "pass"
+    if override and not (args.reason or "").strip():
+        raise CommandError(f"{DEFAULT_MODEL_NAME} v{args.version}: the promotion gate says {gate or 'nothing'} "
+                           f"({version.tags.get('gate_regressed') or version.tags.get('champion_decision', '-')}): "
+                           "promoting it overrides the gate and needs --reason TEXT")
+    registry.promote(DEFAULT_MODEL_NAME, args.version)
+    if override:
+        registry.client.set_model_version_tag(DEFAULT_MODEL_NAME, args.version, "gate_override", args.reason[:4000])
+    record_event(open_lake(settings), "gate_override" if override else "promote",
+                 f"{DEFAULT_MODEL_NAME} v{args.version}", args.reason or "", details=f"gate: {gate or '-'}")
+    print(f"{DEFAULT_MODEL_NAME}: champion is v{args.version}" + (" (gate overridden)" if override else ""))
     return 0
 
 
+@one_line_errors
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from vision_assets.core.registry import DEFAULT_MODEL_NAME
+    from vision_assets.core.registry import DEFAULT_MODEL_NAME, RegistryError, record_event
 
-    registry = open_registry(prepare_environment())
+    settings = prepare_environment()
+    registry = open_registry(settings)
+    current = registry.champion(DEFAULT_MODEL_NAME)
     try:
         restored = registry.rollback(DEFAULT_MODEL_NAME)
-    except LookupError as error:
-        print(f"rollback refused: {error}", file=sys.stderr)
-        return 1
+    except RegistryError as error:
+        raise CommandError(f"rollback refused: {error}") from None
+    record_event(open_lake(settings), "rollback", f"{DEFAULT_MODEL_NAME} v{current.version} -> v{restored}",
+                 args.reason or "")
     print(f"{DEFAULT_MODEL_NAME}: champion rolled back to v{restored}")
     return 0
 
 
+def register(sub) -> None:
+    lineage = sub.add_parser("lineage", help="every byte behind a model version, or what derives from a video")
+    lineage.add_argument("model", nargs="?", help="MODEL[@ALIAS|VERSION] (default: the champion)")
+    lineage.add_argument("--version", help="model version (default: the champion)")
+    lineage.add_argument("--video", metavar="SHA|NAME", help="the reverse: partitions, frames, datasets, checkpoints "
+                                                             "and model versions that derive from this video")
+    lineage.add_argument("--verify", action="store_true", help="recompute every hash from the lake; fail on the first "
+                                                              "mismatch")
+    lineage.add_argument("--json", action="store_true")
+    lineage.set_defaults(func=cmd_lineage)
+    promote = sub.add_parser("promote", help="make a model version the champion (over the gate: with --reason)")
+    promote.add_argument("version")
+    promote.add_argument("--reason", help="why; required to override the promotion gate, recorded in the audit trail")
+    promote.set_defaults(func=cmd_promote)
+    rollback = sub.add_parser("rollback", help="give the champion alias back to the previous champion")
+    rollback.add_argument("--reason", help="recorded in the audit trail")
+    rollback.set_defaults(func=cmd_rollback)
+
+
+def _print(report: dict, as_json: bool, text) -> None:
+    print(json.dumps(report, indent=2, default=str) if as_json else text(report))
+
+
+def _lineage_text(report: dict) -> str:
+    model, dataset, training = report["model"], report["dataset"], report["training"]
+    lines = [f"{model['name']} v{model['version']} (mlflow run {model['mlflow_run_id']})",
+             f"  checkpoint {report['checkpoint']['key']}",
+             f"  training record {training.get('record') or '-'}: git {training.get('git_commit', '-')}, "
+             f"config {json.dumps(training.get('config') or {}, sort_keys=True)}",
+             f"  dataset {dataset['version']}: {dataset['manifest']}, label versions {', '.join(dataset['label_versions'])}",
+             f"  {len(report['frames'])} frames, {len(report['videos'])} videos, {len(report['label_files'])} label files"]
+    for video in report["videos"]:
+        lines.append(f"    video {video['sha256'][:16]} {video.get('source_name', '')} {video['key']}")
+    strategies = sorted({(f["strategy"], json.dumps(f["params"], sort_keys=True)) for f in report["frames"]})
+    lines += [f"    sampled by {name} {params}" for name, params in strategies]
+    for label in report["label_files"]:
+        lines.append(f"    labels {label['sha256'][:16]} {label['source_file']} ({label['format']}) {label['key']}")
+    for qc in report["qc"]:
+        lines.append(f"    qc {qc.get('scene')}/{qc.get('day')}: passed={qc.get('passed')} pass_rate={qc.get('pass_rate')}")
+    if "verified" in report:
+        counts = report["verified"]
+        lines.append("verified: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()) + ": every hash matches")
+    return "\n".join(lines)
+
+
+def _video_text(report: dict) -> str:
+    video = report["video"]
+    lines = [f"video {video['sha256']} ({', '.join(video['source_names'])})",
+             "  partitions: " + ", ".join(f"{p['scene']}/{p['day']}" for p in report["partitions"]),
+             f"  frames: {report['frames']['count']}",
+             "  dataset versions: " + (", ".join(report["dataset_versions"]) or "-"),
+             "  checkpoints: " + (", ".join(c["checkpoint_sha256"][:16] for c in report["checkpoints"]) or "-"),
+             "  model versions: " + (", ".join(f"v{m['version']}" + (" (tainted)" if m["tainted"] else "")
+                                              for m in report["model_versions"]) or "-")]
+    return "\n".join(lines)
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
-    """`dagster dev` (webserver + daemon) on the same instance and data as the demo."""
+    """`dagster dev` (webserver + daemon) on the same instance and data as the demo, and the MLflow UI on the same
+    tracking store beside it (its own port), which asset metadata links to (VISION_MLFLOW_UI_URL)."""
+    import signal
+    import subprocess
+
     settings = prepare_environment()
+    mlflow_port = getattr(args, "mlflow_port", 5000)
+    mlflow_url = f"http://{args.host}:{mlflow_port}"
+    env = {**os.environ, "VISION_MLFLOW_UI_URL": os.environ.get("VISION_MLFLOW_UI_URL") or mlflow_url}
+    mlflow = Path(sys.executable).with_name("mlflow")
+    mlflow_command = [str(mlflow), "ui", "--backend-store-uri", settings.mlflow_tracking_uri,
+                      "--default-artifact-root", settings.mlflow_artifact_root,
+                      "--host", args.host, "--port", str(mlflow_port), "--workers", "1"]
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
-    print(f"DAGSTER_HOME={settings.dagster_home}\nUI: http://{args.host}:{args.port}")
-    os.chdir(settings.dagster_home)  # not the repo root, whose dagster.yaml is only the template
-    os.execv(command[0], command)
-    return 0
+    print(f"DAGSTER_HOME={settings.dagster_home}\nUI: http://{args.host}:{args.port}\nMLflow UI: {mlflow_url}")
+    # Not the repo root, whose dagster.yaml is only the template.
+    tracking = subprocess.Popen(mlflow_command, cwd=settings.dagster_home, env=env)
+    ui = subprocess.Popen(command, cwd=settings.dagster_home, env=env)
+    try:
+        return ui.wait()
+    except KeyboardInterrupt:
+        ui.send_signal(signal.SIGINT)
+        return ui.wait()
+    finally:
+        for child in (ui, tracking):
+            if child.poll() is None:
+                child.terminate()
+                try:
+                    child.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    child.kill()

@@ -17,15 +17,27 @@ IN_FLIGHT_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTE
 MAX_ATTEMPTS = 3
 INPUTS_TAG = "vision/inputs_fingerprint"  # which input files a sensor-requested run was for
 
+# A run whose process died (kill -9, OOM, a lost pod) is marked failed with this tag: the inputs were not at
+# fault, so it does not count towards MAX_ATTEMPTS. Inputs that kill their worker every time (a video that
+# exhausts memory) still stop after MAX_WORKER_DEATHS.
+FAILURE_KIND_TAG = "vision/failure"
+WORKER_DIED = "worker_died"
+MAX_WORKER_DEATHS = 3
+
 
 def hold_back_reason(instance: dg.DagsterInstance, job_name: str, partition_key: str, inputs_fingerprint: str) -> str:
     """Why a sensor should not request this partition's run now ("" when it should): one is still in flight,
     or runs for exactly these inputs already failed MAX_ATTEMPTS times."""
     runs = instance.get_runs(dg.RunsFilter(job_name=job_name, tags={"dagster/partition": str(partition_key)}),
-                             limit=MAX_ATTEMPTS + 5)
+                             limit=MAX_ATTEMPTS + MAX_WORKER_DEATHS + 5)
     if any(r.status in IN_FLIGHT_STATUSES for r in runs):
         return "a run is still in progress"
     failed = [r for r in runs if r.status == dg.DagsterRunStatus.FAILURE and r.tags.get(INPUTS_TAG) == inputs_fingerprint]
+    deaths = [r for r in failed if r.tags.get(FAILURE_KIND_TAG) == WORKER_DIED]
+    failed = [r for r in failed if r.tags.get(FAILURE_KIND_TAG) != WORKER_DIED]
     if len(failed) >= MAX_ATTEMPTS:
         return (f"{len(failed)} runs failed for these files (last {failed[0].run_id}); waiting for a change to them")
+    if len(deaths) >= MAX_WORKER_DEATHS:
+        return (f"the process of {len(deaths)} runs for these files died (last {deaths[0].run_id}); "
+                "waiting for a change to them")
     return ""

@@ -6,6 +6,8 @@ import dagster as dg
 import pandas as pd
 
 from vision_assets.core.datasets import NotEnoughGroups, SplitConfig, build_dataset_version, new_label_count
+from vision_assets.core.datasets.build import latest_dataset
+from vision_assets.core.registry.forget import dataset_uses_forgotten
 from vision_assets.defs import keys
 from vision_assets.defs.automation import IN_FLIGHT_STATUSES
 from vision_assets.defs.frames import sampled_frames
@@ -102,7 +104,7 @@ def retrain_sensor(context: dg.SensorEvaluationContext, lake: LakeResource, retr
                               after_storage_id=int(context.cursor) if context.cursor else None),
         limit=1000, ascending=True,
     ).records
-    if context.cursor and not records:
+    if context.cursor and not records and not dataset_uses_forgotten(lake.lake(), latest_dataset(lake.lake())):
         return dg.SkipReason("no new QC results since the last check")
     in_flight = context.instance.get_runs(dg.RunsFilter(job_name=training_job.name, statuses=IN_FLIGHT_STATUSES), limit=1)
     if in_flight:

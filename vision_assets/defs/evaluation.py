@@ -1,67 +1,169 @@
-"""Stage 6: eval_report, the checkpoint's metrics on its dataset version's test split."""
+"""Stage 6: eval_report, the checkpoint's evaluation on its dataset version's test split, beside the champion's."""
 
 import base64
 
 import dagster as dg
 import pandas as pd
 
-from vision_assets.core.evaluation.checkpoint_report import TEST_METRICS, evaluate_checkpoint_record
+from vision_assets.core.evaluation.checkpoint_report import (
+    EvaluationConfig,
+    evaluate_checkpoint_record,
+    with_champion_comparison,
+)
+from vision_assets.core.evaluation.curves import thumbnail
+from vision_assets.core.evaluation.inference import InferenceConfig
 from vision_assets.defs import keys
-from vision_assets.defs.markdown import md_table
+from vision_assets.defs.markdown import md_table, mlflow_run_link, readable
 from vision_assets.defs.resources import LakeResource, MlflowResource, TrainerResource
 
-TABLE_KEYS = ["map50_95", "map50", "precision", "recall", "n_images", "n_ground_truth"]
+OVERALL_KEYS = ["map50_95", "map50", "map75", "map_small", "map_medium", "map_large", "precision", "recall",
+                "n_images", "n_ground_truth"]
+SLICE_KEYS = ["dimension", "value", "n_images", "n_boxes", "map50_95", "map50", "map75", "precision", "recall",
+              "too_few", "confounded_with"]
+TRACK_KEYS = ["mota", "motp", "idf1", "idp", "idr", "hota", "deta", "assa", "num_switches", "num_fragmentations",
+              "n_boxes"]
 
 
-def slice_table(slices: dict[str, dict]) -> pd.DataFrame:
-    return pd.DataFrame([{"slice": name, **{k: m[k] for k in TABLE_KEYS}} for name, m in slices.items()])
+class EvalReportConfig(dg.Config):
+    """How the checkpoint is evaluated (part of the evaluation's key: a change evaluates anew)."""
+
+    tracker: str = "bytetrack"  # or "botsort": Ultralytics' built-in trackers
+    nms_iou: float = 0.7
+    max_det: int = 100
+    confidence: float | None = None  # None: the F1-optimal confidence becomes the operating point
+    min_boxes: int = 20  # slices with fewer labelled boxes are marked too_few
+    tracking: bool = True
+    replays: bool = True
+
+    def evaluation(self) -> EvaluationConfig:
+        inference = InferenceConfig(tracker=self.tracker, iou=self.nms_iou, max_det=self.max_det,
+                                    conf=0.25 if self.confidence is None else self.confidence)
+        return EvaluationConfig(inference=inference, choose_confidence=self.confidence is None,
+                                min_boxes=self.min_boxes, tracking=self.tracking, replays=self.replays)
 
 
-def report_markdown(report: dict, montage_uri: str | None, montage: bytes | None) -> str:
-    overall = report["overall"]
+def _table(rows: list[dict], columns: list[str]) -> str:
+    frame = pd.DataFrame([{c: _shown(r.get(c)) for c in columns} for r in rows], columns=columns)
+    return md_table(frame, max_rows=40)
+
+
+def _shown(value):
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return "" if value is None else value
+
+
+def _inline_png(lake, key: str, alt: str) -> str:
+    png = lake.fs.cat_file(lake.path(key))
+    small, mime = thumbnail(png)
+    return f"![{alt}](data:{mime};base64,{base64.b64encode(small).decode()})"
+
+
+def report_markdown(report: dict, lake) -> str:
+    inference = report["inference_config"]
+    conf = report["confidence"]
     lines = [
         f"### Test split of dataset `{report['dataset_version']}` ({report['test_images']} images)",
         "",
-        md_table(slice_table({"all": overall})),
-        "", "#### Per scene", "", md_table(slice_table(report["by_scene"])),
-        "", "#### Per lighting", "", md_table(slice_table(report["by_lighting"])),
-        "", "#### AP50-95 per class", "",
-        md_table(pd.DataFrame([{"class": k, "ap50_95": v} for k, v in report["per_class_ap50_95"].items()])),
+        f"Operating point: confidence **{inference['conf']:.2f}** ({conf['how'].replace('_', '-')}, best mean F1 "
+        f"{conf['best_f1']:.3f}), NMS IoU {inference['iou']}, max_det {inference['max_det']}, imgsz "
+        f"{inference['imgsz']}, tracker {inference['tracker']}. Precision and recall are at IoU 0.5 and that "
+        f"confidence; mAP integrates over all confidences. Evaluation `{report['evaluation_key']}`.",
+        "", md_table(pd.DataFrame([{k: _shown(report["overall"].get(k)) for k in OVERALL_KEYS}])),
     ]
-    if montage:
-        lines += ["", "#### Error samples (green: label, red: missed, orange: false alarm)", "",
-                  f"![errors](data:image/jpeg;base64,{base64.b64encode(montage).decode()})", "", f"Full size: lake key `{montage_uri}`"]
+    lines += _comparison_section(report)
+    lines += ["", "#### Per class (at the operating confidence)", "",
+              _table(report["per_class"], ["class_name", "n_boxes", "ap50_95", "ap50", "ap75", "precision", "recall",
+                                           "f1", "tp", "fp", "fn"])]
+    lines += ["", "#### Curves", "", " ".join(_inline_png(lake, report["plots"][name], name)
+                                               for name in ("pr_curves", "f1_confidence", "confusion_matrix")),
+              "", "Full size: " + ", ".join(f"`{k}`" for k in report["plots"].values())]
+    lines += ["", f"#### Slices (too_few: under {report['evaluation_config']['min_boxes']} boxes; confounded_with: "
+                  "other slices with exactly the same images)", "", _table(report["slices"], SLICE_KEYS)]
+    tracking = report.get("tracking") or {}
+    if tracking.get("overall"):
+        rows = [{"group": "all", **tracking["overall"]}]
+        for name in ("by_scene", "by_lighting"):
+            rows += [{"group": f"{name[3:]}={k}", **v} for k, v in tracking[name].items()]
+        lines += ["", f"#### Tracking ({tracking['tracker']}; MOTP as motmetrics reports it: mean 1 - IoU)", "",
+                  _table(rows, ["group", *TRACK_KEYS])]
+    if report.get("replays"):
+        lines += ["", "Replays (labelled boxes green, predicted tracks coloured by id): "
+                  + ", ".join(f"`{key}`" for key in report["replays"].values())]
+    lines += _errors_section(report, lake)
     return "\n".join(lines)
+
+
+def _comparison_section(report: dict) -> list[str]:
+    champion = report.get("champion") or {}
+    if not report.get("comparison"):
+        return ["", f"#### Against the champion: {champion.get('note', 'nothing to compare')}"]
+    regressed = sum(1 for r in report["comparison"] if r["regressed"])
+    return ["", f"#### Against the champion v{champion['version']} (same test split; {champion['source']}): "
+                f"{regressed} of {len(report['comparison'])} numbers worse, those first", "",
+            _table(report["comparison"][:25], ["metric", "slice_dimension", "slice_value", "champion", "candidate",
+                                               "delta", "n_boxes", "too_few", "regressed"])]
+
+
+def _errors_section(report: dict, lake) -> list[str]:
+    errors = report["errors"]
+    counts = ", ".join(f"{k} {v}" for k, v in errors["counts"].items())
+    lines = ["", f"#### Errors ({counts}); every one in `{errors['table']}` (`vision-assets errors`)", ""]
+    for row in errors["worst"]:
+        if not row.get("crop_key"):
+            continue
+        jpeg = lake.fs.cat_file(lake.path(row["crop_key"]))
+        small, mime = thumbnail(jpeg, max_width=160, max_bytes=12_000)
+        lines.append(f"![{row['kind']}](data:{mime};base64,{base64.b64encode(small).decode()}) {row['caption']}  ")
+    return lines
 
 
 @dg.asset(
     group_name=keys.MODEL_GROUP,
     kinds={"pytorch"},
     owners=["team:vision-ml"],
-    code_version="1",
+    code_version="2",
     description=(
-        "The trained checkpoint's detection metrics on its dataset version's test split (pycocotools mAP50-95, "
-        "mAP50, precision and recall at IoU 0.5), overall, per scene and per lighting, with error samples to look at."
+        "The trained checkpoint's evaluation on its dataset version's test split: pycocotools mAP50-95 / 50 / 75 "
+        "and size APs, precision and recall at the F1-optimal confidence (the inference config), slices (scene, "
+        "day, lighting, weather, sidecar fields, size, occlusion, class) with too-few and confounded marks, PR "
+        "and F1 curves, confusion matrix, tracking (MOTA, IDF1, HOTA) with Ultralytics' tracker per test video, "
+        "every error with a crop, a replay per video, and the comparison with the champion on the same split. "
+        "Keyed by (checkpoint, test set, evaluation config): never computed twice."
     ),
 )
-def eval_report(context: dg.AssetExecutionContext, trained_checkpoint: dict, dataset_split: dict,
-                lake: LakeResource, mlflow: MlflowResource, trainer: TrainerResource) -> dg.Output:
+def eval_report(context: dg.AssetExecutionContext, config: EvalReportConfig, trained_checkpoint: dict,
+                dataset_split: dict, lake: LakeResource, mlflow: MlflowResource, trainer: TrainerResource) -> dg.Output:
     if trained_checkpoint["dataset_version"] != dataset_split["version"]:
         raise dg.Failure(f"checkpoint was trained on {trained_checkpoint['dataset_version']}, "
                          f"dataset_split is {dataset_split['version']}: rematerialize trained_checkpoint first")
-    report, montage = evaluate_checkpoint_record(lake.lake(), trained_checkpoint, dataset_split, work_dir=lake.work,
-                                                 device=trainer.device)
+    store, registry = lake.lake(), mlflow.registry()
+    evaluation = config.evaluation()
+    try:
+        report, computed = evaluate_checkpoint_record(store, trained_checkpoint, dataset_split, work_dir=lake.work,
+                                                      device=trainer.device, config=evaluation, registry=registry)
+    except (ValueError, OSError) as error:
+        raise dg.Failure(f"eval_report: {error}") from error
+    context.log.info(("evaluated " if computed else "found the stored evaluation ") + report["evaluation_key"])
+    report = with_champion_comparison(store, registry, mlflow.model_name, dataset_split, report, work_dir=lake.work,
+                                      device=trainer.device, config=evaluation)
     overall = report["overall"]
-    mlflow.registry().log_metrics(trained_checkpoint["mlflow_run_id"], {f"test_{k}": overall[k] for k in TEST_METRICS})
+    tracking = (report.get("tracking") or {}).get("overall") or {}
     return dg.Output(
         report,
         metadata={
-            "map50_95": overall["map50_95"],
-            "map50": overall["map50"],
-            "precision": overall["precision"],
-            "recall": overall["recall"],
+            # Rounded for reading; the exact values are in the report (the output) and in MLflow.
+            **{k: readable(overall[k]) for k in ("map50_95", "map50", "map75", "precision", "recall")},
+            "confidence": report["inference_config"]["conf"],
+            **{f"tracking_{k}": readable(tracking[k]) for k in ("mota", "idf1", "hota") if k in tracking},
+            **mlflow_run_link(mlflow.tracking_uri, trained_checkpoint["mlflow_run_id"]),
             "test_images": report["test_images"],
             "test_split_hash": report["test_split_hash"],
-            "report": dg.MetadataValue.md(report_markdown(report, report['error_samples'], montage)),
+            "evaluation_key": report["evaluation_key"],
+            "computed": computed,
+            "regressed_vs_champion": sum(1 for r in report["comparison"] if r["regressed"]),
+            "errors": dg.MetadataValue.json(report["errors"]["counts"]),
+            "error_table": dg.MetadataValue.path(report["errors"]["table"]),
+            "report": dg.MetadataValue.md(report_markdown(report, store)),
         },
     )

@@ -7,12 +7,14 @@ import pandas as pd
 
 from vision_assets.core.ingest import usable_videos
 from vision_assets.core.lake import keys as lake_keys
+from vision_assets.core.preview import decode_jpeg, frames_contact_sheet, thumbnail
 from vision_assets.core.sampling import SamplingPlan, frames_version, get_strategy, sample_partition
+from vision_assets.core.sampling.policy_changes import POLICY_METADATA_KEY, policy_fingerprint
 from vision_assets.core.video import Blurrer
 from vision_assets.defs import keys
 from vision_assets.defs.automation import CARRY_NEW_PARTITION
 from vision_assets.defs.ingest import raw_videos
-from vision_assets.defs.markdown import lake_location, md_table
+from vision_assets.defs.markdown import lake_link, lake_location, md_image, md_table
 from vision_assets.defs.partitions import lake_partition, scene_and_day, scene_day
 from vision_assets.defs.resources import LakeResource, SamplingPolicyResource, SceneSampling
 
@@ -57,6 +59,7 @@ def sampled_frames(context: dg.AssetExecutionContext, config: SamplingRunConfig,
     per_video = pd.DataFrame([{"video": names.get(sha, sha[:12]), **{k: s[k] for k in
                                ("outcome", "frames_decoded", "kept", "near_duplicates_dropped")}}
                               for sha, s in stats["per_video"].items()])
+    preview = _contact_sheet(store, table, names)
     context.log.info(f"{scene}/{day}: {len(table)} frames from {len(videos)} videos with {plan.strategy!r}; "
                      f"{stats['near_duplicates_dropped']} near-duplicates dropped")
     return dg.MaterializeResult(
@@ -64,6 +67,7 @@ def sampled_frames(context: dg.AssetExecutionContext, config: SamplingRunConfig,
             "dagster/row_count": len(table),
             "videos": len(videos),
             "strategy": spec.strategy,
+            POLICY_METADATA_KEY: policy_fingerprint(spec.model_dump()),  # what --changed-policy compares
             "params": dg.MetadataValue.json(dict(plan.strategy.params)),
             "near_duplicates_dropped": int(stats["near_duplicates_dropped"]),
             "blurred_frames": int(table["blurred"].sum()),
@@ -71,6 +75,21 @@ def sampled_frames(context: dg.AssetExecutionContext, config: SamplingRunConfig,
             "privacy": "faces " + ("on" if spec.blur_faces else "off") + ", plates " + ("on" if spec.blur_plates else "off"),
             **lake_location(store, lake_keys.table_key(lake_keys.SAMPLED_FRAMES, partition)),
             "frames_per_video": dg.MetadataValue.md(md_table(per_video)),
+            **preview,
         },
         data_version=dg.DataVersion(frames_version(table)),
     )
+
+
+def _contact_sheet(store, table: pd.DataFrame, video_names: dict[str, str]) -> dict:
+    """A thumbnail of the partition's frames inline, the full-size sheet in the lake (content-addressed)."""
+    if table.empty:
+        return {}
+    located = table.assign(image_path=table["image_path"].map(store.resolve))
+    sheet, shown = frames_contact_sheet(store.fs.cat_file, located, video_names)
+    _, key, _ = store.put_blob_bytes(lake_keys.PREVIEW_BLOBS, sheet, ".jpg")
+    caption = f"{shown} of {len(table)} frames, spread over the partition; full size: lake key `{key}`"
+    return {
+        "contact_sheet": dg.MetadataValue.md(f"{md_image(thumbnail(decode_jpeg(sheet)), 'frames')}\n\n{caption}"),
+        "contact_sheet_full_size": lake_link(store, key),
+    }

@@ -1,17 +1,25 @@
 """Stage 8: hard_examples, mined nightly by the champion over each scene x day's frames."""
 
+import os
 from pathlib import Path
 
 import dagster as dg
 
+from vision_assets.core.lake import keys as lake_keys
 from vision_assets.core.mining import PREANNOTATION_MIN_SCORE
 from vision_assets.core.mining.partition import mine_partition, partitions_to_mine
+from vision_assets.core.mining.queue_preview import opening_instructions, queue_sheet
+from vision_assets.core.preview import decode_jpeg, thumbnail
+from vision_assets.core.registry import record_event
 from vision_assets.defs import keys
 from vision_assets.defs.automation import NIGHTLY_CRON
 from vision_assets.defs.frames import sampled_frames
-from vision_assets.defs.markdown import md_table
-from vision_assets.defs.partitions import scene_and_day, scene_day, scene_day_key
+from vision_assets.defs.markdown import lake_link, md_image, md_table, mlflow_model_url, readable
+from vision_assets.defs.partitions import lake_partition, scene_and_day, scene_day, scene_day_key
 from vision_assets.defs.resources import LakeResource, MlflowResource, TaxonomyResource, TrainerResource
+
+# A web server or bucket URL in front of the lake root, for Label Studio to load videos from; unset: local-files URLs.
+MEDIA_URL_ENV = "VISION_LABEL_STUDIO_MEDIA_URL"
 
 
 class MiningConfig(dg.Config):
@@ -52,27 +60,50 @@ def hard_examples(context: dg.AssetExecutionContext, config: MiningConfig, lake:
         raise dg.Failure(f"model {mlflow.model_name} has no champion yet: nothing to mine with")
     version, weights, imgsz = found
     scene, day = scene_and_day(context)
-    mined = mine_partition(lake.lake(), scene, day, weights, version, taxonomy.class_names, imgsz=imgsz,
+    store, media_url = lake.lake(), os.environ.get(MEDIA_URL_ENV) or None
+    mined = mine_partition(store, scene, day, weights, version, taxonomy.class_names, imgsz=imgsz,
                            top_k=config.top_k, min_score=config.preannotation_min_score, work_dir=lake.work,
-                           device=trainer.device)
+                           device=trainer.device, media_base_url=media_url)
     if not mined.frames_scored:
         context.log.warning(f"{scene}/{day}: no sampled frames to mine")
     table, files = mined.ranked, mined.queue_files
-    shown = table[["frame_index", "timestamp_s", "uncertainty", "detections", "max_confidence"]].assign(
-        video=table["video_sha256"].str[:12])
+    record_event(store, "labeling_queue_export", mined.queue_folder, f"{len(table)} frames mined by champion v{version}",
+                 run_tags=dict(context.run.tags))
+    videos = store.read_table(lake_keys.RAW_VIDEOS, lake_partition(scene, day))
+    names = {} if videos is None else dict(zip(videos["video_sha256"], videos["source_name"]))
+    shown = table.assign(video=table["video_sha256"].map(lambda v: names.get(v, v[:12])))[
+        ["video", "frame_index", "timestamp_s", "uncertainty", "detections", "max_confidence"]]
+    url_kind = "base-url" if media_url else "local-files" if store.is_local else "object-store"
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(table),
         "frames_scored": mined.frames_scored,
         "champion_version": version,
+        "champion": dg.MetadataValue.url(mlflow_model_url(mlflow.model_name, version)),
         "frames_queued": len(table),
         "preannotated_boxes": len(mined.boxes),
         "queue": dg.MetadataValue.md(md_table(shown)),
+        **_queue_preview(store, mined, names),
+        "how_to_open": dg.MetadataValue.md(opening_instructions(mined.queue_folder, url_kind)),
+        "max_uncertainty": readable(table["uncertainty"].max()) if len(table) else 0.0,
         # Lake keys: under the lake root wherever it is now (metadata outlives any one location of the data).
         "labeling_queue": dg.MetadataValue.path(mined.queue_folder),
         "label_studio_import": dg.MetadataValue.path(files["label_studio.json"]),
         "coco_import": dg.MetadataValue.path(files["coco.json"]),
         "cvat_images_imports": dg.MetadataValue.json(sorted(k for n, k in files.items() if n.startswith("cvat_images/"))),
     })
+
+
+def _queue_preview(store, mined, names: dict[str, str]) -> dict:
+    """The queued frames with the champion's boxes: a thumbnail inline, the full-size grid in the lake."""
+    sheet = queue_sheet(lambda key: store.fs.cat_file(store.resolve(key)), mined.ranked, mined.boxes, names)
+    if sheet is None:
+        return {}
+    _, key, _ = store.put_blob_bytes(lake_keys.PREVIEW_BLOBS, sheet, ".jpg")
+    caption = (f"The {min(12, len(mined.ranked))} most uncertain queued frames with the champion's boxes (class, "
+               f"score); full size: lake key `{key}`")
+    return {"queued_frames": dg.MetadataValue.md(f"{md_image(thumbnail(decode_jpeg(sheet)), 'queued frames')}\n\n"
+                                                 f"{caption}"),
+            "queued_frames_full_size": lake_link(store, key)}
 
 
 hard_examples_job = dg.define_asset_job("mine_hard_examples", selection=[hard_examples], partitions_def=scene_day)

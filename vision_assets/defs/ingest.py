@@ -5,9 +5,12 @@ import pandas as pd
 
 from vision_assets.core.ingest import files_for_partition, ingest_partition
 from vision_assets.core.ingest.changes import duplicate_report, landing_changes, raw_videos_version, refusals_digest
+from vision_assets.core.ingest.tables import read_table_or_none
+from vision_assets.core.ingest.video_index import other_partitions, read_video_index, update_video_index
 from vision_assets.core.lake import keys as lake_keys
 from vision_assets.defs import keys
 from vision_assets.defs.automation import INPUTS_TAG, hold_back_reason
+from vision_assets.defs.checks import scene_day_check
 from vision_assets.defs.markdown import lake_location, md_table
 from vision_assets.defs.partitions import days, lake_partition, scene_and_day, scene_day, scene_day_key, scenes
 from vision_assets.defs.resources import IngestPolicyResource, LakeResource
@@ -22,9 +25,9 @@ OWNERS = ["team:vision-data"]
     owners=OWNERS,
     code_version="1",
     check_specs=[
-        dg.AssetCheckSpec(keys.VIDEOS_DECODABLE, asset=keys.RAW_VIDEOS,
+        scene_day_check(keys.VIDEOS_DECODABLE, keys.RAW_VIDEOS,
                           description="Warns when a video of the partition was quarantined or truncated."),
-        dg.AssetCheckSpec(keys.NO_DUPLICATE_FOOTAGE, asset=keys.RAW_VIDEOS,
+        scene_day_check(keys.NO_DUPLICATE_FOOTAGE, keys.RAW_VIDEOS,
                           description="Warns about byte-identical copies and re-encodes of footage already in the lake."),
     ],
     description=(
@@ -38,12 +41,12 @@ OWNERS = ["team:vision-data"]
 def raw_videos(context: dg.AssetExecutionContext, lake: LakeResource, ingest_policy: IngestPolicyResource):
     scene, day = scene_and_day(context)
     store, partition = lake.lake(), lake_partition(scene, day)
-    everything = store.read_tables(lake_keys.RAW_VIDEOS)
-    elsewhere = everything[(everything["scene"] != scene) | (everything["day"] != day)] if len(everything) else None
+    elsewhere = other_partitions(read_video_index(store), scene, day)  # one table, not every partition's
     table = ingest_partition(store, files_for_partition(lake.landing, scene, day),
-                             store.read_table(lake_keys.RAW_VIDEOS, partition), lake.work / "ingest",
+                             read_table_or_none(store, lake_keys.RAW_VIDEOS, partition), lake.work / "ingest",
                              elsewhere=elsewhere, options=ingest_policy.options())
     store.write_table(lake_keys.RAW_VIDEOS, table, partition)
+    update_video_index(store, scene, day, table)
     outcomes = table["outcome"].value_counts().to_dict()
     problems = table[table["outcome"] != "ok"]
     for row in problems.itertuples():

@@ -32,6 +32,9 @@ KEPT_ROWS_MEET_EXPECTATIONS = "kept_rows_meet_expectations"
 # dataset_split
 NO_VIDEO_IN_TWO_SPLITS = "no_video_in_two_splits"
 SPLITS_NOT_EMPTY = "splits_not_empty"
+# registered_model
+EVALUATION_FLOOR = "evaluation_floor"
+REGISTRY_CONSISTENT = "registry_consistent"
 
 # What a user thinks in: footage to QC'd labels, dataset to registered model, and what the model sends back.
 DATA_GROUP = "data"

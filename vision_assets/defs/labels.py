@@ -7,6 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from vision_assets.core.ingest import dropped_labels_for, label_files_for, scan_label_drop_zone, usable_videos
+from vision_assets.core.ingest.tables import read_table_or_none
 from vision_assets.core.labels.partition import (
     LabelFile,
     PartitionLabels,
@@ -19,6 +20,7 @@ from vision_assets.core.qc import summarise, validate_table
 from vision_assets.core.qc.partition import PartitionQc, qc_partition
 from vision_assets.defs import keys
 from vision_assets.defs.automation import CARRY_NEW_PARTITION, INPUTS_TAG, hold_back_reason
+from vision_assets.defs.checks import scene_day_check
 from vision_assets.defs.ingest import raw_videos
 from vision_assets.defs.markdown import md_table
 from vision_assets.defs.partitions import days, lake_partition, scene_and_day, scene_day, scene_day_key, scenes
@@ -36,13 +38,13 @@ OWNERS = ["team:vision-labels"]
     code_version="2",
     automation_condition=CARRY_NEW_PARTITION,
     check_specs=[
-        dg.AssetCheckSpec(keys.LABEL_FILES_READABLE, asset=keys.ANNOTATIONS,
+        scene_day_check(keys.LABEL_FILES_READABLE, keys.ANNOTATIONS,
                           description="Every label file of the partition parsed; the failing ones are named."),
-        dg.AssetCheckSpec(keys.LABEL_FILES_MATCHED, asset=keys.ANNOTATIONS,
+        scene_day_check(keys.LABEL_FILES_MATCHED, keys.ANNOTATIONS,
                           description="Warns about drop-zone label files named after no video of the partition."),
-        dg.AssetCheckSpec(keys.VIDEOS_LABELLED, asset=keys.ANNOTATIONS,
+        scene_day_check(keys.VIDEOS_LABELLED, keys.ANNOTATIONS,
                           description="Warns about usable videos with no label file (they cannot enter datasets)."),
-        dg.AssetCheckSpec(keys.CANONICAL_TABLE_EXPECTATIONS, asset=keys.ANNOTATIONS,
+        scene_day_check(keys.CANONICAL_TABLE_EXPECTATIONS, keys.ANNOTATIONS,
                           description="Great Expectations validation of the imported table (before QC): what it "
                                       "finds here is what QC will reject."),
     ],
@@ -136,14 +138,14 @@ class QcConfig(dg.Config):
     code_version="2",
     automation_condition=CARRY_NEW_PARTITION,
     check_specs=[
-        dg.AssetCheckSpec(keys.QC_PASS_RATE, asset=keys.QC_ANNOTATIONS, blocking=True,
+        scene_day_check(keys.QC_PASS_RATE, keys.QC_ANNOTATIONS, blocking=True,
                           description="Share of the partition's labels that pass QC; blocks below the threshold."),
-        dg.AssetCheckSpec(keys.QC_WARNINGS, asset=keys.QC_ANNOTATIONS,
+        scene_day_check(keys.QC_WARNINGS, keys.QC_ANNOTATIONS,
                           description="Warns when warning-level rules (track gaps and jumps, annotator disagreement, "
                                       "declared areas, absolute dataset paths) flagged rows; per-rule counts."),
-        dg.AssetCheckSpec(keys.ANNOTATOR_AGREEMENT, asset=keys.QC_ANNOTATIONS,
+        scene_day_check(keys.ANNOTATOR_AGREEMENT, keys.QC_ANNOTATIONS,
                           description="Agreement of annotator pairs on double-labelled frames (boxes matched by IoU)."),
-        dg.AssetCheckSpec(keys.KEPT_ROWS_MEET_EXPECTATIONS, asset=keys.QC_ANNOTATIONS, blocking=True,
+        scene_day_check(keys.KEPT_ROWS_MEET_EXPECTATIONS, keys.QC_ANNOTATIONS, blocking=True,
                           description="Great Expectations validation of the rows QC kept: anything failing here "
                                       "slipped past the rules and must not reach training."),
     ],
@@ -242,7 +244,7 @@ def label_drop_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
         if scene not in known_scenes or day not in known_days:
             context.log.info(f"{scene}/{day}: labels wait for the partition's videos to land")
             continue
-        imported = store.read_table(lake_keys.LABEL_SOURCES, lake_partition(scene, day))
+        imported = read_table_or_none(store, lake_keys.LABEL_SOURCES, lake_partition(scene, day))
         seen = set() if imported is None or "fingerprint" not in imported else set(imported["fingerprint"])
         fresh = [e for e in entries if e.fingerprint not in seen]
         if not fresh:

@@ -93,6 +93,14 @@ class MlflowResource(dg.ConfigurableResource):
         return ModelRegistry(self.tracking_uri, self.artifact_root, self.experiment)
 
 
+class RetentionPolicyResource(dg.ConfigurableResource):
+    """How long footage is kept, per scene (days since its day partition); unset: forever. The nightly retention
+    schedule forgets what is older (vision-assets forget, audited as retention_delete)."""
+
+    default_days: int | None = None
+    scenes: dict[str, int] = {}
+
+
 class TaxonomyResource(dg.ConfigurableResource):
     """The classes the platform detects; labels with other classes are rejected by QC."""
 
@@ -106,7 +114,8 @@ class RetrainPolicyResource(dg.ConfigurableResource):
 
 
 class TrainerResource(dg.ConfigurableResource):
-    """How trained_checkpoint trains; defaults are TrainConfig's."""
+    """How trained_checkpoint trains; defaults are TrainConfig's (see its comments). sweep_space names a sweep
+    YAML (README "Training"): then trained_checkpoint is the best of its trials by val fitness."""
 
     model: str = _TRAIN_DEFAULTS.model
     epochs: int = _TRAIN_DEFAULTS.epochs
@@ -115,7 +124,21 @@ class TrainerResource(dg.ConfigurableResource):
     seed: int = _TRAIN_DEFAULTS.seed
     device: str = _TRAIN_DEFAULTS.device
     workers: int = _TRAIN_DEFAULTS.workers
+    optimizer: str = _TRAIN_DEFAULTS.optimizer
+    lr0: float = _TRAIN_DEFAULTS.lr0
+    patience: int = _TRAIN_DEFAULTS.patience
+    val_every: int = _TRAIN_DEFAULTS.val_every
+    mosaic: float = _TRAIN_DEFAULTS.mosaic
+    close_mosaic: int = _TRAIN_DEFAULTS.close_mosaic
+    mixup: float = _TRAIN_DEFAULTS.mixup
+    hsv_h: float = _TRAIN_DEFAULTS.hsv_h
+    hsv_s: float = _TRAIN_DEFAULTS.hsv_s
+    hsv_v: float = _TRAIN_DEFAULTS.hsv_v
+    fliplr: float = _TRAIN_DEFAULTS.fliplr
+    flipud: float = _TRAIN_DEFAULTS.flipud
+    scale: float = _TRAIN_DEFAULTS.scale
+    amp: bool | None = _TRAIN_DEFAULTS.amp
+    sweep_space: str = ""
 
     def config(self) -> TrainConfig:
-        return TrainConfig(model=self.model, epochs=self.epochs, imgsz=self.imgsz, batch=self.batch,
-                           seed=self.seed, device=self.device, workers=self.workers)
+        return TrainConfig.from_dict({name: getattr(self, name) for name in TrainConfig().as_dict()})

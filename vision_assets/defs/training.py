@@ -1,9 +1,13 @@
 """Stage 5: trained_checkpoint, an Ultralytics YOLO model trained on one dataset version, logged to MLflow."""
 
+from pathlib import Path
+
 import dagster as dg
 
 from vision_assets.core.training import existing_checkpoint, train_checkpoint
+from vision_assets.core.training.sweep import load_space, run_sweep
 from vision_assets.defs import keys
+from vision_assets.defs.markdown import mlflow_run_link, readable
 from vision_assets.defs.resources import LakeResource, MlflowResource, TrainerResource
 
 # dagster-k8s reads this from op_tags when the k8s_job_executor runs the step in its own pod.
@@ -18,45 +22,93 @@ GPU_POD = {
 }
 
 
+class TrainingRunConfig(dg.Config):
+    """Launchpad settings for one run: a sweep space file (YAML) overrides the trainer's sweep_space."""
+
+    sweep_space: str = ""
+
+
 @dg.asset(
     group_name=keys.MODEL_GROUP,
     kinds={"pytorch", "mlflow"},
     owners=["team:vision-ml"],
-    code_version="1",
+    code_version="2",
     pool="gpu",
     op_tags=GPU_POD,
     description=(
-        "A YOLO checkpoint trained on one dataset version with a recorded config, seed, code version, git commit "
-        "and device; logged with its per-epoch metrics to MLflow and stored in the lake by sha256. The same "
-        "dataset version and config reuse the existing checkpoint instead of training again."
+        "A YOLO checkpoint trained on one dataset version, best.pt chosen by fitness on its val split (early "
+        "stopping by patience), with a reproducibility record (git state, every installed package, devices, "
+        "config, seed, dataset manifest hash); per-epoch progress in the run log and MLflow; a killed step "
+        "resumes from its last epoch on the retry. The same dataset version and config reuse the existing "
+        "checkpoint. With a sweep space, the best trial by val fitness (ranked table below)."
     ),
 )
-def trained_checkpoint(context: dg.AssetExecutionContext, dataset_split: dict, lake: LakeResource,
-                       mlflow: MlflowResource, trainer: TrainerResource) -> dg.Output:
-    store, config = lake.lake(), trainer.config()
-    record = existing_checkpoint(store, config, dataset_split["version"])
+def trained_checkpoint(context: dg.AssetExecutionContext, config: TrainingRunConfig, dataset_split: dict,
+                       lake: LakeResource, mlflow: MlflowResource, trainer: TrainerResource) -> dg.Output:
+    store, train_config = lake.lake(), trainer.config()
+    space_file = config.sweep_space or trainer.sweep_space
+    if space_file:
+        try:
+            space = load_space(Path(space_file))
+        except ValueError as error:
+            raise dg.Failure(str(error)) from error
+        result = run_sweep(store, mlflow.registry(), dataset_split, train_config, space, lake.work,
+                           run_tags={"dagster_run_id": context.run_id}, log=context.log.info,
+                           on_epoch=lambda trial, epoch, metrics: _log_epoch(context, metrics, epoch,
+                                                                             f"trial {trial} "))
+        summary = result["summary"]
+        context.log.info(f"sweep {summary['sweep_id']}: {summary['trained']} trained, {summary['reused']} reused; "
+                         f"best {summary['best_fingerprint']}")
+        return _output(result["best"], reused=summary["trained"] == 0, sweep=result, tracking_uri=mlflow.tracking_uri)
+    record = existing_checkpoint(store, train_config, dataset_split["version"])
     if record is not None:
         context.log.info(f"dataset {dataset_split['version']} with this config was trained already: "
                          f"reusing {record['fingerprint']}")
-        return _output(record, reused=True)
-    record = train_checkpoint(store, mlflow.registry(), dataset_split, config, lake.work,
-                              run_tags={"dagster_run_id": context.run_id})
-    return _output(record, reused=False)
+        return _output(record, reused=True, tracking_uri=mlflow.tracking_uri)
+    epochs = train_config.epochs
+    record = train_checkpoint(store, mlflow.registry(), dataset_split, train_config, lake.work,
+                              run_tags={"dagster_run_id": context.run_id}, log=context.log.info,
+                              on_epoch=lambda epoch, metrics: _log_epoch(context, metrics, epoch, "", epochs))
+    return _output(record, reused=False, tracking_uri=mlflow.tracking_uri)
 
 
-def _output(record: dict, reused: bool) -> dg.Output:
+def _log_epoch(context: dg.AssetExecutionContext, metrics: dict, epoch: int, prefix: str,
+               epochs: int | None = None) -> None:
+    """One line per epoch in the run log, so a running training shows its progress in the UI."""
+    losses = " ".join(f"{name.split('/')[1]} {metrics[name]:.4f}" for name in
+                      ("train/box_loss", "train/cls_loss", "train/dfl_loss") if name in metrics)
+    val = metrics.get("metrics/mAP50-95(B)")
+    context.log.info(
+        f"{prefix}epoch {epoch}{f'/{epochs}' if epochs else ''}: {losses}; val mAP50-95 "
+        f"{'not validated' if val is None else f'{val:.4f}'}; elapsed {metrics.get('elapsed_s', 0):.0f} s, "
+        f"ETA {metrics.get('eta_s', 0):.0f} s")
+
+
+def _output(record: dict, reused: bool, sweep: dict | None = None, tracking_uri: str | None = None) -> dg.Output:
+    environment = record.get("environment", {})
+    metadata = {
+        "checkpoint_sha256": record["checkpoint_sha256"],
+        "weights_sha256": record.get("weights_sha256", ""),
+        "dataset_version": record["dataset_version"],
+        "mlflow_run_id": record["mlflow_run_id"],
+        **(mlflow_run_link(tracking_uri, record["mlflow_run_id"]) if tracking_uri else {}),
+        "device": record["device"],
+        "epochs": record["epochs"],
+        "best_epoch": record.get("best_epoch") or 0,
+        "val_fitness": readable(record.get("val_fitness") or 0.0),
+        "train_seconds": readable(record["train_seconds"]),
+        "resumed_after_epoch": record.get("resumed_after_epoch", 0),
+        "git_commit": record["git_commit"],
+        "environment": dg.MetadataValue.json({k: v for k, v in environment.items() if k != "lock_key"}),
+        "reused_existing": reused,
+        "config": dg.MetadataValue.json(record["config"]),
+    }
+    if sweep is not None:
+        metadata["sweep_ranking"] = dg.MetadataValue.md(sweep["table"])
+        metadata["sweep_id"] = sweep["summary"]["sweep_id"]
+        metadata["sweep_mlflow_run_id"] = sweep["summary"]["mlflow_run_id"]
     return dg.Output(
-        record,
-        metadata={
-            "checkpoint_sha256": record["checkpoint_sha256"],
-            "dataset_version": record["dataset_version"],
-            "mlflow_run_id": record["mlflow_run_id"],
-            "device": record["device"],
-            "epochs": record["epochs"],
-            "train_seconds": record["train_seconds"],
-            "git_commit": record["git_commit"],
-            "reused_existing": reused,
-            "config": dg.MetadataValue.json(record["config"]),
-        },
+        {**record, "sweep_id": sweep["summary"]["sweep_id"]} if sweep else record,
+        metadata=metadata,
         data_version=dg.DataVersion(record["checkpoint_sha256"][:16]),
     )

@@ -60,7 +60,10 @@ def test_coco_shapes_real_file():
     ann1 = df[df["source_id"] == "1"].iloc[0]
     assert ann1[BOX].tolist() == [22.0, 24.0, 131.0, 135.0]  # bbox [22, 24, 109, 111]
     assert (ann1.class_name, ann1.class_id, ann1.declared_area, ann1.track_id) == ("cloud", 1, 8036.0, -1)
-    assert json.loads(ann1.attributes) == {"iscrowd": 0, "segmentation": "polygon"}
+    source = next(a for a in json.loads(COCO_GT.read_text())["annotations"] if a["id"] == 1)
+    # The image id and the polygon are kept, so COCO written from this is the same dataset.
+    assert json.loads(ann1.attributes) == {"iscrowd": 0, "segmentation": "polygon", "coco_image_id": 1,
+                                           "coco_segmentation": source["segmentation"]}
 
 
 def test_coco_matches_pycocotools():
@@ -92,9 +95,9 @@ def test_coco_explicit_frame_video_and_track_fields(tmp_path):
     }
     df = read_annotations(write(tmp_path / "video.json", json.dumps(data))).set_index("source_id")
     assert df.loc["10", ["frame_index", "track_id"]].tolist() == [40, 4]  # explicit field beats the name's digits
-    assert json.loads(df.loc["10", "attributes"]) == {"iscrowd": 0, "video": "cam1.mp4"}
+    assert json.loads(df.loc["10", "attributes"]) == {"iscrowd": 0, "video": "cam1.mp4", "coco_image_id": 5}
     assert df.loc["11", ["frame_index", "track_id", "occluded"]].tolist() == [41, 2, True]
-    assert json.loads(df.loc["11", "attributes"]) == {"iscrowd": 1, "keyframe": True}
+    assert json.loads(df.loc["11", "attributes"]) == {"iscrowd": 1, "keyframe": True, "coco_image_id": 6}
     assert df.loc["12", "frame_index"] == 7  # no frame field, no digits: the image id
     assert (df.loc["12", "class_name"], df.loc["12", "class_id"]) == ("", 9)  # unknown category kept for QC
     assert np.isnan(df.loc["12", "declared_area"])
@@ -344,7 +347,7 @@ EXPORT_OPTIONS = {
     "yolo": {"class_names": CLASSES},
     "cvat_video": {"class_names": CLASSES},
     "cvat_images": {"class_names": CLASSES},
-    "mot": {},
+    "mot": {"untracked": "number"},
     "label_studio": {},
 }
 DEST = {"yolo": "yolo_out", "coco": "out.json", "label_studio": "ls.json", "mot": "gt.txt"}
@@ -377,6 +380,9 @@ def assert_same_boxes(before: pd.DataFrame, after: pd.DataFrame, tol: float, tra
 def test_crafted_table_round_trips(tmp_path, fmt):
     before = crafted()
     after = round_trip(before, fmt, tmp_path, (320, 240))
+    if fmt == "mot":  # MOT ids are objects: each untracked box got its own id after the real ones (3, 8)
+        before = before.assign(track_id=before["track_id"].replace(-1, pd.NA).fillna(
+            pd.Series([9, 10], index=before.index[before["track_id"] < 0])).astype(int))
     assert_same_boxes(before, after, tol=0.01 if fmt == "yolo" else 1e-6, tracks=fmt != "yolo")
     if fmt in ("coco", "cvat_video", "cvat_images"):
         assert after.loc[after.occluded, "frame_index"].tolist() == [1]
@@ -565,7 +571,10 @@ def test_label_studio_writes_one_annotation_per_annotator(tmp_path):
         [0, 1, "ann@example.com", 10.0], [0, 1, "bob", 11.0], [1, 1, "ann@example.com", 10.0], [1, 1, "bob", 11.0],
         [2, -1, "", 0.0]]
     annotations = json.loads((tmp_path / "ls.json").read_text())[0]["annotations"]
-    assert [a.get("completed_by") for a in annotations] == [None, "ann@example.com", "bob"]
+    # Label Studio refuses a completed_by that is not one of its users: the name goes into each region's meta.
+    assert [a.get("completed_by") for a in annotations] == [None, None, None]
+    assert [[r.get("meta") for r in a["result"]] for a in annotations] == [
+        [None], [{"text": ["annotator: ann@example.com"]}], [{"text": ["annotator: bob"]}]]
 
 
 def test_coco_keeps_annotator_and_attributes(tmp_path):
@@ -576,8 +585,8 @@ def test_coco_keeps_annotator_and_attributes(tmp_path):
     assert after["annotator"].tolist() == ["olga", ""]
     assert after["declared_area"].tolist() == [42.5, 100.0]  # the declared area, else the box's
     assert after["occluded"].tolist() == [True, False]
-    assert attrs_of(after) == [{"iscrowd": 1, "score": 0.75, "color": "red", "parts": [1, 2], "video": "vid"},
-                               {"iscrowd": 0, "video": "vid"}]
+    assert attrs_of(after) == [{"iscrowd": 1, "score": 0.75, "color": "red", "parts": [1, 2], "video": "vid",
+                                "coco_image_id": 1}, {"iscrowd": 0, "video": "vid", "coco_image_id": 2}]
     first = json.loads((tmp_path / "out.json").read_text())["annotations"][0]
     assert (first["iscrowd"], first["area"], first["score"]) == (1, 42.5, 0.75)
     assert first["attributes"] == {"color": "red", "parts": [1, 2], "occluded": True, "annotator": "olga"}

@@ -11,7 +11,7 @@ from vision_assets.core.datasets.build import (
     latest_dataset,
     new_label_count,
 )
-from vision_assets.core.datasets.export import export_yolo, publish_dataset
+from vision_assets.core.datasets.export import export_yolo, local_data_yaml, publish_dataset
 from vision_assets.core.datasets.splits import (
     SPLITS,
     SplitConfig,
@@ -24,6 +24,6 @@ from vision_assets.core.datasets.splits import (
 )
 
 __all__ = ["MANIFEST_COLUMNS", "SPLITS", "DatasetBuild", "NotEnoughGroups", "SplitConfig", "assign_splits",
-           "build_dataset_version", "build_manifest", "dataset_version", "export_yolo", "gather_labelled_frames",
+           "build_dataset_version", "build_manifest", "dataset_version", "export_yolo", "local_data_yaml", "gather_labelled_frames",
            "groups_crossing_splits", "latest_dataset", "new_label_count", "publish_dataset", "read_split_registry",
            "record_splits", "split_counts", "split_problems"]

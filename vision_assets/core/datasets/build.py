@@ -21,6 +21,7 @@ from vision_assets.core.datasets.splits import (
     split_problems,
 )
 from vision_assets.core.lake import Lake, keys
+from vision_assets.core.registry.forgotten import forgotten_videos
 
 MANIFEST_COLUMNS = [
     "sample_id", "frame_sha256", "video_sha256", "frame_index", "scene", "day", "split",
@@ -86,6 +87,9 @@ def gather_labelled_frames(lake: Lake, class_names: list[str]) -> tuple[pd.DataF
                   excluded_partitions=summaries[~passed][["scene", "day", "pass_rate"]].to_dict("records"),
                   label_versions_considered=sorted(passing["label_version"].astype(str).unique().tolist()))
     frames = lake.read_tables(keys.SAMPLED_FRAMES, partitions)
+    forgotten = forgotten_videos(lake)
+    if forgotten and len(frames):
+        frames = frames[~frames["video_sha256"].isin(forgotten)]
     kept = lake.read_tables(keys.QC_ANNOTATIONS, partitions)
     rejected = lake.read_tables(keys.QC_REJECTED, partitions)
     sources = lake.read_tables(keys.LABEL_SOURCES, partitions)
@@ -212,4 +216,7 @@ def new_label_count(lake: Lake) -> tuple[int, list[str]]:
     previous = latest_dataset(lake)
     known = set(previous.get("label_versions_considered", previous["label_versions"])) if previous else set()
     fresh = passing[~passing["label_version"].isin(known)]
+    removed = sorted(set(previous.get("videos", [])) & forgotten_videos(lake)) if previous else []
+    if removed:  # the latest version holds forgotten footage: every label counts, and the run key changes
+        return int(passing["kept"].sum()), sorted(passing["label_version"].tolist()) + [f"forgotten:{s}" for s in removed]
     return int(fresh["kept"].sum()), sorted(passing["label_version"].tolist())

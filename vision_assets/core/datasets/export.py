@@ -65,9 +65,10 @@ def publish_dataset(lake: Lake, manifest: pd.DataFrame, labels: pd.DataFrame, cl
     if not lake.exists(record_key):
         lake.write_table(keys.DATASET_MANIFEST, manifest, {"version": version})
         lake.write_table(keys.DATASET_LABELS, labels, {"version": version})
-        export_dir = lake.local_path(keys.dataset_yolo_folder(version))
-        if not export_dir.exists():
-            export_yolo(manifest, labels, class_names, export_dir, locate=lake.resolve)
+        if lake.is_local:  # an object store has no links: its export is built locally when training needs it
+            export_dir = lake.local_path(keys.dataset_yolo_folder(version))
+            if not export_dir.exists():
+                export_yolo(manifest, labels, class_names, export_dir, locate=lake.resolve)
         record = {
             "version": version,
             "class_names": class_names,
@@ -82,3 +83,20 @@ def publish_dataset(lake: Lake, manifest: pd.DataFrame, labels: pd.DataFrame, cl
         }
         lake.write_json(record_key, record)
     return lake.read_json(record_key)
+
+
+def local_data_yaml(lake: Lake, dataset: dict, cache_dir: Path) -> Path:
+    """The data.yaml Ultralytics trains from: the lake's own export on a local lake; on an object store the same
+    export built under cache_dir from the version's tables, its links pointing at cached frames (by content hash,
+    so a second build downloads nothing)."""
+    if lake.is_local:
+        return lake.local_path(dataset["data_yaml"])
+    version = dataset["version"]
+    export_dir = cache_dir / keys.dataset_yolo_folder(version)
+    if not export_dir.exists():
+        manifest = lake.read_table(keys.DATASET_MANIFEST, {"version": version})
+        labels = lake.read_table(keys.DATASET_LABELS, {"version": version})
+        frames = cache_dir / "frames"
+        export_yolo(manifest, labels, list(dataset["class_names"]), export_dir,
+                    locate=lambda key: str(lake.local_copy(key, frames)))
+    return export_dir / "data.yaml"

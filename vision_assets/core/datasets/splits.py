@@ -31,8 +31,10 @@ def assign_splits(groups: list[str], config: SplitConfig, previous: dict[str, st
 
     A group keeps the split an earlier dataset version gave it, so a model evaluated on a later version's
     test split never saw that footage in training. New groups go by a seeded hash of their id. Small datasets
-    get two repairs, moving new groups only: every stratum (scene) with two or more groups gets a test group,
-    so per-scene metrics exist, and val and test are never empty when there are three groups or more.
+    get three repairs, moving new groups only: every stratum (scene) with two or more groups gets a test group,
+    so per-scene metrics exist; every stratum with three or more gets a val group, so model selection (best.pt,
+    early stopping, sweeps) is not tuned to one camera; and val and test are never empty when there are three
+    groups or more.
     """
     previous = previous or {}
     strata = strata or {}
@@ -59,6 +61,17 @@ def assign_splits(groups: list[str], config: SplitConfig, previous: dict[str, st
                 assignment[group] = split
                 return
 
+    def give_stratum_a_val_group(everyone: list[str], stratum_groups: list[str]) -> None:
+        """Strata of three or more groups keep a val group, so model selection sees every camera, not one.
+        It comes from the stratum's most populous split and never leaves a split of that stratum empty."""
+        if len(everyone) < len(SPLITS) or any(assignment[g] == "val" for g in everyone):
+            return
+        counts = pd.Series([assignment[g] for g in everyone]).value_counts()
+        for group in sorted(stratum_groups, key=lambda g: -counts.get(assignment[g], 0)):
+            if counts.get(assignment[group], 0) > 1:
+                assignment[group] = "val"
+                return
+
     members: dict[str, list[str]] = {}
     for group in fresh:
         members.setdefault(strata.get(group, ""), []).append(group)
@@ -66,6 +79,8 @@ def assign_splits(groups: list[str], config: SplitConfig, previous: dict[str, st
         everyone = peers_of[stratum]
         if len(everyone) >= 2 and not any(assignment[g] == "test" for g in everyone):
             move_one(stratum_groups, "test")
+    for stratum, stratum_groups in members.items():
+        give_stratum_a_val_group(peers_of[stratum], stratum_groups)
     if len(groups) >= len(SPLITS):
         for split in ("train", "test", "val"):
             if split not in assignment.values():

@@ -1,26 +1,393 @@
-"""The evaluation of one trained checkpoint on its dataset version's test split, stored beside its error samples."""
+"""The evaluation of one checkpoint on a dataset version's test split, computed once per key and kept in the lake.
+
+Key: (checkpoint sha256, test set hash, evaluation config fingerprint), spelled `<sha256[:16]>-<test set>-<config>`.
+Before computing, the lake is asked for the key's record; the record is written last, so a run that died halfway
+computes again and one that finished is never repeated. Under `evaluations/<key>/`: eval.json (the report), plots/
+(PR curves, F1 against confidence, confusion matrix), replays/ (an MP4 per test video), detections.parquet; the
+error table in `tables/eval_errors/evaluation=<key>/`, its crops as content-addressed blobs.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from vision_assets.core.evaluation.report import error_montage, evaluate_checkpoint
-from vision_assets.core.lake import Lake, keys
+import cv2
+import numpy as np
+import pandas as pd
+
+from vision_assets.core.evaluation.curves import (
+    confusion_matrix,
+    f1_confidence,
+    match_detections,
+    pr_curves,
+    precision_recall_at,
+    render_confusion_matrix,
+    render_f1_curve,
+    render_pr_curves,
+)
+from vision_assets.core.evaluation.error_table import (
+    KINDS,
+    caption,
+    crop_overlay,
+    detection_error_rows,
+    empty_table,
+    identity_error_rows,
+    worst,
+)
+from vision_assets.core.evaluation.inference import InferenceConfig
+from vision_assets.core.evaluation.metrics import evaluate_by_slice, evaluate_detections, per_class_ap
+from vision_assets.core.evaluation.report import (
+    detect_on_test_split,
+    error_montage,
+    test_set_hash,
+    test_split_hash,
+)
+from vision_assets.core.evaluation.slices import DEFAULT_MIN_BOXES, slice_records, slice_table
+from vision_assets.core.evaluation.video_tracking import (
+    score_videos,
+    temporary_mp4,
+    test_videos,
+    track_video,
+    video_identity_errors,
+    write_replay,
+)
+from vision_assets.core.lake import Lake, keys, sha256_file
 
 TEST_METRICS = ("map50_95", "map50", "map75", "precision", "recall")
+TRACK_METRICS_LOGGED = ("mota", "motp", "idf1", "idp", "idr", "hota", "deta", "assa", "num_switches",
+                        "num_fragmentations")
+# Bumped when the evaluation computes something differently: old records then stop answering for new keys.
+EVALUATION_CODE = "evaluation-2"
+# F1 is read at these confidences (the best one becomes the operating point): exact at each, 0.01 apart.
+CONFIDENCE_GRID = np.round(np.arange(0.01, 1.0, 0.01), 2)
+# Sidecar fields that are not slices: a timestamp per video, a list, and the partition keys (already slices).
+_NOT_SLICES = frozenset({"capture_start", "tags", "scene", "day", "lighting"})
 
 
-def evaluate_checkpoint_record(lake: Lake, checkpoint: dict, dataset: dict, *, work_dir: Path,
-                               device: str = "auto") -> tuple[dict, bytes | None]:
-    """(report, error montage JPEG). The report (JSON-ready, no tables) and the montage are written under the
-    checkpoint's report folder; the report names the montage by lake key."""
+@dataclass(frozen=True)
+class EvaluationConfig:
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+    choose_confidence: bool = True  # the F1-optimal confidence becomes the operating point; else inference.conf
+    min_boxes: int = DEFAULT_MIN_BOXES  # slices with fewer labelled boxes are marked too_few
+    tracking: bool = True
+    replays: bool = True
+    worst_per_kind: int = 3
+
+    def fingerprint(self) -> str:
+        payload = {"inference": self.inference.fingerprint(), "choose_confidence": self.choose_confidence,
+                   "min_boxes": self.min_boxes, "tracking": self.tracking, "replays": self.replays,
+                   "code": EVALUATION_CODE}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "fingerprint": self.fingerprint()}
+
+
+def evaluation_key(checkpoint_sha256: str, test_set: str, config: EvaluationConfig) -> str:
+    return f"{checkpoint_sha256[:16]}-{test_set}-{config.fingerprint()}"
+
+
+def find_evaluation(lake: Lake, key: str) -> dict | None:
+    record = keys.evaluation_record_key(key)
+    return lake.read_json(record) if lake.exists(record) else None
+
+
+def evaluate_checkpoint_record(lake: Lake, checkpoint: dict, dataset: dict, *, work_dir: Path, device: str = "auto",
+                               config: EvaluationConfig | None = None, registry=None) -> tuple[dict, bool]:
+    """(report, computed now) for a trained checkpoint's record; metrics and artifacts go to its MLflow run when
+    `registry` is given and the evaluation is new."""
     weights = lake.local_copy(checkpoint["checkpoint_path"], work_dir / "checkpoints")
-    full = evaluate_checkpoint(lake, dataset, Path(weights), work_dir=work_dir, imgsz=checkpoint["config"]["imgsz"],
-                               device=device)
-    montage = error_montage(full)
-    folder = keys.report_folder(checkpoint["checkpoint_sha256"])
-    montage_key = lake.write_bytes(f"{folder}/errors.jpg", montage) if montage else None
-    report = {k: v for k, v in full.items() if k not in ("detections", "ground_truth", "test")}
-    report.update(checkpoint_sha256=checkpoint["checkpoint_sha256"], error_samples=montage_key)
-    lake.write_json(f"{folder}/eval.json", report)
-    return report, montage
+    return evaluate_weights(lake, dataset, Path(weights), checkpoint_sha256=checkpoint["checkpoint_sha256"],
+                            imgsz=int(checkpoint["config"]["imgsz"]), work_dir=work_dir, device=device, config=config,
+                            registry=registry, mlflow_run_id=checkpoint.get("mlflow_run_id"))
+
+
+def evaluate_weights(lake: Lake, dataset: dict, weights: Path, *, checkpoint_sha256: str, imgsz: int, work_dir: Path,
+                     device: str = "auto", config: EvaluationConfig | None = None, registry=None,
+                     mlflow_run_id: str | None = None) -> tuple[dict, bool]:
+    """(report, computed now): the lake's record for this key if there is one, else the evaluation, stored."""
+    config = config or EvaluationConfig()
+    from vision_assets.core.evaluation.report import test_split
+
+    test, gt = test_split(lake, dataset)
+    if test.empty:
+        raise ValueError(f"dataset {dataset['version']} has an empty test split: nothing to evaluate on")
+    key = evaluation_key(checkpoint_sha256, test_set_hash(test, gt), config)
+    found = find_evaluation(lake, key)
+    if found is not None:
+        return found, False
+    report = json_ready(_evaluate(lake, dataset, weights, key, checkpoint_sha256, imgsz, work_dir, device, config))
+    lake.write_json(keys.evaluation_record_key(key), report)
+    # The checkpoint's latest evaluation, where the registry looks for a champion's stored numbers.
+    lake.write_json(f"{keys.report_folder(checkpoint_sha256)}/eval.json", report)
+    if registry is not None and mlflow_run_id:
+        log_to_mlflow(lake, registry, mlflow_run_id, report, work_dir)
+    return report, True
+
+
+CHAMPION_FIELDS = ("evaluation_key", "checkpoint_sha256", "test_split_hash", "test_set_hash", "dataset_version",
+                   "inference_config", "overall", "by_scene", "by_lighting", "per_class_ap50_95", "per_class", "slices")
+
+
+def with_champion_comparison(lake: Lake, registry, model_name: str, dataset: dict, report: dict, *, work_dir: Path,
+                             device: str = "auto", config: EvaluationConfig | None = None) -> dict:
+    """The report plus `champion` (version, evaluation key, where its numbers came from), `champion_evaluation`
+    (its evaluation on this very test set, the report's own fields) and `comparison` (compare_reports' rows).
+
+    The champion's evaluation is looked up by its key in the lake first; only when it was never evaluated on
+    this test set are its weights fetched from the registry and evaluated, once, like any other checkpoint."""
+    from vision_assets.core.evaluation.comparison import compare_reports
+
+    config = config or EvaluationConfig()
+    champion = registry.champion(model_name)
+    out = {**report, "comparison": [], "champion": None, "champion_evaluation": None}
+    if champion is None:
+        out["champion"] = {"version": None, "note": "no champion yet: nothing to compare with"}
+        return out
+    sha = champion.tags.get("checkpoint_sha256", "")
+    info = {"version": str(champion.version), "checkpoint_sha256": sha}
+    if sha == report["checkpoint_sha256"]:
+        out["champion"] = {**info, "note": "this checkpoint is the champion"}
+        return out
+    key = evaluation_key(sha, report["test_set_hash"], config)
+    theirs = find_evaluation(lake, key)
+    source = "its stored evaluation on this test set"
+    if theirs is None:
+        try:
+            weights_dir = registry.download(model_name, champion.version,
+                                            work_dir / "registry" / f"v{champion.version}")
+            weights = next(Path(weights_dir).rglob("*.pt"))
+        except (OSError, StopIteration, LookupError) as error:
+            out["champion"] = {**info, "note": f"the champion's weights could not be fetched: {error}"}
+            return out
+        sha = sha or sha256_file(weights)  # a version registered without its hash tag
+        imgsz = int(champion.tags.get("imgsz") or report["inference_config"]["imgsz"])
+        theirs, _ = evaluate_weights(lake, dataset, weights, checkpoint_sha256=sha, imgsz=imgsz, work_dir=work_dir,
+                                     device=device, config=config, registry=registry, mlflow_run_id=champion.run_id)
+        source = "evaluated now on this test set"
+    out["champion"] = {**info, "evaluation_key": theirs["evaluation_key"], "source": source}
+    out["champion_evaluation"] = {k: theirs.get(k) for k in CHAMPION_FIELDS}
+    out["champion_evaluation"]["tracking"] = {k: v for k, v in (theirs.get("tracking") or {}).items()
+                                              if k in ("overall", "by_scene", "by_lighting", "tracker")}
+    out["comparison"] = compare_reports(theirs, report)
+    return out
+
+
+def _evaluate(lake: Lake, dataset: dict, weights: Path, key: str, checkpoint_sha256: str, imgsz: int,
+              work_dir: Path, device: str, config: EvaluationConfig) -> dict:
+    started = time.perf_counter()
+    inference = config.inference.with_imgsz(imgsz)
+    classes = list(dataset["class_names"])
+    folder = keys.evaluation_folder(key)
+    test, gt, detections = detect_on_test_split(lake, dataset, weights, inference, work_dir=work_dir, device=device)
+    detect_seconds = time.perf_counter() - started
+    images = _images_table(lake, test)
+
+    matched = match_detections(gt, detections)
+    f1_curve, best_conf, best_f1 = f1_confidence(matched, gt, classes, CONFIDENCE_GRID)
+    # A model that finds nothing has F1 0 at every confidence; "optimal" would then be an arbitrary extreme.
+    chosen = config.choose_confidence and best_f1 > 0
+    conf = best_conf if chosen else inference.conf
+    slice_images = images.drop(columns=["video_sha256", "frame_index", "image_key", "image_path"])
+    overall = evaluate_detections(gt, detections, images=slice_images, class_names=classes, score_threshold=conf)
+    slices = slice_table(gt, detections, images=slice_images, class_names=classes, score_threshold=conf,
+                         min_boxes=config.min_boxes)
+    by = {column: {k: v.as_dict() for k, v in evaluate_by_slice(gt, detections, images=slice_images,
+                                                                class_names=classes, slice_column=column,
+                                                                score_threshold=conf).items()}
+          for column in ("scene", "lighting")}
+    per_class_ap_ = {k: (None if math.isnan(v) else v)
+                     for k, v in per_class_ap(gt, detections, images=slice_images, class_names=classes).items()}
+    per_class = _per_class(slices, precision_recall_at(matched, gt, classes, conf))
+    matrix = confusion_matrix(gt, detections, classes, confidence=conf)
+    plots = {
+        "pr_curves": lake.write_bytes(f"{folder}/plots/pr_curves.png", render_pr_curves(pr_curves(matched, gt, classes))),
+        "f1_confidence": lake.write_bytes(f"{folder}/plots/f1_confidence.png", render_f1_curve(f1_curve, best_conf)),
+        "confusion_matrix": lake.write_bytes(f"{folder}/plots/confusion_matrix.png", render_confusion_matrix(matrix)),
+    }
+    detections_key = _write_parquet(lake, f"{folder}/detections.parquet", detections)
+
+    errors = [_with_crops(lake, detection_error_rows(gt, detections, images, confidence=conf), test)]
+    tracking, replays, track_seconds, minutes = {}, {}, 0.0, 0.0
+    if config.tracking:
+        tracking, replays, track_errors, track_seconds, minutes = _track(lake, test, classes, weights, inference,
+                                                                         folder, work_dir, device, config)
+        errors.append(track_errors)
+    table = pd.concat([e for e in errors if len(e)], ignore_index=True) if any(len(e) for e in errors) else empty_table()
+    lake.write_table(keys.EVAL_ERRORS, table, {"evaluation": key})
+    full = {"test": test, "ground_truth": gt, "detections": detections}
+    montage = error_montage(full, score_threshold=conf)
+    montage_key = lake.write_bytes(f"{keys.report_folder(checkpoint_sha256)}/errors.jpg", montage) if montage else None
+
+    stats = overall.stats
+    return {
+        "evaluation_key": key,
+        "checkpoint_sha256": checkpoint_sha256,
+        "dataset_version": dataset["version"],
+        "test_split_hash": test_split_hash(test),
+        "test_set_hash": test_set_hash(test, gt),
+        "test_images": int(len(test)),
+        "evaluation_config": config.as_dict(),
+        "inference_config": {"imgsz": inference.imgsz, "conf": float(conf), "iou": inference.iou,
+                             "max_det": inference.max_det, "class_names": classes, "tracker": inference.tracker},
+        "confidence": {"chosen": float(conf), "how": "f1_optimal" if chosen else "configured",
+                       "f1_optimal": best_conf, "best_f1": best_f1},
+        "overall": {**overall.as_dict(), "map_small": stats[3] if stats[3] >= 0 else None,
+                    "map_medium": stats[4] if stats[4] >= 0 else None, "map_large": stats[5] if stats[5] >= 0 else None},
+        "by_scene": by["scene"],
+        "by_lighting": by["lighting"],
+        "per_class_ap50_95": per_class_ap_,
+        "per_class": per_class,
+        "slices": slice_records(slices),
+        "confusion_matrix": {"labels": list(matrix.index), "rows_predicted_columns_true": matrix.to_numpy().tolist()},
+        "plots": plots,
+        "tracking": tracking,
+        "replays": replays,
+        "errors": {"table": keys.table_key(keys.EVAL_ERRORS, {"evaluation": key}),
+                   "counts": {k: int((table["kind"] == k).sum()) for k in KINDS},
+                   "worst": _worst_records(table, config.worst_per_kind)},
+        "error_samples": montage_key,
+        "detections": detections_key,
+        "seconds": {"detection": round(detect_seconds, 3), "tracking": round(track_seconds, 3),
+                    "total": round(time.perf_counter() - started, 3), "video_minutes": round(minutes, 4)},
+    }
+
+
+def json_ready(value):
+    """NaN and infinities are not JSON (undefined numbers, e.g. IDP with no prediction): they become None."""
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _images_table(lake: Lake, test: pd.DataFrame) -> pd.DataFrame:
+    """One row per test image: id, size, where it comes from, and every slice field (manifest and sidecar)."""
+    images = test.rename(columns={"sample_id": "image_id"})[
+        ["image_id", "width", "height", "scene", "day", "lighting", "video_sha256", "frame_index", "image_key",
+         "image_path"]].copy()
+    images["lighting"] = images["lighting"].replace("", "unknown")
+    raw = lake.read_tables(keys.RAW_VIDEOS, test[["scene", "day"]].drop_duplicates().to_dict("records"))
+    if raw.empty:
+        return images
+    raw = raw.drop_duplicates("video_sha256").set_index("video_sha256")
+    fields: dict[str, dict] = {}
+    for sha, row in raw.iterrows():
+        sidecar = json.loads(row.get("sidecar") or "{}") if isinstance(row.get("sidecar"), str) else {}
+        values = {"weather": row.get("weather", ""), "device": row.get("device", ""), **sidecar}
+        for name, value in values.items():
+            if name not in _NOT_SLICES and isinstance(value, str | int | float | bool):
+                fields.setdefault(name, {})[sha] = str(value)
+    for name, values in fields.items():
+        images[name] = images["video_sha256"].map(values).fillna("")
+    return images
+
+
+def _per_class(slices: pd.DataFrame, at_conf: pd.DataFrame) -> list[dict]:
+    rows = slices[slices["dimension"] == "class"].set_index("value")
+    out = []
+    for r in at_conf.itertuples(index=False):
+        s = rows.loc[r.class_name]
+        out.append({"class_name": r.class_name, "n_boxes": int(s["n_boxes"]), "ap50_95": _num(s["map50_95"]),
+                    "ap50": _num(s["map50"]), "ap75": _num(s["map75"]), "precision": _num(r.precision),
+                    "recall": _num(r.recall), "f1": _num(r.f1), "tp": int(r.tp), "fp": int(r.fp), "fn": int(r.fn)})
+    return out
+
+
+def _num(value) -> float | None:
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _with_crops(lake: Lake, rows: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
+    """Each detection error's crop/overlay JPEG stored by content; each image read once."""
+    if rows.empty:
+        return rows
+    rows = rows.copy()
+    paths = dict(zip(test["sample_id"], test["image_path"]))
+    for image_id, group in rows.groupby("image_id", sort=False):
+        image = cv2.imread(paths[image_id])
+        if image is None:
+            continue
+        for index, row in group.iterrows():
+            rows.at[index, "crop_key"] = lake.put_blob_bytes(keys.ERROR_BLOBS, crop_overlay(image, row), ".jpg")[1]
+    return rows
+
+
+def _track(lake, test, classes, weights, inference, folder, work_dir, device, config):
+    started = time.perf_counter()
+    videos = test_videos(lake, test, classes)
+    predictions, replays, errors = {}, {}, []
+    for video in videos:
+        path = lake.local_copy(video.stored_path, work_dir / "videos")
+        predictions[video.video_sha256] = track_video(weights, path, video, inference, work_dir=work_dir, device=device)
+    seconds = time.perf_counter() - started
+    for video in videos:
+        preds = predictions[video.video_sha256]
+        rows = identity_error_rows(video_identity_errors(video, preds), video_sha256=video.video_sha256,
+                                   scene=video.scene, lighting=video.lighting,
+                                   image_diagonal=float(np.hypot(video.width, video.height)))
+        if config.replays:
+            path = lake.local_copy(video.stored_path, work_dir / "videos")
+            mp4 = temporary_mp4(work_dir / "replays")
+            try:
+                crops = write_replay(path, video, preds, rows, mp4)
+                replays[video.video_sha256] = lake.put_file(f"{folder}/replays/{video.video_sha256[:16]}.mp4", mp4)
+            finally:
+                mp4.unlink(missing_ok=True)
+            for index, jpeg in crops.items():
+                rows.at[index, "crop_key"] = lake.put_blob_bytes(keys.ERROR_BLOBS, jpeg, ".jpg")[1]
+        errors.append(rows)
+    tracking = score_videos(videos, predictions)
+    tracking["tracker"] = inference.tracker
+    tracking["videos"] = [{"video_sha256": v.video_sha256, "scene": v.scene, "lighting": v.lighting,
+                           "frames": [v.first_frame, v.last_frame], "skipped_frames": len(v.skipped_frames),
+                           "seconds": round(v.seconds, 3)} for v in videos]
+    table = pd.concat(errors, ignore_index=True) if errors else empty_table()
+    return tracking, replays, table, seconds, sum(v.seconds for v in videos) / 60
+
+
+def _worst_records(table: pd.DataFrame, per_kind: int) -> list[dict]:
+    rows = worst(table, per_kind)
+    out = []
+    for row in rows.to_dict("records"):
+        clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+        clean = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in clean.items()}
+        out.append({**clean, "caption": caption(row)})
+    return out
+
+
+def _write_parquet(lake: Lake, key: str, df: pd.DataFrame) -> str:
+    buffer = io.BytesIO()
+    df.to_parquet(buffer, index=False)
+    return lake.write_bytes(key, buffer.getvalue())
+
+
+def log_to_mlflow(lake: Lake, registry, run_id: str, report: dict, work_dir: Path) -> None:
+    """Test metrics and the evaluation's files (report, plots) on the checkpoint's MLflow run."""
+    metrics = {f"test_{k}": report["overall"][k] for k in TEST_METRICS}
+    metrics["test_confidence"] = report["inference_config"]["conf"]
+    overall = (report.get("tracking") or {}).get("overall") or {}
+    metrics.update({f"test_tracking_{k}": overall[k] for k in TRACK_METRICS_LOGGED
+                    if isinstance(overall.get(k), int | float) and math.isfinite(overall[k])})
+    registry.log_metrics(run_id, metrics)
+    staging = work_dir / "mlflow_evaluation" / report["evaluation_key"]
+    staging.mkdir(parents=True, exist_ok=True)
+    (staging / "eval.json").write_text(json.dumps(report, indent=1, sort_keys=True, default=str))
+    artifact_path = f"evaluation/{report['evaluation_key']}"
+    registry.log_artifact(run_id, staging / "eval.json", artifact_path)
+    for name, key in report["plots"].items():
+        target = staging / f"{name}.png"
+        target.write_bytes(lake.fs.cat_file(lake.path(key)))
+        registry.log_artifact(run_id, target, artifact_path)

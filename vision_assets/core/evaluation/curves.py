@@ -21,21 +21,15 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from vision_assets.core.geometry import pairwise_iou
+
 BOX = ["x1", "y1", "x2", "y2"]
 BACKGROUND = "background"
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU matrix between xyxy boxes a (N, 4) and b (M, 4); 0 where a box has no area."""
-    a = np.asarray(a, dtype=float).reshape(-1, 4)
-    b = np.asarray(b, dtype=float).reshape(-1, 4)
-    iw = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    ih = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    inter = iw * ih
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    return pairwise_iou(a, b)
 
 
 def by_score(detections: pd.DataFrame) -> pd.DataFrame:
@@ -241,3 +235,24 @@ def render_confusion_matrix(matrix: pd.DataFrame, *, normalize: bool = False) ->
                 color="white" if dark[i, j] else "black")  # fmt: skip
     fig.tight_layout()
     return _png(fig)
+
+
+def thumbnail(image: bytes, *, max_width: int = 360, max_bytes: int = 40_000) -> tuple[bytes, str]:
+    """(bytes, mime type) of a small copy of a PNG or JPEG for inline display: at most max_width wide, PNG when
+    that fits in max_bytes, else JPEG at falling quality (plots compress well as PNG, photos as JPEG)."""
+    import cv2
+
+    decoded = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise ValueError("not a PNG or JPEG image")
+    if decoded.shape[1] > max_width:
+        scale = max_width / decoded.shape[1]
+        decoded = cv2.resize(decoded, (max_width, max(1, round(decoded.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+    ok, png = cv2.imencode(".png", decoded, [int(cv2.IMWRITE_PNG_COMPRESSION), 9])
+    if ok and len(png) <= max_bytes:
+        return png.tobytes(), "image/png"
+    for quality in (85, 70, 55, 40, 25):
+        ok, jpeg = cv2.imencode(".jpg", decoded, [int(cv2.IMWRITE_JPEG_QUALITY), quality])
+        if ok and len(jpeg) <= max_bytes:
+            break
+    return jpeg.tobytes(), "image/jpeg"

@@ -139,6 +139,47 @@ def per_class_ap(
     return out
 
 
+AREA_LABELS = ("small", "medium", "large")
+
+
+def coco_breakdown(
+    ground_truth: pd.DataFrame,
+    detections: pd.DataFrame,
+    *,
+    images: pd.DataFrame,
+    class_names: Sequence[str],
+    score_threshold: float = 0.25,
+) -> dict:
+    """One COCOeval read three ways: {"areas": {small|medium|large: metrics}, "classes": {name: metrics}}, where
+    metrics = map50_95, map50, map75 (summarize()'s averaging; nan where nothing is measured), precision and recall
+    at IoU 0.5 and score >= score_threshold (areas: COCO's own area ranges, so a small box is one of area < 32**2,
+    and a detection outside the range that matches nothing is ignored, as COCOeval ignores it)."""
+    ev = _run_cocoeval(ground_truth, detections, images, class_names)
+    out: dict = {"areas": {}, "classes": {}}
+    for label in AREA_LABELS:
+        a = ev.params.areaRngLbl.index(label)
+        precision, recall = _precision_recall_at_50(ev, score_threshold, area=label)
+        out["areas"][label] = {**_ap_triplet(ev, ev.eval["precision"][:, :, :, a, -1]),
+                               "precision": precision, "recall": recall}
+    a = ev.params.areaRngLbl.index("all")
+    for k, name in enumerate(class_names):  # category ids are 1..K in class_names order
+        precision, recall = _precision_recall_at_50(ev, score_threshold, category=k + 1)
+        out["classes"][name] = {**_ap_triplet(ev, ev.eval["precision"][:, :, k : k + 1, a, -1]),
+                                "precision": precision, "recall": recall}
+    return out
+
+
+def _ap_triplet(ev: COCOeval, precision: np.ndarray) -> dict[str, float]:
+    """mAP50-95, mAP50 and mAP75 of a [iou, recall, class] precision block, averaged as summarize() does."""
+    def mean(block: np.ndarray) -> float:
+        block = block[block > -1]
+        return float(block.mean()) if block.size else math.nan
+
+    t50 = int(np.argmin(np.abs(ev.params.iouThrs - 0.5)))
+    t75 = int(np.argmin(np.abs(ev.params.iouThrs - 0.75)))
+    return {"map50_95": mean(precision), "map50": mean(precision[t50]), "map75": mean(precision[t75])}
+
+
 def load_coco_files(
     gt_json: Path, dt_json: Path
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[str]]:
@@ -307,7 +348,8 @@ def _run_cocoeval(ground_truth, detections, images, class_names) -> COCOeval:
     return ev
 
 
-def _precision_recall_at_50(ev: COCOeval, score_threshold: float) -> tuple[float, float]:
+def _precision_recall_at_50(ev: COCOeval, score_threshold: float, area: str = "all",
+                            category: int | None = None) -> tuple[float, float]:
     """Precision and recall at IoU 0.5 over detections scoring >= score_threshold.
 
     Read from COCOeval's per-image matching (area "all", the largest maxDets). Matching is greedy in
@@ -316,10 +358,10 @@ def _precision_recall_at_50(ev: COCOeval, score_threshold: float) -> tuple[float
     (dtIgnore) count as neither TP nor FP, and crowd GT is not in the recall denominator.
     """
     t = int(np.argmin(np.abs(ev.params.iouThrs - 0.5)))
-    all_range = ev.params.areaRng[ev.params.areaRngLbl.index("all")]
+    all_range = ev.params.areaRng[ev.params.areaRngLbl.index(area)]
     tp = fp = n_gt = 0
     for e in ev.evalImgs:
-        if e is None or list(e["aRng"]) != list(all_range):
+        if e is None or list(e["aRng"]) != list(all_range) or (category is not None and e["category_id"] != category):
             continue
         scores = np.asarray(e["dtScores"], dtype=float)
         counted = ~np.asarray(e["dtIgnore"][t], dtype=bool) & (scores >= score_threshold)

@@ -8,20 +8,29 @@ from pathlib import Path
 
 import pandas as pd
 
+from vision_assets.core.evaluation.inference import InferenceConfig, predict_images
 from vision_assets.core.evaluation.metrics import evaluate_by_slice, evaluate_detections, per_class_ap
 from vision_assets.core.geometry import pairwise_iou
 from vision_assets.core.lake import Lake, keys
-from vision_assets.core.training import predict
+
+GT_COLUMNS = ["image_id", "class_name", "x1", "y1", "x2", "y2", "occluded", "track_id"]
 
 
 def test_split(lake: Lake, dataset: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the test split's manifest rows, their labelled boxes as GT_COLUMNS, image_id = sample_id)."""
     manifest = lake.read_table(keys.DATASET_MANIFEST, {"version": dataset["version"]})
     labels = lake.read_table(keys.DATASET_LABELS, {"version": dataset["version"]})
     test = manifest[manifest["split"] == "test"].reset_index(drop=True)
     if labels is None or labels.empty:
-        return test, pd.DataFrame(columns=["image_id", "class_name", "x1", "y1", "x2", "y2"])
+        return test, pd.DataFrame(columns=GT_COLUMNS)
     gt = labels.merge(test[["video_sha256", "frame_index", "sample_id"]], on=["video_sha256", "frame_index"])
-    return test, gt.rename(columns={"sample_id": "image_id"})[["image_id", "class_name", "x1", "y1", "x2", "y2"]]
+    gt = gt.rename(columns={"sample_id": "image_id"})
+    if "occluded" not in gt:
+        gt["occluded"] = False
+    if "track_id" not in gt:
+        gt["track_id"] = -1
+    gt["occluded"] = gt["occluded"].fillna(False).astype(bool)
+    return test, gt[GT_COLUMNS].reset_index(drop=True)
 
 
 def test_split_hash(test: pd.DataFrame) -> str:
@@ -29,21 +38,45 @@ def test_split_hash(test: pd.DataFrame) -> str:
     return hashlib.sha256("\n".join(sorted(test["frame_sha256"])).encode()).hexdigest()[:16]
 
 
-def evaluate_checkpoint(lake: Lake, dataset: dict, weights: Path, *, work_dir: Path, imgsz: int, device: str = "auto") -> dict:
+def test_set_hash(test: pd.DataFrame, gt: pd.DataFrame) -> str:
+    """The test images and their labels: a relabelled test split is another test set, evaluated anew."""
+    digest = hashlib.sha256(test_split_hash(test).encode())
+    if len(gt):
+        columns = ["image_id", "class_name", "x1", "y1", "x2", "y2", "occluded", "track_id"]
+        boxes = gt[columns].sort_values(columns[:6]).reset_index(drop=True)
+        digest.update(pd.util.hash_pandas_object(boxes, index=False).values.tobytes())
+    return digest.hexdigest()[:16]
+
+
+def detect_on_test_split(lake: Lake, dataset: dict, weights: Path, config: InferenceConfig, *, work_dir: Path,
+                         device: str = "auto") -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(test manifest with local image paths, ground truth, detections by image_id): batched inference."""
     test, gt = test_split(lake, dataset)
     if test.empty:
         raise ValueError(f"dataset {dataset['version']} has an empty test split: nothing to evaluate on")
-    # The manifest names frames by lake key; the model and the error montage read local files.
-    test["image_path"] = [str(lake.local_copy(key, work_dir / "frames")) for key in test["image_path"]]
-    images = test.rename(columns={"sample_id": "image_id"})[["image_id", "width", "height", "scene", "lighting"]]
-    images["lighting"] = images["lighting"].replace("", "unknown")
-    detections = predict(weights, test["image_path"].tolist(), work_dir=work_dir, imgsz=imgsz, device=device)
+    # The manifest names frames by lake key; the model and the crops read local files.
+    test = test.assign(image_key=test["image_path"])
+    test["image_path"] = [str(lake.local_copy(key, work_dir / "frames")) for key in test["image_key"]]
+    detections = predict_images(weights, test["image_path"].tolist(), config, work_dir=work_dir, device=device)
     by_path = dict(zip(test["image_path"], test["sample_id"]))
     detections = detections.assign(image_id=detections["image_path"].map(by_path)).drop(columns=["image_path"])
+    # A checkpoint trained on another class list (an older champion) is scored on the classes both know.
+    return test, gt, detections[detections["class_name"].isin(dataset["class_names"])].reset_index(drop=True)
+
+
+def evaluate_checkpoint(lake: Lake, dataset: dict, weights: Path, *, work_dir: Path, imgsz: int, device: str = "auto",
+                        config: InferenceConfig | None = None) -> dict:
+    """Detection metrics only (overall, per scene and lighting, per-class AP) at config.conf, with the tables
+    behind them; the full evaluation (slices, tracking, errors) is checkpoint_report.evaluate_weights."""
+    config = (config or InferenceConfig()).with_imgsz(imgsz)
+    test, gt, detections = detect_on_test_split(lake, dataset, weights, config, work_dir=work_dir, device=device)
+    images = test.rename(columns={"sample_id": "image_id"})[["image_id", "width", "height", "scene", "lighting"]]
+    images["lighting"] = images["lighting"].replace("", "unknown")
     classes = list(dataset["class_names"])
-    overall = evaluate_detections(gt, detections, images=images, class_names=classes)
+    overall = evaluate_detections(gt, detections, images=images, class_names=classes, score_threshold=config.conf)
     slices = {column: {k: v.as_dict() for k, v in evaluate_by_slice(gt, detections, images=images, class_names=classes,
-                                                                  slice_column=column).items()}
+                                                                  slice_column=column,
+                                                                  score_threshold=config.conf).items()}
               for column in ("scene", "lighting")}
     per_class = {k: (None if math.isnan(v) else v) for k, v in
                  per_class_ap(gt, detections, images=images, class_names=classes).items()}

@@ -27,6 +27,7 @@ if not hasattr(np, "asfarray"):
 
 import motmetrics as mm  # noqa: E402  (needs the shim above)
 
+from vision_assets.core.geometry import xyxy_to_xywh  # noqa: E402
 from vision_assets.core.labels.formats.mot import read_mot  # noqa: E402
 
 TRACK_COLUMNS = ("frame", "track_id", "x1", "y1", "x2", "y2")
@@ -64,6 +65,62 @@ def evaluate_tracking(
     hota = hota_metrics(gt, pred)
     out.update({name: hota[name] for name in HOTA_NAMES})
     return out
+
+
+def evaluate_sequences(sequences: list[tuple[pd.DataFrame, pd.DataFrame]], *, iou_threshold: float = 0.5) -> dict:
+    """The metrics of several sequences (videos) taken together, as motmetrics' and TrackEval's overall rows add
+    them up: each sequence's frames and ids are shifted past the previous ones', so nothing pairs across videos,
+    counts sum, and HOTA's association (a per-id-pair sum over true positives) combines as TrackEval combines it."""
+    gts, preds = [], []
+    frame_offset = id_offset = 0
+    for gt, pred in sequences:
+        gt, pred = check_tracks(gt, "ground_truth"), check_tracks(pred, "predictions")
+        gts.append(gt.assign(frame=gt["frame"] + frame_offset, track_id=gt["track_id"] + id_offset))
+        preds.append(pred.assign(frame=pred["frame"] + frame_offset, track_id=pred["track_id"] + id_offset))
+        frames = [t["frame"].max() for t in (gt, pred) if len(t)]
+        ids = [t["track_id"].max() for t in (gt, pred) if len(t)]
+        frame_offset += int(max(frames, default=0)) + 1
+        id_offset += int(max(ids, default=0)) + 1
+    together = [pd.concat(t, ignore_index=True) if t else pd.DataFrame() for t in (gts, preds)]
+    return evaluate_tracking(*together, iou_threshold=iou_threshold)
+
+
+def identity_errors(ground_truth: pd.DataFrame, predictions: pd.DataFrame, *,
+                    iou_threshold: float = 0.5) -> pd.DataFrame:
+    """Every ID switch and fragmentation, where motmetrics counts them: one row per event with kind ("idsw" or
+    "frag"), frame, gt_track_id, track_id (the prediction now, -1 while lost), previous_track_id (the prediction
+    that had the object before), iou (1 - motmetrics' distance, NaN when lost) and the ground-truth box.
+
+    A switch is motmetrics' SWITCH event. A fragmentation is the start of a run of misses between an object's first
+    and last match (motmetrics' num_fragmentations), reported on the first missed frame."""
+    gt = check_tracks(ground_truth, "ground_truth")
+    pred = check_tracks(predictions, "predictions")
+    columns = ["kind", "frame", "gt_track_id", "track_id", "previous_track_id", "iou", "x1", "y1", "x2", "y2"]
+    if not len(gt):
+        return pd.DataFrame(columns=columns)
+    events = _accumulate(gt, pred, max_distance=1.0 - iou_threshold).mot_events.reset_index()
+    events = events[events["Type"].isin(["MATCH", "SWITCH", "MISS"])]
+    boxes = gt.set_index(["frame", "track_id"])
+    rows = []
+    for oid, seq in events.groupby("OId", sort=True):
+        seq = seq.sort_values("FrameId", kind="stable")
+        tracked = (seq["Type"] != "MISS").to_numpy()
+        if not tracked.any():
+            continue
+        first, last = np.flatnonzero(tracked)[[0, -1]]
+        previous = -1
+        for k, event in enumerate(seq.itertuples(index=False)):
+            hid = int(event.HId) if event.Type != "MISS" else -1
+            if event.Type == "SWITCH" or (first < k <= last and not tracked[k] and tracked[k - 1]):
+                kind = "idsw" if event.Type == "SWITCH" else "frag"
+                box = boxes.loc[(event.FrameId, oid)]
+                iou = 1.0 - float(event.D) if hid >= 0 else float("nan")
+                rows.append([kind, int(event.FrameId), int(oid), hid, previous, iou,
+                             *(float(box[c]) for c in ("x1", "y1", "x2", "y2"))])
+            if hid >= 0:
+                previous = hid
+    return pd.DataFrame(rows, columns=columns).sort_values(["frame", "gt_track_id"], kind="stable",
+                                                           ignore_index=True)
 
 
 def hota_metrics(ground_truth: pd.DataFrame, predictions: pd.DataFrame) -> dict:
@@ -190,7 +247,7 @@ def _accumulate(gt: pd.DataFrame, pred: pd.DataFrame, *, max_distance: float) ->
 
 
 def _xywh(df: pd.DataFrame) -> np.ndarray:
-    return np.stack([df["x1"], df["y1"], df["x2"] - df["x1"], df["y2"] - df["y1"]], axis=1).astype(float)
+    return np.stack(xyxy_to_xywh(*(df[c].to_numpy(dtype=float) for c in ("x1", "y1", "x2", "y2"))), axis=1)
 
 
 def _frames(gt: pd.DataFrame, pred: pd.DataFrame) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from vision_assets.core.ingest.landing import LandingFile, label_fingerprint, partition_fingerprint, scan_landing
-from vision_assets.core.lake import Lake, keys
+from vision_assets.core.ingest.landing import LandingFile, labels_fingerprint, partition_fingerprint, scan_landing
+from vision_assets.core.ingest.video_index import known_files, read_video_index
+from vision_assets.core.lake import Lake
 
 
 @dataclass(frozen=True)
@@ -39,19 +40,13 @@ def landing_changes(lake: Lake, landing_dir) -> LandingChanges:
         else:
             by_partition.setdefault((landed.scene, landed.day), []).append(landed)
     changed = []
+    known = known_files(read_video_index(lake)) if by_partition else {}  # one lake-wide table, not every partition's
     for (scene, day), files in sorted(by_partition.items()):
-        seen = _known_files(lake.read_table(keys.RAW_VIDEOS, {"scene": scene, "day": day}))
-        fresh = [f for f in files if (f.path.name, f.size, f.mtime_ns, label_fingerprint(f.path)) not in seen]
+        seen = known.get((scene, day), set())
+        fresh = [f for f in files if (f.path.name, f.size, f.mtime_ns, labels_fingerprint(f.labels)) not in seen]
         if fresh:
             changed.append(PartitionChange(scene, day, fresh, partition_fingerprint(files)))
     return LandingChanges(by_partition, changed, refused)
-
-
-def _known_files(table: pd.DataFrame | None) -> set[tuple]:
-    if table is None:
-        return set()
-    labels = table["label_files"] if "label_files" in table else [""] * len(table)
-    return set(zip(table["source_name"], table["source_size"], table["source_mtime_ns"], labels))
 
 
 def duplicate_report(table: pd.DataFrame) -> pd.DataFrame:

@@ -11,11 +11,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from vision_assets.core.video import VIDEO_EXTENSIONS, read_sidecar
+from vision_assets.core.ingest.sidecar import load_sidecar, sidecar_partition
+from vision_assets.core.input_files import InputLimits, file_problem, inside
+from vision_assets.core.video import VIDEO_EXTENSIONS
 
 # Characters Dagster refuses in partition keys, plus path separators.
 _SCENE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
@@ -23,6 +26,9 @@ _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 LABEL_DROP_ZONE = "annotations"  # landing/annotations/<scene>/<YYYY-MM-DD>/ holds label files, not videos
 RESERVED_SCENES = frozenset({LABEL_DROP_ZONE})
 LAYOUT = "landing/<scene>/<YYYY-MM-DD>/<file>"
+SIDECAR_SUFFIX = ".json"
+LABEL_SUFFIXES = (".xml", ".txt")  # beside a video: CVAT for video XML, MOTChallenge txt
+COMPANION_SUFFIXES = (SIDECAR_SUFFIX, *LABEL_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,8 @@ class LandingFile:
     refused: str = ""  # why this file cannot be ingested; empty when it can
     partition_from: str = "path"  # path | sidecar | path+sidecar
     landing_key: str = ""  # the path inside the landing zone: what records keep, so the data folder can move
+    sidecar: dict = field(default_factory=dict, compare=False)  # validated (sidecar.py), {} without one
+    labels: tuple[Path, ...] = ()  # the label files beside it that are read (containment checked)
 
     @property
     def fingerprint(self) -> str:
@@ -59,14 +67,129 @@ def day_problem(day: str) -> str:
     return ""
 
 
-def scan_landing(landing_dir: Path) -> list[LandingFile]:
-    """Every video file under the landing zone, each accepted or refused with a reason."""
+def scan_landing(landing_dir: Path, limits: InputLimits | None = None) -> list[LandingFile]:
+    """Every entry of the landing zone that is not a sidecar or label file read with its video: each video
+    accepted or refused with a reason, and every other entry (hidden, linked folder, FIFO, stray or ambiguous
+    file) refused with its reason. Nothing is skipped silently; the label drop zone has its own scan."""
     if not landing_dir.exists():
         return []
-    root = landing_dir.resolve()
-    found = [_describe(path, landing_dir, root) for path in sorted(landing_dir.rglob("*"))
-             if not path.name.startswith(".") and path.suffix.lower() in VIDEO_EXTENSIONS and path.is_file()]
-    return _refuse_name_clashes(found)
+    limits = limits or InputLimits.from_env()
+    root = Path(os.path.realpath(landing_dir))
+    found: list[LandingFile] = []
+    for folder, files, refused in _walk(landing_dir):
+        in_drop_zone = folder.relative_to(landing_dir).parts[:1] == (LABEL_DROP_ZONE,)
+        if not in_drop_zone:
+            found += [_refused_entry(path, landing_dir, reason) for path, reason in refused]
+        videos = [p for p in files if p.suffix.lower() in VIDEO_EXTENSIONS]
+        if in_drop_zone:  # labels are scan_label_drop_zone's; a video there is in the wrong place
+            found += [_describe(v, landing_dir, root, Companions(), limits) for v in videos]
+            continue
+        companions, strays = folder_companions(files, root, limits)
+        found += [_describe(v, landing_dir, root, companions.get(v.name, Companions()), limits) for v in videos]
+        found += [_refused_entry(path, landing_dir, reason) for path, reason in strays]
+    return _refuse_name_clashes(sorted(found, key=lambda f: f.path))
+
+
+def _walk(landing_dir: Path):
+    """(folder, its plain files, its refused entries) for every folder, without following links to folders."""
+    pending = [landing_dir]
+    while pending:
+        folder = pending.pop()
+        files, refused = [], []
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as error:
+            yield folder, [], [(folder, f"folder cannot be listed ({error.strerror or error})")]
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.name.startswith("."):
+                refused.append((path, "hidden name (starting with '.'): not ingested"))
+            elif entry.is_symlink() and entry.is_dir():
+                refused.append((path, "is a symbolic link to a folder: linked folders are not followed"))
+            elif entry.is_dir(follow_symlinks=False):
+                pending.append(path)
+            else:
+                files.append(path)
+        yield folder, files, refused
+
+
+@dataclass(frozen=True)
+class Companions:
+    sidecar: Path | None = None
+    labels: tuple[Path, ...] = ()
+    problem: str = ""  # a sidecar that cannot be read refuses its video
+
+
+def folder_companions(files: list[Path], root: Path, limits: InputLimits) -> tuple[dict[str, Companions], list]:
+    """Sidecar and label files of each video of one folder, by the video's file name, and the files that belong to
+    no video or cannot be read, each with its reason.
+
+    A companion is named after its video's full name (v.mp4.json, v.mp4.xml) or its stem (v.json) when no other
+    video of the folder shares the stem: v.xml beside v.mp4 and v.mkv is refused as ambiguous, never given to both."""
+    videos = [p for p in files if p.suffix.lower() in VIDEO_EXTENSIONS]
+    by_stem: dict[str, list[Path]] = {}
+    for video in videos:
+        by_stem.setdefault(video.stem, []).append(video)
+    by_name = {v.name: v for v in videos}
+    sidecars: dict[str, Path] = {}
+    labels: dict[str, list[Path]] = {}
+    problems: dict[str, str] = {}
+    strays = []
+    named_in_full = {(p.stem, p.suffix.lower()) for p in files if p.stem in by_name}
+    for path in files:
+        suffix = path.suffix.lower()
+        if suffix in VIDEO_EXTENSIONS:
+            continue
+        if suffix not in COMPANION_SUFFIXES:
+            strays.append((path, f"not a video ({', '.join(sorted(VIDEO_EXTENSIONS))}) nor the sidecar (.json) or "
+                                 f"label file ({', '.join(LABEL_SUFFIXES)}) of one"))
+            continue
+        owner = by_name.get(path.stem)
+        if owner is None:
+            same_stem = by_stem.get(path.stem, [])
+            if len(same_stem) > 1:
+                names = " and ".join(sorted(v.name for v in same_stem))
+                strays.append((path, f"ambiguous: {names} share the stem {path.stem!r}; name it after the full "
+                                     f"video name ({same_stem[0].name}{path.suffix})"))
+                continue
+            if not same_stem:
+                strays.append((path, "no video of this name beside it"))
+                continue
+            owner = same_stem[0]
+            if (owner.name, suffix) in named_in_full:
+                strays.append((path, f"{owner.name}{path.suffix} is the {_role(suffix)} of {owner.name}; this "
+                                     "stem-named one is not read"))
+                continue
+        problem = file_problem(path, root, limits.max_label_bytes, zone_name="the landing zone")
+        if suffix == SIDECAR_SUFFIX:
+            if problem:
+                problems[owner.name] = f"sidecar {path.name} {problem}"
+            else:
+                sidecars[owner.name] = path
+        elif problem:
+            strays.append((path, f"label file {problem}"))
+        else:
+            labels.setdefault(owner.name, []).append(path)
+    names = set(sidecars) | set(labels) | set(problems)
+    return {n: Companions(sidecars.get(n), tuple(sorted(labels.get(n, []))), problems.get(n, "")) for n in names}, strays
+
+
+def _role(suffix: str) -> str:
+    return "sidecar" if suffix == SIDECAR_SUFFIX else "label file"
+
+
+def _refused_entry(path: Path, landing_dir: Path, reason: str) -> LandingFile:
+    try:
+        info = os.lstat(path)
+        size, mtime = info.st_size, info.st_mtime_ns
+    except OSError:
+        size, mtime = 0, 0
+    return LandingFile(path, "", "", size, mtime, f"{path}: {reason}", landing_key=_landing_key(path, landing_dir))
+
+
+def _landing_key(path: Path, landing_dir: Path) -> str:
+    return path.relative_to(landing_dir).as_posix()
 
 
 def _refuse_name_clashes(found: list[LandingFile]) -> list[LandingFile]:
@@ -85,23 +208,16 @@ def _refuse_name_clashes(found: list[LandingFile]) -> list[LandingFile]:
     return result
 
 
-def _sidecar_partition(sidecar: dict) -> tuple[str, str, str]:
-    """(scene, day, problem) as the sidecar declares them; day may come from capture_start."""
-    scene = str(sidecar.get("scene") or "")
-    day = str(sidecar.get("day") or "")
-    if not day and sidecar.get("capture_start"):
-        try:
-            day = dt.datetime.fromisoformat(str(sidecar["capture_start"]).replace("Z", "+00:00")).date().isoformat()
-        except ValueError:
-            return scene, "", f"sidecar capture_start {sidecar['capture_start']!r} is not an ISO date-time"
-    return scene, day, ""
-
-
-def _describe(path: Path, landing_dir: Path, root: Path) -> LandingFile:
+def _describe(path: Path, landing_dir: Path, root: Path, companions: Companions, limits: InputLimits) -> LandingFile:
     relative = path.relative_to(landing_dir).parts
-    stat = path.stat()
-    sidecar = read_sidecar(path)
-    side_scene, side_day, side_problem = _sidecar_partition(sidecar)
+    try:
+        stat = path.stat()
+        size, mtime = stat.st_size, stat.st_mtime_ns
+    except OSError:
+        size, mtime = 0, 0
+    sidecar, sidecar_error = ({}, companions.problem) if companions.problem else (
+        load_sidecar(companions.sidecar, limits) if companions.sidecar else ({}, ""))
+    side_scene, side_day = sidecar_partition(sidecar)
     path_scene = relative[0] if len(relative) >= 2 else ""
     path_day = relative[1] if len(relative) == 3 else ""
     scene, day = path_scene or side_scene, path_day or side_day
@@ -110,16 +226,14 @@ def _describe(path: Path, landing_dir: Path, root: Path) -> LandingFile:
     reason = ""
     if _CONTROL_CHARACTERS.search(str(path.relative_to(landing_dir))):
         reason = "file name contains control characters"
-    elif not path.resolve().is_relative_to(root):
-        reason = "resolves outside the landing zone"
+    elif problem := file_problem(path, root, limits.max_file_bytes, links=True, zone_name="the landing zone"):
+        reason = problem  # before anything reads or copies it: a FIFO, an escape or a 5 GiB file stays where it is
     elif relative[0] == LABEL_DROP_ZONE:
         reason = f"landing/{LABEL_DROP_ZONE}/ is the label drop zone; videos go to {LAYOUT}"
     elif len(relative) > 3:
         reason = f"expected {LAYOUT}, got {'/'.join(relative)}"
-    elif sidecar.get("sidecar_error"):
-        reason = sidecar["sidecar_error"]
-    elif side_problem:
-        reason = side_problem
+    elif sidecar_error:
+        reason = sidecar_error
     elif path_scene and side_scene and path_scene != side_scene:
         reason = f"path says scene {path_scene!r}, sidecar says {side_scene!r}"
     elif path_day and side_day and path_day != side_day:
@@ -130,8 +244,8 @@ def _describe(path: Path, landing_dir: Path, root: Path) -> LandingFile:
         reason = f"day cannot be determined: expected {LAYOUT} or a sidecar with \"day\" or \"capture_start\""
     else:
         reason = scene_problem(scene) or day_problem(day)
-    return LandingFile(path, scene, day, stat.st_size, stat.st_mtime_ns, f"{path}: {reason}" if reason else "", source,
-                       path.relative_to(landing_dir).as_posix())
+    return LandingFile(path, scene, day, size, mtime, f"{path}: {reason}" if reason else "", source,
+                       _landing_key(path, landing_dir), sidecar, companions.labels)
 
 
 def files_for_partition(landing_dir: Path, scene: str, day: str) -> list[LandingFile]:
@@ -139,18 +253,36 @@ def files_for_partition(landing_dir: Path, scene: str, day: str) -> list[Landing
 
 
 def partition_fingerprint(files: list[LandingFile]) -> str:
-    parts = sorted(f"{f.fingerprint}+{label_fingerprint(f.path)}" for f in files)
+    parts = sorted(f"{f.fingerprint}+{labels_fingerprint(f.labels)}" for f in files)
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
+def labels_fingerprint(labels) -> str:
+    """Name, size and mtime of label files: a late or corrected label file changes it."""
+    parts = []
+    for path in labels:
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue
+        parts.append(f"{path.name}:{info.st_size}:{info.st_mtime_ns}")
+    return ";".join(parts)
+
+
 def label_fingerprint(video: Path) -> str:
-    """Name, size and mtime of the label files beside a video: a late or corrected label file changes it."""
-    return ";".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in label_files_for(video))
+    return labels_fingerprint(label_files_for(video))
 
 
-def label_files_for(video: Path) -> list[Path]:
-    """Label files beside their video with the same stem (CVAT XML, MOTChallenge txt); <stem>.json is the sidecar."""
-    return [p for p in (video.with_suffix(".xml"), video.with_suffix(".txt")) if p.exists()]
+def label_files_for(video: Path, limits: InputLimits | None = None) -> list[Path]:
+    """The label files beside a video that are read with it (CVAT XML, MOTChallenge txt): named after it, regular
+    files inside the landing zone folder it lies in; <name>.json is the sidecar."""
+    video = Path(video)
+    if not video.parent.is_dir():
+        return []
+    files = [Path(e.path) for e in os.scandir(video.parent)
+             if not e.name.startswith(".") and not e.is_dir(follow_symlinks=False)]
+    companions, _ = folder_companions(files, Path(os.path.realpath(video.parent)), limits or InputLimits.from_env())
+    return list(companions.get(video.name, Companions()).labels)
 
 
 @dataclass(frozen=True)
@@ -166,26 +298,73 @@ class DroppedLabels:
     refused: str = ""
 
 
-def scan_label_drop_zone(landing_dir: Path) -> list[DroppedLabels]:
+def scan_label_drop_zone(landing_dir: Path, limits: InputLimits | None = None) -> list[DroppedLabels]:
+    """Every entry of landing/annotations/<scene>/<day>/, accepted or refused with its reason: hidden names, links,
+    FIFOs and other non-regular files, files over the label size limit, and folders holding any of those are
+    refused before anything reads them."""
     zone = landing_dir / LABEL_DROP_ZONE
-    if not zone.exists():
+    if not zone.exists() and not zone.is_symlink():
         return []
-    root = landing_dir.resolve()
+    limits = limits or InputLimits.from_env()
+    root = Path(os.path.realpath(landing_dir))
+    if zone.is_symlink():
+        return [_refused_drop(zone, "is a symbolic link: the label drop zone must be a folder of the landing zone")]
     found = []
-    for path in sorted(zone.glob("*/*/*")):
-        if path.name.startswith("."):
-            continue
-        scene, day = path.parent.parent.name, path.parent.name
-        reason = ("resolves outside the landing zone" if not path.resolve().is_relative_to(root)
-                  else scene_problem(scene) or day_problem(day))
-        found.append(DroppedLabels(path, scene, day, path.stem if path.is_file() else path.name,
-                                   _tree_fingerprint(path), f"{path}: {reason}" if reason else ""))
-    misplaced = [p for p in [*zone.glob("*"), *zone.glob("*/*")] if p.is_file()]
-    for path in sorted(misplaced):
-        if not path.name.startswith("."):
-            found.append(DroppedLabels(path, "", "", path.stem, _tree_fingerprint(path),
-                                       f"{path}: expected landing/{LABEL_DROP_ZONE}/<scene>/<YYYY-MM-DD>/<video stem>.<ext>"))
+    for scene_dir, scene_problem_ in _drop_level(zone, found, "scene"):
+        for day_dir, day_problem_ in _drop_level(scene_dir, found, "day"):
+            scene, day = scene_dir.name, day_dir.name
+            for entry in _entries(day_dir):
+                reason = scene_problem_ or day_problem_ or _drop_entry_problem(entry, root, limits)
+                stem = entry.stem if entry.is_file() and not entry.is_symlink() else entry.name
+                found.append(DroppedLabels(entry, scene, day, stem, "" if reason else _tree_fingerprint(entry),
+                                           f"{entry}: {reason}" if reason else ""))
     return found
+
+
+def _entries(folder: Path) -> list[Path]:
+    try:
+        return sorted(Path(e.path) for e in os.scandir(folder))
+    except OSError:
+        return []
+
+
+def _drop_level(folder: Path, found: list, what: str):
+    """The <scene> or <day> folders under `folder` with the partition problem of their name; everything else there
+    (files, links, hidden names) is refused into `found`."""
+    expected = f"expected landing/{LABEL_DROP_ZONE}/<scene>/<YYYY-MM-DD>/<video stem>.<ext>"
+    for path in _entries(folder):
+        if path.name.startswith("."):
+            found.append(_refused_drop(path, "hidden name (starting with '.'): not imported"))
+        elif path.is_symlink():
+            found.append(_refused_drop(path, "is a symbolic link: linked folders and files are not followed"))
+        elif not path.is_dir():
+            found.append(_refused_drop(path, expected))
+        else:
+            yield path, scene_problem(path.name) if what == "scene" else day_problem(path.name)
+
+
+def _refused_drop(path: Path, reason: str) -> DroppedLabels:
+    return DroppedLabels(path, "", "", path.name, "", f"{path}: {reason}")
+
+
+def _drop_entry_problem(entry: Path, root: Path, limits: InputLimits) -> str:
+    """Why a drop-zone entry (a label file, or a YOLO folder and every file in it) is not read; "" when it is."""
+    if entry.name.startswith("."):
+        return "hidden name (starting with '.'): not imported"
+    if entry.is_dir() and not entry.is_symlink():
+        if not inside(entry, root):
+            return "resolves outside the landing zone"
+        for path in sorted(entry.rglob("*")):
+            inner = path.relative_to(entry).as_posix()
+            if any(part.startswith(".") for part in path.relative_to(entry).parts):
+                return f"{inner}: hidden name (starting with '.') inside the label folder"
+            if path.is_dir() and not path.is_symlink():
+                continue
+            problem = file_problem(path, entry, limits.max_label_bytes, zone_name="its label folder")
+            if problem:
+                return f"{inner} {problem}"
+        return ""
+    return file_problem(entry, root, limits.max_label_bytes, zone_name="the landing zone")
 
 
 def dropped_labels_for(landing_dir: Path, scene: str, day: str) -> list[DroppedLabels]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from vision_assets.core.ingest.landing import DroppedLabels, LandingFile, scan_label_drop_zone, scan_landing
+from vision_assets.core.ingest.tables import read_table_or_none
 from vision_assets.core.lake import Lake, keys
 
 
@@ -29,9 +30,10 @@ def ingest_report(lake: Lake, landing_dir: Path, partitions: Iterable[str]) -> l
 
 def label_drop_report(lake: Lake, landing_dir: Path) -> list[dict]:
     """Each entry of the label drop zone: imported (with its rows), unmatched, unreadable, waiting or refused."""
-    tables = _PartitionTables(lake, keys.LABEL_SOURCES)
+    tables, videos = _PartitionTables(lake, keys.LABEL_SOURCES), _PartitionTables(lake, keys.RAW_VIDEOS)
     return [_refused(entry.path, entry.refused) if entry.refused else
-            _label_fate(entry, tables.first(entry.scene, entry.day, "fingerprint", entry.fingerprint))
+            _label_fate(entry, tables.first(entry.scene, entry.day, "fingerprint", entry.fingerprint),
+                        videos.has_rows(entry.scene, entry.day))
             for entry in scan_label_drop_zone(landing_dir)]
 
 
@@ -41,11 +43,18 @@ class _PartitionTables:
     def __init__(self, lake: Lake, table: str):
         self.lake, self.table, self.cache = lake, table, {}
 
+    def _table(self, scene: str, day: str) -> pd.DataFrame | None:
+        if (scene, day) not in self.cache:
+            self.cache[scene, day] = read_table_or_none(self.lake, self.table, {"scene": scene, "day": day})
+        return self.cache[scene, day]
+
+    def has_rows(self, scene: str, day: str) -> bool:
+        table = self._table(scene, day)
+        return table is not None and len(table) > 0
+
     def first(self, scene: str, day: str, column: str, value: str) -> pd.Series | None:
         """The partition's first row whose `column` is `value`; None if there is none, or no such table yet."""
-        if (scene, day) not in self.cache:
-            self.cache[scene, day] = self.lake.read_table(self.table, {"scene": scene, "day": day})
-        table = self.cache[scene, day]
+        table = self._table(scene, day)
         rows = table[table[column] == value] if table is not None and column in table else []
         return rows.iloc[0] if len(rows) else None
 
@@ -60,14 +69,20 @@ def _video_fate(landed: LandingFile, row: pd.Series | None, run_partitions: set[
             "video_sha256": row["video_sha256"], "scene": landed.scene, "day": landed.day}
 
 
-def _label_fate(entry: DroppedLabels, row: pd.Series | None) -> dict:
+def _label_fate(entry: DroppedLabels, row: pd.Series | None, partition_has_videos: bool) -> dict:
     """A label_sources row's "format" is the reader that imported the file, or why none could."""
+    if row is None and partition_has_videos:
+        return {"file": str(entry.path), "status": "not imported",
+                "detail": f"the label import of {entry.scene}/{entry.day} has not taken it in (failed or not run yet)"}
     if row is None:
         return {"file": str(entry.path), "status": "waiting", "detail": "no videos of its partition yet"}
-    status = {"unmatched": "unmatched", "unreadable": "unreadable"}.get(row["format"], "labels")
+    status = {"unmatched": "unmatched", "unreadable": "unreadable", "ambiguous": "refused"}.get(row["format"], "labels")
     detail = {"unmatched": f"no video named {entry.video_stem} in {entry.scene}/{entry.day}",
-              "unreadable": "see the annotations asset's label_files_readable check"}.get(
-        row["format"], f"{row['rows']} {row['format']} rows")
+              "unreadable": "see the annotations asset's label_files_readable check",
+              "ambiguous": f"several videos of {entry.scene}/{entry.day} share the stem {entry.video_stem!r}; name "
+                           "it after the full video name"}.get(row["format"], f"{row['rows']} {row['format']} rows")
+    if status != "labels" and isinstance(row.get("problem"), str) and row["problem"]:
+        detail = row["problem"]  # what the import found (tables written before the column fall back to the above)
     return {"file": str(entry.path), "status": status, "detail": detail}
 
 

@@ -17,7 +17,8 @@ import pandas as pd
 
 from vision_assets.core.ingest.landing import LandingFile, label_fingerprint
 from vision_assets.core.lake import Lake, keys
-from vision_assets.core.video import NormaliseSpec, normalise_video, probe_video, read_sidecar, signature_distance
+from vision_assets.core.registry.forgotten import forgotten_videos
+from vision_assets.core.video import NormaliseSpec, normalise_video, probe_video, signature_distance
 
 RAW_VIDEO_COLUMNS = [
     "video_sha256", "source_name", "source_path", "source_size", "source_mtime_ns", "outcome", "reason",
@@ -75,9 +76,16 @@ def _unchanged(previous: dict | None, landing: LandingFile) -> bool:
 
 
 def _ingest_new(lake: Lake, landing: LandingFile, cache_dir: Path, options: IngestOptions) -> dict:
-    sidecar = read_sidecar(landing.path)
+    sidecar = landing.sidecar  # validated by the scan (sidecar.py): read once, from a file inside the zone
     suffix = landing.path.suffix.lower()
     staged, digest = lake.stage_file(landing.path, cache_dir)
+    if digest in forgotten_videos(lake):  # a person asked for these bytes to be deleted: they never come back
+        staged.unlink(missing_ok=True)
+        return {**ROW_DEFAULTS, "video_sha256": "", "source_name": landing.path.name,
+                "source_path": landing.landing_key or landing.path.name, "source_size": landing.size,
+                "source_mtime_ns": landing.mtime_ns, "outcome": "forgotten",
+                "reason": f"{landing.path.name}: a forgotten video (vision-assets forget): not ingested again",
+                "ingested_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     try:
         probe = probe_video(staged)
     except BaseException:

@@ -6,6 +6,7 @@ Formats (vision_assets.core.labels.formats, one module each): coco, yolo, cvat_v
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +20,7 @@ from vision_assets.core.labels.formats import (
     detect_and_load,
     detect_format,
 )
-from vision_assets.core.labels.formats.common import canonical, empty_table
+from vision_assets.core.labels.formats.common import canonical, check_label_path, empty_table
 from vision_assets.core.labels.schema import ANNOTATION_COLUMNS
 
 __all__ = ["FORMATS", "MOT_CLASSES", "AnnotationFormatError", "detect_format", "empty_annotations",
@@ -38,6 +39,7 @@ def read_annotations(path: Path, fmt: str | None = None, *, image_size: tuple[in
     path = Path(path)
     if not path.exists():
         raise AnnotationFormatError(f"{path}: cannot read annotation file (it does not exist)")
+    check_label_path(path)
     try:
         fmt, data = detect_and_load(path) if fmt is None else (fmt, None)
         reader = READERS.get(fmt)
@@ -46,11 +48,21 @@ def read_annotations(path: Path, fmt: str | None = None, *, image_size: tuple[in
         df = canonical(reader(path, image_size=image_size, data=data))
     except AnnotationFormatError:
         raise
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OSError, OverflowError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OSError, OverflowError, RecursionError) as exc:
         # A file of the right kind with an unexpected structure or out-of-range numbers (a frame of 1e30, an
         # Infinity track id): still name the file, never a bare exception that stops the batch.
-        raise AnnotationFormatError(f"{path}: malformed {fmt} input ({type(exc).__name__}: {exc})") from exc
+        raise AnnotationFormatError(f"{path}: malformed {fmt} input ({type(exc).__name__}: {_without_values(exc)})") from exc
     return df.sort_values(["frame_index", "track_id"], kind="stable").reset_index(drop=True)
+
+
+def _without_values(error: Exception) -> str:
+    """A conversion error quotes the text it could not convert ("could not convert string to float: 'root:x:0'"):
+    the file's content stays out of logs and checks, the kind of problem stays in."""
+    text = str(error)
+    return _QUOTED.sub("<value>", text) if isinstance(error, ValueError) else text
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 
 
 def write_annotations(df: pd.DataFrame, fmt: str, dest: Path, **options) -> Path:
@@ -60,7 +72,8 @@ def write_annotations(df: pd.DataFrame, fmt: str, dest: Path, **options) -> Path
     default: the sorted names in df) and image_size ((w, h), or {video_sha256: (w, h)} for coco/label_studio):
       yolo, label_studio: image_size required (normalised / percent boxes)
       coco, cvat_images, cvat_video: image_size optional (image width/height, meta original_size)
-      mot: image_size unused; classes must be MOT classes (MOT_CLASSES)
+      mot: image_size unused; classes must be MOT classes (MOT_CLASSES); untracked='number' numbers boxes without a
+        track (refused by default: MOT ids are objects)
       cvat_video also: frames_count (the video's frame count, for stop_frame)
       label_studio also: video_urls={sha256: url}, frames_count, fps, as_predictions=False, from_name, to_name
       coco, cvat_images, label_studio also: frames, a table of (video_sha256, frame_index) to show even without

@@ -16,7 +16,9 @@ from vision_assets.core.labels.canonical import (
 )
 from vision_assets.core.lake import Lake, keys
 
-SOURCE_COLUMNS = ["video_sha256", "source_file", "format", "label_file_sha256", "stored_path", "rows", "fingerprint"]
+# problem: why an unreadable or ambiguous file was not imported (without its absolute path), "" for the others
+SOURCE_COLUMNS = ["video_sha256", "source_file", "format", "label_file_sha256", "stored_path", "rows", "fingerprint",
+                  "problem"]
 
 
 @dataclass(frozen=True)
@@ -47,13 +49,22 @@ def import_partition_labels(lake: Lake, partition: dict[str, str], videos: list[
     beside: per video sha256, the label files lying beside it in the landing zone. An unreadable file is
     recorded (as seen, so the drop-zone sensor waits for a corrected file) and the others go on."""
     stems = {Path(v["source_name"]).stem for v in videos}
+    owners = {id(d): _owner(d, videos) for d in dropped}
     result = PartitionLabels(table=empty_annotations(), version="", sources=pd.DataFrame(columns=SOURCE_COLUMNS),
-                             unmatched=[d.path.name for d in dropped if d.video_stem not in stems], videos=sorted(stems))
+                             unmatched=[d.path.name for d in dropped if owners[id(d)] is None],
+                             videos=sorted(stems))
     tables, sources = [], []
+    for d in dropped:
+        if owners[id(d)] == AMBIGUOUS:
+            names = sorted(v["source_name"] for v in videos if Path(v["source_name"]).stem == d.video_stem)
+            problem = (f"ambiguous: {' and '.join(names)} share the stem {d.video_stem!r}; name the label file after "
+                       f"the full video name ({names[0]}{d.path.suffix if d.path.is_file() else ''})")
+            result.errors.append({"file": d.path.name, "error": f"{d.path.name}: {problem}"})
+            sources.append(_source_row("", d.path.name, "ambiguous", fingerprint=d.fingerprint, problem=problem))
     for video in videos:
         stem = Path(video["source_name"]).stem
         files = [LabelFile(p, stem) for p in beside.get(video["video_sha256"], [])]
-        files += [d for d in dropped if d.video_stem == stem]
+        files += [d for d in dropped if owners[id(d)] is video]
         if not files:
             result.unlabelled.append(video["source_name"])
         for label_file in files:
@@ -62,7 +73,7 @@ def import_partition_labels(lake: Lake, partition: dict[str, str], videos: list[
             if rows is not None:
                 tables.append(rows)
     sources += [_source_row("", d.path.name, "unmatched", fingerprint=d.fingerprint)
-                for d in dropped if d.video_stem not in stems]
+                for d in dropped if owners[id(d)] is None]
     table = pd.concat(tables, ignore_index=True) if tables else empty_annotations()
     table.attrs.clear()  # a reader's declared image sizes are for audits; the lake's frame sizes come from probing
     result.version = label_version(table)
@@ -72,13 +83,27 @@ def import_partition_labels(lake: Lake, partition: dict[str, str], videos: list[
     return result
 
 
+AMBIGUOUS = "ambiguous"
+
+
+def _owner(dropped: LabelFile, videos: list[dict]):
+    """The video a drop-zone entry labels: the one whose full file name it carries (v.mp4.json, folder v.mp4), else
+    the only one with its stem; AMBIGUOUS when several share the stem, None when none has it."""
+    exact = [v for v in videos if v["source_name"] == dropped.video_stem]
+    if exact:
+        return exact[0]
+    by_stem = [v for v in videos if Path(v["source_name"]).stem == dropped.video_stem]
+    return by_stem[0] if len(by_stem) == 1 else (AMBIGUOUS if by_stem else None)
+
+
 def _import_file(lake: Lake, video: dict, label_file: LabelFile, errors: list[dict]):
     path = label_file.path
     try:
         rows = read_annotations(path, image_size=(int(video["width"]), int(video["height"])))
     except AnnotationFormatError as error:
         errors.append({"file": path.name, "error": str(error)})
-        return None, _source_row(video["video_sha256"], path.name, "unreadable", fingerprint=label_file.fingerprint)
+        return None, _source_row(video["video_sha256"], path.name, "unreadable", fingerprint=label_file.fingerprint,
+                                 problem=str(error).removeprefix(f"{path}: "))
     # The exact label bytes are kept, content-addressed, so a dataset traces back to them.
     digest, stored, _ = (lake.put_blob_tree(keys.LABEL_BLOBS, path) if path.is_dir()
                          else lake.put_blob_file(keys.LABEL_BLOBS, path, path.suffix.lower()))
@@ -88,9 +113,9 @@ def _import_file(lake: Lake, video: dict, label_file: LabelFile, errors: list[di
 
 
 def _source_row(video_sha256: str, source_file: str, fmt: str, digest: str = "", stored: str = "", rows: int = 0,
-                fingerprint: str = "") -> dict:
+                fingerprint: str = "", problem: str = "") -> dict:
     return {"video_sha256": video_sha256, "source_file": source_file, "format": fmt, "label_file_sha256": digest,
-            "stored_path": stored, "rows": rows, "fingerprint": fingerprint}
+            "stored_path": stored, "rows": rows, "fingerprint": fingerprint, "problem": problem}
 
 
 def _write(lake: Lake, partition: dict[str, str], labels: PartitionLabels) -> None:

@@ -25,12 +25,16 @@ DATASET_LABELS = "dataset_labels"  # partitioned by version
 SPLIT_REGISTRY = "split_registry"  # partitioned by group_by
 HARD_EXAMPLES = "hard_examples"
 HARD_EXAMPLE_BOXES = "hard_example_boxes"
+VIDEO_INDEX = "video_index"  # one lake-wide table: every partition's videos, hashes and signatures
+EVAL_ERRORS = "eval_errors"  # partitioned by evaluation (the evaluation key): every error of one evaluation
 
 # -- blob kinds (content-addressed, immutable) -------------------------------------------------------------
 VIDEO_BLOBS = "videos"
 FRAME_BLOBS = "frames"
 LABEL_BLOBS = "labels"
 CHECKPOINT_BLOBS = "checkpoints"
+ERROR_BLOBS = "errors"  # crop/overlay JPEGs of evaluation errors
+PREVIEW_BLOBS = "previews"  # full-size contact sheets and drawn queues that UI thumbnails point at
 
 PARQUET_FILE = "part-0.parquet"
 STAGING = "staging"
@@ -83,8 +87,26 @@ def checkpoint_record_key(fingerprint: str) -> str:
     return f"checkpoints/{fingerprint}.json"
 
 
+def environment_lock_key(lock_sha256: str) -> str:
+    """A training environment's distribution lock (`name==version` lines), stored once by its hash."""
+    return f"environments/{lock_sha256}.lock"
+
+
+def sweep_record_key(sweep_id: str) -> str:
+    return f"sweeps/{sweep_id}.json"
+
+
 def report_folder(checkpoint_sha256: str) -> str:
     return f"reports/{checkpoint_sha256[:16]}"
+
+
+def evaluation_folder(evaluation_key: str) -> str:
+    """One evaluation (checkpoint x test split x evaluation config): its report, plots and replays."""
+    return f"evaluations/{evaluation_key}"
+
+
+def evaluation_record_key(evaluation_key: str) -> str:
+    return f"{evaluation_folder(evaluation_key)}/eval.json"
 
 
 def mined_marker_key(scene: str, day: str) -> str:

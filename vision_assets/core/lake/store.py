@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterable, Mapping
@@ -19,15 +21,44 @@ import fsspec
 import pandas as pd
 from fsspec.implementations.local import LocalFileSystem
 
+from vision_assets.core.errors import VisionError
 from vision_assets.core.lake import keys
 from vision_assets.core.lake.atomic import HASH_CHUNK, atomic_path, atomic_write_bytes, sha256_bytes, sha256_file
+
+_CONTENT_ADDRESS = re.compile(r"[0-9a-f]{64}")
+
+
+def _storage_options(root: str) -> dict:
+    """S3 takes its endpoint from the standard AWS_ENDPOINT_URL (an S3-compatible store), and credentials from
+    boto's usual chain. Passed explicitly, the endpoint is part of fsspec's instance cache key, so a process that
+    is pointed at another endpoint never reuses a client of the old one."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    return {"endpoint_url": endpoint} if root.startswith(("s3://", "s3a://")) and endpoint else {}
+
+
+class MissingRecord(VisionError, FileNotFoundError):
+    """A JSON record the lake should hold and does not."""
+
+
+class CorruptRecord(VisionError, ValueError):
+    """A JSON record that does not parse."""
+
+
+class UnreadableTable(VisionError, ValueError):
+    """A Parquet partition file that cannot be read (truncated, not Parquet)."""
+
+    def __init__(self, key: str, error: Exception):
+        super().__init__(f"lake table {key}: unreadable ({type(error).__name__}: {' '.join(str(error).split())[:160]})")
+        self.key = key
 
 
 class Lake:
     def __init__(self, root: str):
         self.root = root.rstrip("/")
-        self.fs, self._base = fsspec.core.url_to_fs(self.root)
+        self.fs, self._base = fsspec.core.url_to_fs(self.root, **_storage_options(self.root))
         self.is_local = isinstance(self.fs, LocalFileSystem)
+        self.downloads = 0  # objects fetched into local caches by this instance (local_copy)
+        self.unreadable_tables: list[str] = []  # "<key>: <problem>" of partition files read_tables skipped
 
     # -- paths -------------------------------------------------------------------------------------
     def path(self, *parts: str) -> str:
@@ -48,16 +79,31 @@ class Lake:
         return key if key.startswith("/") or "://" in key else self.path(key)
 
     def local_copy(self, key: str, cache_dir: Path) -> Path:
-        """A local file for a lake key: itself on a local lake, a cached download from an object store.
-        Downloads land under a temporary name first, so a killed download is never mistaken for a cached file."""
+        """A local file for a lake key (for OpenCV, PyAV, Ultralytics): itself on a local lake, a cached download
+        from an object store. A content-addressed name (a sha256 in it) is its own cache key, so a second run
+        downloads nothing; any other key is cached under its own path and fetched again only when the object's
+        ETag changed. Downloads land under a temporary name first, so a killed one is never taken for a copy."""
         location = self.resolve(key)
         if self.is_local:
             return Path(location)
-        target = cache_dir / Path(location).name
-        if not target.exists():
-            with atomic_path(target) as tmp:
-                self.fs.get_file(location, str(tmp))
+        name = Path(location).name
+        if _CONTENT_ADDRESS.search(name):
+            target = cache_dir / name
+            if not target.exists():
+                self._download(location, target)
+            return target
+        target = cache_dir / "by_key" / key.strip("/")
+        tag_file = target.with_name(f".{target.name}.etag")
+        etag = str(self.fs.info(location).get("ETag", ""))
+        if not (target.exists() and tag_file.exists() and tag_file.read_text() == etag and etag):
+            self._download(location, target)
+            atomic_write_bytes(tag_file, etag.encode())
         return target
+
+    def _download(self, location: str, target: Path) -> None:
+        with atomic_path(target) as tmp:
+            self.fs.get_file(location, str(tmp))
+        self.downloads += 1
 
     def stage_file(self, source: Path, cache_dir: Path) -> tuple[Path, str]:
         """Copy a file to a private staging name while hashing it: the digest is of exactly the bytes staged,
@@ -112,8 +158,16 @@ class Lake:
         return self.write_bytes(relpath, json.dumps(payload, indent=2, sort_keys=True, default=str).encode())
 
     def read_json(self, relpath: str) -> object:
-        with self.fs.open(self.path(relpath), "rb") as handle:
-            return json.loads(handle.read())
+        """A JSON record by lake key; a missing or corrupt one is a one-line error naming the key."""
+        try:
+            with self.fs.open(self.path(relpath), "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            raise MissingRecord(f"lake record {relpath}: does not exist") from None
+        try:
+            return json.loads(data)
+        except (ValueError, RecursionError) as error:
+            raise CorruptRecord(f"lake record {relpath}: not valid JSON ({error})") from None
 
     # -- content-addressed blobs ---------------------------------------------------------------------
     @staticmethod
@@ -159,8 +213,11 @@ class Lake:
         relpath = self.table_relpath(table, partition)
         if not self.exists(relpath):
             return None
-        with self.fs.open(self.path(relpath), "rb") as handle:
-            return pd.read_parquet(handle)
+        try:
+            with self.fs.open(self.path(relpath), "rb") as handle:
+                return pd.read_parquet(handle)
+        except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError: truncated, not Parquet
+            raise UnreadableTable(relpath, error) from None
 
     def table_partitions(self, table: str) -> list[dict[str, str]]:
         """Partitions present in a hive-style table, found by listing (the lake is its own index)."""
@@ -174,7 +231,12 @@ class Lake:
     def read_tables(self, table: str, partitions: Iterable[Mapping[str, str]] | None = None) -> pd.DataFrame:
         frames = []
         for partition in partitions if partitions is not None else self.table_partitions(table):
-            df = self.read_table(table, partition)
+            try:
+                df = self.read_table(table, partition)
+            except UnreadableTable as error:  # one broken partition file never hides all the others
+                self.unreadable_tables.append(str(error))
+                logging.getLogger(__name__).warning("skipped: %s", error)
+                continue
             if df is not None and len(df):
                 frames.append(df.assign(**partition))
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

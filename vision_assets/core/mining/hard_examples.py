@@ -63,7 +63,7 @@ def queue_annotations(ranked_frames: pd.DataFrame, detections: pd.DataFrame, cha
 
 
 def write_labeling_queue(rows: pd.DataFrame, frames: pd.DataFrame, out_dir: Path, class_names: list[str], *,
-                         video_urls: dict[str, str] | None = None) -> dict[str, Path]:
+                         video_urls: dict[str, str] | None = None, videos: pd.DataFrame | None = None) -> dict[str, Path]:
     """Import files for the queued frames, by their path relative to out_dir:
 
     label_studio.json  one video task per video, the boxes as predictions
@@ -77,6 +77,8 @@ def write_labeling_queue(rows: pd.DataFrame, frames: pd.DataFrame, out_dir: Path
 
     rows: queue_annotations' output; frames: the queued sampled_frames rows (with width, height, image_path);
     class_names: the labels to declare (the taxonomy). video_urls: {video_sha256: URL Label Studio loads}.
+    videos: per video_sha256 its decoded frames_decoded and fps, where known: Label Studio's framesCount is then the
+    video's real frame count and each keyframe carries its time.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     # A champion trained on an older taxonomy may predict a class since dropped: declare it too, so the file
@@ -84,10 +86,11 @@ def write_labeling_queue(rows: pd.DataFrame, frames: pd.DataFrame, out_dir: Path
     labels = [*class_names, *sorted(set(rows["class_name"]) - set(class_names))]
     queued = frames.drop_duplicates(["video_sha256", "frame_index"]).sort_values(["video_sha256", "frame_index"])
     sizes = {v: (int(w), int(h)) for v, w, h in zip(queued["video_sha256"], queued["width"], queued["height"])}
+    counts, rates = _timing(videos, queued)
     files = {
         "label_studio.json": write_annotations(
             rows, "label_studio", out_dir / "label_studio.json", class_names=labels, image_size=sizes,
-            video_urls=video_urls, as_predictions=True, frames=queued),
+            video_urls=video_urls, frames_count=counts, fps=rates, as_predictions=True, frames=queued),
         # file_name: the JPEG the queue means, not a name that would have to be matched to one.
         "coco.json": write_annotations(rows, "coco", out_dir / "coco.json", class_names=labels, image_size=sizes,
                                        frames=queued.assign(file_name=queued["image_path"])),
@@ -100,3 +103,13 @@ def write_labeling_queue(rows: pd.DataFrame, frames: pd.DataFrame, out_dir: Path
         files[name] = write_annotations(video_rows, "cvat_images", out_dir / name, class_names=labels,
                                         image_size=sizes[video], frames=video_frames)
     return files
+
+
+def _timing(videos: pd.DataFrame | None, queued: pd.DataFrame) -> tuple[dict[str, int], dict[str, float]]:
+    if videos is None or videos.empty:
+        return {}, {}
+    last = queued.groupby("video_sha256")["frame_index"].max().to_dict()
+    counts = {v: max(int(n), int(last.get(v, -1)) + 1) for v, n in zip(videos["video_sha256"], videos["frames_decoded"])
+              if v in last and n > 0}
+    rates = {v: float(fps) for v, fps in zip(videos["video_sha256"], videos["fps"]) if v in last and fps > 0}
+    return counts, rates

@@ -1,13 +1,14 @@
 """Mining one scene x day with the champion, and the labelling queue it leaves in the lake.
 
-The queue folder is self-contained: the queued frames' JPEGs are copied beside the import files and the files
-name them relative to the folder, so a labelling tool (or datumaro) imports it wherever the folder is.
+The queue folder is self-contained for image tools: the queued frames' JPEGs are copied beside the import files and
+the files name them relative to the folder, so CVAT, a COCO tool (or datumaro) imports it wherever the folder is.
+Label Studio's video tasks name the video as a URL Label Studio serves (see video_urls).
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,8 @@ class MinedPartition:
 
 
 def mine_partition(lake: Lake, scene: str, day: str, weights: Path, champion_version: str, class_names: list[str], *,
-                   imgsz: int, top_k: int, min_score: float, work_dir: Path, device: str = "auto") -> MinedPartition:
+                   imgsz: int, top_k: int, min_score: float, work_dir: Path, device: str = "auto",
+                   media_base_url: str | None = None) -> MinedPartition:
     partition = {"scene": scene, "day": day}
     frames = lake.read_table(keys.SAMPLED_FRAMES, partition)
     if frames is None or frames.empty:  # e.g. every video of the partition was quarantined: an answer too
@@ -46,7 +48,8 @@ def mine_partition(lake: Lake, scene: str, day: str, weights: Path, champion_ver
     videos = lake.read_table(keys.RAW_VIDEOS, partition)
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
         queued = _copy_queue_images(lake, ranked, Path(tmp))
-        files = write_labeling_queue(boxes, queued, Path(tmp), class_names, video_urls=video_urls(lake, videos, folder))
+        files = write_labeling_queue(boxes, queued, Path(tmp), class_names,
+                                     video_urls=video_urls(lake, videos, media_base_url), videos=_timing(videos))
         files.update({f"{QUEUE_IMAGES}/{Path(p).name}": Path(tmp) / p for p in queued["image_path"]})
         published = publish_queue(lake, folder, files)
     # The marker last: a partition whose export failed is mined again.
@@ -79,16 +82,34 @@ def _copy_queue_images(lake: Lake, ranked: pd.DataFrame, out_dir: Path) -> pd.Da
     return ranked.assign(image_path=relative)
 
 
-def video_urls(lake: Lake, videos: pd.DataFrame | None, queue_folder: str) -> dict[str, str]:
-    """Per video, the file its frames were sampled from, as Label Studio loads it: relative to the queue folder on
-    a local lake (the folder and the lake move together), the object's URI on an object store. Frame numbers in
-    the queue refer to that file."""
+LOCAL_FILES_URL = "/data/local-files/?d="  # Label Studio's local-files serving, relative to its document root
+
+
+def video_urls(lake: Lake, videos: pd.DataFrame | None, media_base_url: str | None = None) -> dict[str, str]:
+    """Per video, the file its frames were sampled from as a URL Label Studio loads (frame numbers in the queue
+    refer to that file): under media_base_url when given (a web server or bucket URL in front of the lake), else on
+    a local lake Label Studio's local-files URL of the lake key (start Label Studio with
+    LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true and LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=<lake root>), and on
+    an object store the object's URI (served through Label Studio's cloud storage)."""
     urls = {}
     for video in [] if videos is None else videos.to_dict("records"):
-        source = lake.resolve(sampling_source(video))
-        urls[video["video_sha256"]] = (os.path.relpath(source, lake.path(queue_folder)) if lake.is_local
-                                       else lake.fs.unstrip_protocol(source))
+        key = sampling_source(video)
+        if media_base_url:
+            urls[video["video_sha256"]] = f"{media_base_url.rstrip('/')}/{urllib.parse.quote(key)}"
+        elif lake.is_local:
+            urls[video["video_sha256"]] = LOCAL_FILES_URL + urllib.parse.quote(key, safe="/")
+        else:
+            urls[video["video_sha256"]] = lake.fs.unstrip_protocol(lake.resolve(key))
     return urls
+
+
+def _timing(videos: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Per video, the real decoded frame count and fps of the file the queue's frame numbers refer to; a normalised
+    copy may have another rate, so its timing is left to the tool."""
+    if videos is None or videos.empty:
+        return None
+    original = videos["normalised_path"].fillna("").eq("") if "normalised_path" in videos else True
+    return videos.loc[original, ["video_sha256", "frames_decoded", "fps", "source_name"]]
 
 
 def publish_queue(lake: Lake, folder: str, files: dict[str, Path]) -> dict[str, str]:

@@ -9,12 +9,33 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+from vision_assets.core.errors import VisionError
+
 # The registered model every deployment trains into unless configured otherwise; here, not in the Dagster
 # resource, so the command line and the core agree on it without importing Dagster.
 DEFAULT_MODEL_NAME = "vision_assets_detector"
 CHAMPION = "champion"
+# A candidate the gate refused: kept at hand for a person to compare or override (`vision-assets promote`).
+CHALLENGER = "challenger"
 # Set on each version that becomes champion, so a rollback knows what it replaced.
 PREVIOUS_CHAMPION_TAG = "previous_champion"
+# MLflow's answers when a model, version or alias simply does not exist (as opposed to the server failing).
+_NOT_FOUND = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"})
+
+
+class RegistryError(VisionError, LookupError):
+    """A registry request that cannot be served as asked: an unknown version, no versions yet. One line for users."""
+
+
+class RegistryUnavailable(VisionError, RuntimeError):
+    """The registry could not be asked at all (server down, database unreachable): never read as "no champion"."""
+
+
+def _unavailable(what: str, error: Exception) -> RegistryUnavailable:
+    from vision_assets.core.registry.redact import redact
+
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return RegistryUnavailable(redact(f"MLflow registry unreachable while {what}: {first[:300]}"))
 
 
 class ModelRegistry:
@@ -25,9 +46,26 @@ class ModelRegistry:
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         logging.getLogger("mlflow").setLevel(logging.WARNING)
         logging.getLogger("alembic").setLevel(logging.WARNING)
-        from mlflow import MlflowClient
+        for logger in ("mlflow", "urllib3"):
+            if not any(isinstance(f, _RedactingFilter) for f in logging.getLogger(logger).filters):
+                logging.getLogger(logger).addFilter(_RedactingFilter())
+        self._client = None
 
-        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    @property
+    def client(self):
+        """MLflow's client, made on first use: making it creates a SQLite database, which reads must not."""
+        if self._client is None:
+            from mlflow import MlflowClient
+
+            self._client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        return self._client
+
+    def store_exists(self) -> bool:
+        """False for a SQLite registry whose file was never created: reading commands then report "nothing yet"
+        instead of creating the database."""
+        if self.tracking_uri.startswith("sqlite:///"):
+            return Path(self.tracking_uri.removeprefix("sqlite:///").split("?", 1)[0]).exists()
+        return True
 
     def experiment_id(self) -> str:
         location = f"{self.artifact_root}/{self.experiment}"
@@ -84,9 +122,70 @@ class ModelRegistry:
 
     # -- registry --------------------------------------------------------------------------------------
     def find_version(self, name: str, tag: str, value: str):
-        self._ensure_model(name)
-        found = self.client.search_model_versions(f"name='{name}' and tags.{tag}='{value}'")
+        """The version tagged tag=value, or None; reads only (a missing registered model is not created)."""
+        from mlflow.exceptions import MlflowException
+
+        if not self.store_exists():
+            return None
+        try:
+            found = self.client.search_model_versions(f"name='{name}' and tags.{tag}='{value}'")
+        except MlflowException as error:
+            if error.error_code in _NOT_FOUND:
+                return None
+            raise _unavailable(f"searching {name}", error) from error
         return found[0] if found else None
+
+    def get_version(self, name: str, version: str):
+        """The model version, or RegistryError naming what is wrong (not a number, unknown, no versions)."""
+        from mlflow.exceptions import MlflowException
+
+        if not str(version).isdigit():
+            raise RegistryError(f"model version {version!r} is not a version number (e.g. 3)")
+        if not self.store_exists():
+            raise RegistryError(f"model {name} has no versions yet: train one first")
+        try:
+            return self.client.get_model_version(name, str(version))
+        except MlflowException as error:
+            if error.error_code not in _NOT_FOUND:
+                raise _unavailable(f"reading {name} v{version}", error) from error
+            known = self.versions(name)
+            if not known:
+                raise RegistryError(f"model {name} has no versions yet: train one first") from None
+            raise RegistryError(f"model {name} has no version {version} (versions: "
+                                f"{', '.join(known)})") from None
+
+    def versions(self, name: str) -> list[str]:
+        return [str(v.version) for v in self.all_versions(name)]
+
+    def all_versions(self, name: str) -> list:
+        """Every version of the model, oldest first; empty when the model does not exist."""
+        from mlflow.exceptions import MlflowException
+
+        if not self.store_exists():
+            return []
+        try:
+            found = self.client.search_model_versions(f"name='{name}'")
+        except MlflowException as error:
+            if error.error_code in _NOT_FOUND:
+                return []
+            raise _unavailable(f"listing {name}", error) from error
+        return sorted(found, key=lambda v: int(v.version))
+
+    def aliases(self, name: str) -> dict[str, str]:
+        """{alias: version} of the registered model; empty when it does not exist."""
+        from mlflow.exceptions import MlflowException
+
+        if not self.store_exists():
+            return {}
+        try:
+            return {k: str(v) for k, v in self.client.get_registered_model(name).aliases.items()}
+        except MlflowException as error:
+            if error.error_code in _NOT_FOUND:
+                return {}
+            raise _unavailable(f"reading {name}'s aliases", error) from error
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        self.client.set_registered_model_alias(name, alias, str(version))
 
     def register(self, name: str, run_id: str, artifact_path: str, tags: dict[str, str], description: str = ""):
         self._ensure_model(name)
@@ -94,14 +193,26 @@ class ModelRegistry:
                                                 tags={k: str(v) for k, v in tags.items()}, description=description)
 
     def champion(self, name: str):
+        """The champion version; None when the model or the alias does not exist, RegistryUnavailable when the
+        registry cannot be asked (so an outage never reads as "no champion yet")."""
+        return self.by_alias(name, CHAMPION)
+
+    def by_alias(self, name: str, alias: str):
         from mlflow.exceptions import MlflowException
 
-        try:
-            return self.client.get_model_version_by_alias(name, CHAMPION)
-        except MlflowException:
+        if not self.store_exists():
             return None
+        try:
+            return self.client.get_model_version_by_alias(name, alias)
+        except MlflowException as error:
+            if error.error_code in _NOT_FOUND:
+                return None
+            raise _unavailable(f"reading {name}@{alias}", error) from error
+        except Exception as error:  # a driver error below MLflow (database file unreadable, connection reset)
+            raise _unavailable(f"reading {name}@{alias}", error) from error
 
     def promote(self, name: str, version: str) -> None:
+        self.get_version(name, version)  # a clear error for an unknown version, before any alias moves
         current = self.champion(name)
         if current is not None and str(current.version) == str(version):
             return
@@ -113,10 +224,10 @@ class ModelRegistry:
         """Give the champion alias back to the version the current champion replaced."""
         current = self.champion(name)
         if current is None:
-            raise LookupError(f"model {name!r} has no {CHAMPION}")
+            raise RegistryError(f"model {name!r} has no {CHAMPION}")
         previous = current.tags.get(PREVIOUS_CHAMPION_TAG)
         if not previous:
-            raise LookupError(f"{name} v{current.version} replaced no earlier champion: nothing to roll back to")
+            raise RegistryError(f"{name} v{current.version} replaced no earlier champion: nothing to roll back to")
         self.client.set_registered_model_alias(name, CHAMPION, previous)
         self.client.set_model_version_tag(name, str(current.version), "rolled_back", "true")
         return previous
@@ -159,6 +270,16 @@ class ModelRegistry:
             self.client.get_registered_model(name)
         except MlflowException:
             self.client.create_registered_model(name, description="Object detector trained by vision_assets")
+
+
+class _RedactingFilter(logging.Filter):
+    """Log records of MLflow and its HTTP client with URI credentials and secret values masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from vision_assets.core.registry.redact import redact
+
+        record.msg, record.args = redact(record.getMessage()), ()
+        return True
 
 
 def _moved(uri: str) -> bool:

@@ -34,6 +34,8 @@ def lake_counts(lake: Lake) -> dict:
 
 def model_entries(registry: ModelRegistry, model_name: str, dataset_version: str) -> dict:
     """{"model": the version trained on dataset_version, "champion": the champion}, leaving out either if none."""
+    if not registry.store_exists():  # reading never creates the registry's database
+        return {}
     champion = registry.champion(model_name)
     latest = registry.find_version(model_name, "dataset_version", dataset_version)
     entries = {}

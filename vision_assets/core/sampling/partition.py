@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from vision_assets.core.lake import Lake
+from vision_assets.core.registry.forgotten import forgotten_videos
 from vision_assets.core.sampling.sampler import KeptFrame, Transform, sample_video_file
 from vision_assets.core.sampling.strategies import SamplingStrategy
 
@@ -75,7 +76,8 @@ def sample_partition(lake: Lake, videos: pd.DataFrame, plan: SamplingPlan, cache
     Returns the frame table and stats: per_video (by video_sha256: outcome, reason, frames_decoded, kept,
     near_duplicates_dropped) and the totals.
     """
-    records = videos.to_dict("records")
+    forgotten = forgotten_videos(lake)  # a rerun of an old partition never brings a forgotten video's frames back
+    records = [v for v in videos.to_dict("records") if v["video_sha256"] not in forgotten]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         results = list(pool.map(lambda video: sample_video(lake, video, plan, cache_dir), records))
     rows = [row for video_rows, _ in results for row in video_rows]

@@ -6,10 +6,10 @@ its signature lets later copies of the same footage be recognised whatever their
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from vision_assets.core.input_files import InputLimits, InputRefused, load_json_bounded
 from vision_assets.core.video.decode import UnreadableVideo, VideoSource, describe_error
 from vision_assets.core.video.phash import perceptual_hash, signature_to_hex
 
@@ -73,12 +73,17 @@ def _signature_points(marks: list[tuple[float, int]], duration_s: float) -> list
 
 def read_sidecar(video_path: Path) -> dict:
     """The JSON object in ``<video>.json`` beside the video, {} without one; a broken sidecar does not raise but
-    comes back as {"sidecar_error": reason}, so the caller can refuse that one file with the reason."""
+    comes back as {"sidecar_error": reason}, so the caller can refuse that one file with the reason. Read as the
+    landing scan reads it: a regular file within the size and depth limits (a FIFO or a deep nest is refused).
+    Ingest itself takes the sidecar the scan validated (core/ingest/sidecar.py)."""
     sidecar = video_path.with_suffix(".json")
-    if not sidecar.exists():
+    if not sidecar.exists() and not sidecar.is_symlink():
         return {}
+    limits = InputLimits.from_env()
+    if sidecar.is_symlink():
+        return {"sidecar_error": f"{sidecar.name}: is a symbolic link (sidecars are read only where they lie)"}
     try:
-        payload = json.loads(sidecar.read_text())
-    except (OSError, ValueError) as error:
-        return {"sidecar_error": f"{sidecar.name}: {error}"}
+        payload = load_json_bounded(sidecar, limits.max_label_bytes, limits.max_json_depth)
+    except InputRefused as error:
+        return {"sidecar_error": f"{sidecar.name}: {str(error).removeprefix(f'{sidecar}: ')}"}
     return payload if isinstance(payload, dict) else {"sidecar_error": f"{sidecar.name}: not a JSON object"}

@@ -4,6 +4,10 @@ Frame of an image: its explicit `frame_index`/`frame_id` field, else the file na
 A track id is read from the annotation's `track_id` (video COCO variants) or `attributes.track_id` (CVAT's COCO).
 The annotation's `attributes` object (CVAT's COCO flavour) holds the row's other attributes, and `occluded` and
 `annotator` where the writer put them.
+
+The source's own ids and geometry are kept, so COCO written from COCO is the same dataset: the annotation id is
+source_id, the category id class_id, and the row's attributes keep the image id (`coco_image_id`) and the mask
+(`coco_segmentation`, polygons or RLE as the file has them); results files keyed to the source ids still match.
 """
 
 from __future__ import annotations
@@ -66,13 +70,16 @@ def _row(path: Path, ann, images: dict, categories: dict) -> dict:
     if image is None:
         raise AnnotationFormatError(f"{where}: image_id {ann.get('image_id')!r} is not in 'images'")
     bbox = ann.get("bbox")
-    if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, int | float) for v in bbox)):
-        raise AnnotationFormatError(f"{where}: bbox must be [x, y, width, height] numbers, got {bbox!r}")
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_number(v) for v in bbox)):
+        raise AnnotationFormatError(f"{where}: bbox must be [x, y, width, height] numbers, got {str(bbox)[:80]}")
     x1, y1, x2, y2 = xywh_to_xyxy(*(float(v) for v in bbox))
     extra = ann.get("attributes") if isinstance(ann.get("attributes"), dict) else {}
     track = ann.get("track_id", extra.get("track_id"))
     category = ann.get("category_id")
     area = ann.get("area")
+    for name, value in (("category_id", category), ("track_id", track), ("area", area)):
+        if isinstance(value, bool):  # JSON true is not the number 1: a writer that meant a number wrote something else
+            raise AnnotationFormatError(f"{where}: {name} must be a number, got {json.dumps(value)}")
     return {
         "frame_index": _frame(where, image),
         "class_name": categories.get(category, ""),
@@ -88,15 +95,24 @@ def _row(path: Path, ann, images: dict, categories: dict) -> dict:
     }
 
 
+# Attributes that keep what COCO has beyond a box, so that the writer gives it back.
+KEPT_IMAGE_ID = "coco_image_id"
+KEPT_SEGMENTATION = "coco_segmentation"
 # Keys of an annotation's `attributes` that are columns of the table, not attributes.
 _IN_COLUMNS = ("track_id", "occluded", "annotator")
 # Attributes the reader derives from the annotation's own fields (iscrowd, score) or its mask and image
 # (segmentation, video), so the writer does not repeat them in `attributes`.
-_DERIVED = ("iscrowd", "score", "segmentation", "video")
+_DERIVED = ("iscrowd", "score", "segmentation", "video", KEPT_IMAGE_ID, KEPT_SEGMENTATION)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _frame(where: str, image: dict) -> int:
     for key in ("frame_index", "frame_id"):
+        if isinstance(image.get(key), bool):
+            raise AnnotationFormatError(f"{where}: image {key} must be a number, got {json.dumps(image[key])}")
         if isinstance(image.get(key), int | float):
             return int(image[key])
     from_name = frame_from_name(str(image.get("file_name", "")))
@@ -114,6 +130,9 @@ def _attributes(ann: dict, image: dict, extra: dict) -> dict:
     if seg:
         # Boxes are what this table holds; the mask's presence and kind tell QC and users what else the file has.
         attrs["segmentation"] = "rle" if isinstance(seg, dict) else "polygon"
+        attrs[KEPT_SEGMENTATION] = seg
+    if isinstance(image.get("id"), int) and not isinstance(image.get("id"), bool):
+        attrs[KEPT_IMAGE_ID] = image["id"]
     if "score" in ann:
         attrs["score"] = ann["score"]
     video = image.get("video", image.get("video_name"))
@@ -131,7 +150,9 @@ def write_coco(
     frames: pd.DataFrame | None = None,
 ) -> Path:
     """One image per (video, frame) with explicit `frame_index` and `video` (the video_sha256) fields; category ids
-    1..N follow class_names; ids follow a row order that ignores the input's order.
+    1..N follow class_names; ids follow a row order that ignores the input's order. Rows read from COCO keep their
+    source's annotation, image and category ids and their segmentation (see the module's docstring) where those
+    are consistent; new images and classes get ids above the kept ones.
 
     `area` is the declared_area when the row has one, else the box area; `iscrowd` and `score` come from the row's
     attributes; its other attributes, `occluded` and its annotator go into the annotation's `attributes` object.
@@ -141,7 +162,8 @@ def write_coco(
     """
     rows = writing_order(df)
     names = class_list(rows, class_names, "COCO")
-    category_id = {name: i + 1 for i, name in enumerate(names)}
+    values_of = [attribute_values(a) for a in rows["attributes"]]
+    category_id = _kept_category_ids(rows, names)
 
     # The first row of each (video, frame) names its image; a frame without rows gets the name of its number.
     firsts = rows.drop_duplicates(["video_sha256", "frame_index"])
@@ -155,28 +177,31 @@ def write_coco(
         keys = zip(frames["video_sha256"], frames["frame_index"].map(int))
         file_names.update(zip(keys, frames["file_name"].map(str)))
 
-    images, image_id = [], {}
+    images, image_id = [], _kept_image_ids(rows, values_of)
+    next_image = max(image_id.values(), default=0) + 1
     for video, frame in sorted(file_names):
-        image = {"id": len(images) + 1, "file_name": file_names[video, frame], "frame_index": frame}
+        if (video, frame) not in image_id:
+            image_id[(video, frame)], next_image = next_image, next_image + 1
+        image = {"id": image_id[(video, frame)], "file_name": file_names[video, frame], "frame_index": frame}
         if video:
             image["video"] = video
         size = per_video(image_size, video)
         if size is not None:
             image["width"], image["height"] = int(size[0]), int(size[1])
         images.append(image)
-        image_id[(video, frame)] = image["id"]
+    annotation_ids = _kept_annotation_ids(rows)
 
     annotations = []
     columns = ["video_sha256", "frame_index", "class_name", "x1", "y1", "x2", "y2", "track_id", "occluded",
-               "attributes", "annotator", "declared_area"]
-    for i, (video, frame, name, x1, y1, x2, y2, track, occluded, attributes, who, area) in enumerate(
+               "annotator", "declared_area"]
+    for i, (video, frame, name, x1, y1, x2, y2, track, occluded, who, area) in enumerate(
         zip(*(rows[c].tolist() for c in columns))
     ):
         x, y, w, h = xyxy_to_xywh(x1, y1, x2, y2)
-        values = attribute_values(attributes)
-        ann = {"id": i + 1, "image_id": image_id[(video, frame)], "category_id": category_id[name],
+        values = values_of[i]
+        ann = {"id": annotation_ids[i], "image_id": image_id[(video, frame)], "category_id": category_id[name],
                "bbox": [x, y, w, h], "area": w * h if math.isnan(area) else area,
-               "iscrowd": _iscrowd(values.get("iscrowd")), "segmentation": []}
+               "iscrowd": _iscrowd(values.get("iscrowd")), "segmentation": values.get(KEPT_SEGMENTATION) or []}
         if "score" in values:
             ann["score"] = values["score"]
         if track >= 0:
@@ -194,6 +219,41 @@ def write_coco(
     dest = Path(dest)
     dest.write_text(json.dumps({"images": images, "annotations": annotations, "categories": categories}, indent=1))
     return dest
+
+
+def _from_coco(rows: pd.DataFrame) -> bool:
+    return len(rows) > 0 and bool((rows["source_format"] == "coco").all())
+
+
+def _kept_category_ids(rows: pd.DataFrame, names: list[str]) -> dict[str, int]:
+    """The source's category ids when the rows came from COCO and name each class with one id; else 1..N."""
+    kept = rows.groupby("class_name")["class_id"].agg(["min", "max"]) if _from_coco(rows) else None
+    if kept is None or (kept["min"] != kept["max"]).any() or (kept["min"] < 0).any() or not kept["min"].is_unique:
+        return {name: i + 1 for i, name in enumerate(names)}
+    ids = {name: int(v) for name, v in kept["min"].items()}
+    for name in names:
+        if name not in ids:
+            ids[name] = max(ids.values()) + 1
+    return ids
+
+
+def _kept_image_ids(rows: pd.DataFrame, values: list[dict]) -> dict[tuple[str, int], int]:
+    """(video, frame) -> the source's image id, when every row has one and frames and ids pair one to one."""
+    if not _from_coco(rows) or any(not isinstance(v.get(KEPT_IMAGE_ID), int) for v in values):
+        return {}
+    pairs = set(zip(rows["video_sha256"], rows["frame_index"].tolist(), (v[KEPT_IMAGE_ID] for v in values)))
+    by_frame = {(video, frame): image for video, frame, image in pairs}
+    if len(by_frame) != len(pairs) or len(set(by_frame.values())) != len(by_frame):
+        return {}
+    return by_frame
+
+
+def _kept_annotation_ids(rows: pd.DataFrame) -> list[int]:
+    """The source's annotation ids when the rows came from COCO with unique integer ids; else 1..N."""
+    ids = rows["source_id"].tolist()
+    if _from_coco(rows) and all(i.isdigit() for i in ids) and len(set(ids)) == len(ids):
+        return [int(i) for i in ids]
+    return list(range(1, len(rows) + 1))
 
 
 def _iscrowd(value) -> int:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from pathlib import Path
 
 import pandas as pd
 
+from vision_assets.core.errors import VisionError
+from vision_assets.core.input_files import InputLimits, InputRefused, kind_of, load_json_bounded, read_bytes_bounded
 from vision_assets.core.labels.schema import ANNOTATION_COLUMNS, ANNOTATION_DEFAULTS, ANNOTATION_DTYPES
 
 BOX = ["x1", "y1", "x2", "y2"]
@@ -18,7 +22,7 @@ IMAGE_SIZES = "image_sizes"
 _TRAILING_DIGITS = re.compile(r"(\d+)$")
 
 
-class AnnotationFormatError(ValueError):
+class AnnotationFormatError(VisionError, ValueError):
     """The file is not a supported annotation format, or is malformed."""
 
 
@@ -61,11 +65,43 @@ def attribute_values(text: str) -> dict:
 
 
 def load_json(path: Path):
+    """A label JSON file, refused (AnnotationFormatError) when it is not a regular file, too big or too deep."""
+    limits = InputLimits.from_env()
     try:
-        with path.open("rb") as fh:
-            return json.load(fh)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise AnnotationFormatError(f"{path}: not valid JSON ({exc})") from exc
+        return load_json_bounded(path, limits.max_label_bytes, limits.max_json_depth)
+    except InputRefused as exc:
+        raise AnnotationFormatError(str(exc)) from exc
+
+
+def read_label_bytes(path: Path) -> bytes:
+    """A label file's bytes: a regular file within the label size limit (a FIFO or a huge file is refused)."""
+    try:
+        return read_bytes_bounded(path, InputLimits.from_env().max_label_bytes)
+    except InputRefused as exc:
+        raise AnnotationFormatError(str(exc)) from exc
+
+
+def check_label_path(path: Path) -> None:
+    """A folder (a YOLO set, whose files are checked as they are read) or a regular file within the label size
+    limit; anything else (a FIFO would block the reader forever) is refused before it is opened."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise AnnotationFormatError(f"{path}: cannot read annotation file ({exc.strerror or exc})") from exc
+    if stat.S_ISDIR(info.st_mode):
+        return
+    if not stat.S_ISREG(info.st_mode):
+        raise AnnotationFormatError(f"{path}: is {kind_of(info.st_mode)}, not a regular file")
+    limit = InputLimits.from_env().max_label_bytes
+    if info.st_size > limit:
+        raise AnnotationFormatError(f"{path}: is {info.st_size:,} bytes, over the label file limit of {limit:,} bytes")
+
+
+def read_label_text(path: Path) -> str:
+    try:
+        return read_label_bytes(path).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise AnnotationFormatError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from exc
 
 
 def per_video(value, video: str):

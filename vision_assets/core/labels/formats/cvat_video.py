@@ -1,7 +1,9 @@
 """CVAT for video 1.1 XML: <track>s of keyframed <box>es, interpolated between keyframes, hidden while `outside`.
 
-Rotated boxes are read as their unrotated xtl/ytl/xbr/ybr; only <box> tracks yield rows (points, polylines and
-polygons are skipped).
+Rotated boxes are read as their unrotated xtl/ytl/xbr/ybr; only <box> tracks yield rows. The table holds boxes, so
+tracks of other shapes (points, polylines, polygons) are kept as they are, with the task's start_frame, stop_frame
+and frame_filter, in df.attrs[CVAT_VIDEO]; the writer puts them back, so CVAT for video written from CVAT for video
+keeps them.
 
 As in CVAT, a keyframe's attribute values carry forward to later keyframes that do not set them; an empty value
 ends the carried one. The writer therefore writes every attribute the track uses on each keyframe, empty where the
@@ -46,6 +48,8 @@ from vision_assets.core.labels.formats.cvat_xml import (
 # CVAT for video has no box without a track (CVAT itself exports such shapes as one-frame tracks). Our writer marks
 # those tracks so that reading the file back gives track_id -1 again; CVAT ignores the extra XML attribute.
 UNTRACKED_MARK = "untracked"
+# df.attrs key: {"start_frame", "stop_frame", "frame_filter": text as the file has it, "other_tracks": [XML text]}.
+CVAT_VIDEO = "cvat_video"
 
 
 def read_cvat_video(path: Path, *, image_size: tuple[int, int] | None = None, data: Any = None) -> pd.DataFrame:
@@ -65,6 +69,10 @@ def read_cvat_video(path: Path, *, image_size: tuple[int, int] | None = None, da
     size = root.find(".//original_size")
     size = None if size is None else declared_size(size.findtext("width"), size.findtext("height"))
     df.attrs[IMAGE_SIZES] = {"": size} if size else {}
+    df.attrs[CVAT_VIDEO] = {
+        **{key: (root.findtext(f"meta//{key}") or "").strip() for key in ("start_frame", "stop_frame", "frame_filter")},
+        "other_tracks": [ET.tostring(t, encoding="unicode").strip() for t in tracks if t.find("box") is None],
+    }
     return df
 
 
@@ -155,6 +163,7 @@ def write_cvat_video(
     class_names: list[str] | None = None,
     image_size: tuple[int, int] | None = None,
     frames_count: int | None = None,
+    source: dict | None = None,
 ) -> Path:
     """One <track> per track_id with a keyframe at every row; a track is set `outside` on the frame after each of
     its boxes that the next box does not directly follow, so nothing is interpolated across gaps or past the end.
@@ -164,8 +173,13 @@ def write_cvat_video(
     own exporter, no `outside` keyframe is written past it (there is nothing left to hide). Rows on frames the video
     does not have (frame_index >= frames_count) are refused, as are rows of several annotators (the file names one,
     the task's assignee).
+
+    source (default: df.attrs[CVAT_VIDEO], what the reader found) gives back the source file's start_frame,
+    stop_frame and frame_filter and its tracks of other shapes (points, polylines, polygons), verbatim.
     """
     one_video(df, "CVAT for video")
+    source = df.attrs.get(CVAT_VIDEO) if source is None else source
+    source = source or {}
     rows = writing_order(df)
     who = single_annotator(rows, "CVAT for video")
     _check_tracks(rows)
@@ -178,22 +192,36 @@ def write_cvat_video(
                 f"{int(frames_count) - 1}): CVAT would drop them"
             )
         stop = int(frames_count) - 1
+    elif source.get("stop_frame"):
+        stop = int(source["stop_frame"])
     else:
         stop = int(rows["frame_index"].max()) if len(rows) else 0
-    root = new_document("interpolation", class_list(rows, class_names, "CVAT for video"),
-                        {"start_frame": "0", "stop_frame": str(stop), "frame_filter": ""}, who)
+    others = [ET.fromstring(text) for text in source.get("other_tracks") or []]
+    labels = class_list(rows, class_names, "CVAT for video")
+    labels += sorted({t.get("label", "") for t in others} - set(labels) - {""})
+    step = _step(source.get("frame_filter") or "")
+    root = new_document("interpolation", labels, {"start_frame": source.get("start_frame") or "0",
+                                                  "stop_frame": str(stop),
+                                                  "frame_filter": source.get("frame_filter") or ""}, who)
     if image_size is not None:
         size = ET.SubElement(root.find("meta/task"), "original_size")
         ET.SubElement(size, "width").text, ET.SubElement(size, "height").text = str(image_size[0]), str(image_size[1])
 
     tracked = rows[rows["track_id"] >= 0]
     for track_id, track_rows in tracked.groupby("track_id", sort=True):
-        _add_track(root, int(track_id), track_rows, stop, untracked=False)
-    next_id = int(tracked["track_id"].max()) + 1 if len(tracked) else 0
+        _add_track(root, int(track_id), track_rows, stop, untracked=False, step=step)
+    other_ids = [int(t.get("id")) for t in others if (t.get("id") or "").isdigit()]
+    next_id = max([int(tracked["track_id"].max()) if len(tracked) else -1, *other_ids]) + 1
     untracked = rows[rows["track_id"] < 0]
     for i in range(len(untracked)):
-        _add_track(root, next_id + i, untracked.iloc[[i]], stop, untracked=True)
+        _add_track(root, next_id + i, untracked.iloc[[i]], stop, untracked=True, step=step)
+    root.extend(others)
     return save(root, dest)
+
+
+def _step(frame_filter: str) -> int:
+    m = re.fullmatch(r"step\s*=\s*(\d+)", frame_filter.strip())
+    return int(m.group(1)) if m and int(m.group(1)) >= 1 else 1
 
 
 def _check_tracks(rows: pd.DataFrame) -> None:
@@ -207,7 +235,8 @@ def _check_tracks(rows: pd.DataFrame) -> None:
         raise ValueError(f"a track has one class; track {classes[classes > 1].index[0]} has several")
 
 
-def _add_track(root: ET.Element, xml_id: int, track_rows: pd.DataFrame, stop: int, untracked: bool) -> None:
+def _add_track(root: ET.Element, xml_id: int, track_rows: pd.DataFrame, stop: int, untracked: bool,
+               step: int = 1) -> None:
     track = ET.SubElement(root, "track", id=str(xml_id), label=str(track_rows["class_name"].iloc[0]))
     if untracked:
         track.set(UNTRACKED_MARK, "1")
@@ -220,7 +249,8 @@ def _add_track(root: ET.Element, xml_id: int, track_rows: pd.DataFrame, stop: in
         box = ET.SubElement(track, "box", frame=str(row.frame_index), outside="0", occluded=str(int(row.occluded)),
                             keyframe="1", **corners, z_order="0")
         add_attribute_elements(box, values[i], names)
-        followed = i + 1 < len(frames) and frames[i + 1] == row.frame_index + 1
+        # Under a frame filter step=K the next shown frame is K on: a box there follows on.
+        followed = i + 1 < len(frames) and frames[i + 1] == row.frame_index + step
         if not followed and row.frame_index + 1 <= stop:
             ET.SubElement(track, "box", frame=str(row.frame_index + 1), outside="1", occluded="0", keyframe="1",
                           **corners, z_order="0")

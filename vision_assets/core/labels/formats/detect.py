@@ -55,7 +55,8 @@ def detect_and_load(path: Path) -> tuple[str, Any]:
         return "yolo", None
     raise AnnotationFormatError(
         f"{path}: unrecognised annotation format (not CVAT XML, COCO or Label Studio JSON, MOTChallenge "
-        f"'frame,id,x,y,w,h,...' or YOLO 'class cx cy w h' lines); first line: {first_line[:80]!r}"
+        f"'frame,id,x,y,w,h,...' or YOLO 'class cx cy w h' lines; the first line, {len(first_line)} bytes, is "
+        "neither)"
     )
 
 

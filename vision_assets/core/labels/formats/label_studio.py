@@ -6,7 +6,9 @@ interpolated linearly to the next keyframe, and the last enabled keyframe holds 
 (value.framesCount). A keyframe with enabled false ends the span after its own frame. Only human annotations are
 read: predictions are a model's suggestions, not labels.
 
-The annotator is the annotation's completed_by (its email, username or id). Label Studio has no occlusion flag:
+The annotator is the annotation's completed_by (its email, username or id), else the annotator a region's meta
+names ("annotator: <name>" in meta.text, where our writer puts it: Label Studio refuses a completed_by that is not one
+of its own users, and keeps region meta as written and shows it to the labeller). Label Studio has no occlusion flag:
 a keyframe item may carry "occluded": true (our writer's), which holds for the frames its span covers.
 """
 
@@ -23,10 +25,12 @@ import pandas as pd
 from vision_assets.core.geometry import xywh_to_xyxy, xyxy_to_xywh
 from vision_assets.core.labels.formats.common import (
     BOX,
+    IMAGE_SIZES,
     AnnotationFormatError,
     ImageSize,
     attributes_text,
     class_list,
+    declared_size,
     empty_table,
     frame_keys,
     load_json,
@@ -62,7 +66,25 @@ def read_label_studio(path: Path, *, image_size: tuple[int, int] | None = None, 
     parts = [p for p in parts if len(p)]
     if not parts:
         return empty_table().assign(source_format="label_studio")
-    return pd.concat(parts, ignore_index=True).assign(source_file=path.name, source_format="label_studio")
+    df = pd.concat(parts, ignore_index=True).assign(source_file=path.name, source_format="label_studio")
+    declared = {declared_size(*_declared_dimensions(r)) for t in tasks for a in _annotations(t) for r in a}
+    if len(declared) == 1 and None not in declared:  # rows name no image: one size holds for all, or none is said
+        df.attrs[IMAGE_SIZES] = {"": declared.pop()}
+    return df
+
+
+def _annotations(task: dict) -> list[list]:
+    """The results of each human annotation of a task (the ones read), for what they declare."""
+    entries = task.get("annotations") or task.get("completions") or []
+    return [[r for r in e.get("result") or [] if isinstance(r, dict)
+             and str(r.get("type", "")).lower() == "videorectangle"]
+            for e in entries if isinstance(e, dict) and not e.get("was_cancelled")]
+
+
+def _declared_dimensions(result: dict) -> tuple:
+    value = result.get("value") if isinstance(result.get("value"), dict) else {}
+    return (result.get("original_width", value.get("original_width")),
+            result.get("original_height", value.get("original_height")))
 
 
 def _task_video(task: dict) -> str:
@@ -75,7 +97,22 @@ def _annotator(annotation: dict) -> str:
     who = annotation.get("completed_by")
     if isinstance(who, dict):
         return str(who.get("email") or who.get("username") or who.get("id", ""))
-    return str(annotation.get("created_username") or ("" if who is None else who))
+    if who is None and not annotation.get("created_username"):
+        return _meta_annotator(annotation.get("result") or [])
+    return str(annotation.get("created_username") or who)
+
+
+ANNOTATOR_META = "annotator: "
+
+
+def _meta_annotator(results: list) -> str:
+    for result in results:
+        meta = result.get("meta") if isinstance(result, dict) else None
+        lines = meta.get("text") if isinstance(meta, dict) else None
+        for line in lines if isinstance(lines, list) else []:
+            if isinstance(line, str) and line.startswith(ANNOTATOR_META):
+                return line.removeprefix(ANNOTATOR_META)
+    return ""
 
 
 def track_id_for(result_id: str) -> int:
@@ -166,7 +203,7 @@ def write_label_studio(
     image_size: ImageSize = None,
     video_urls: dict[str, str] | None = None,
     frames_count: dict[str, int] | int | None = None,
-    fps: float | None = None,
+    fps: dict[str, float] | float | None = None,
     as_predictions: bool = False,
     from_name: str = "box",
     to_name: str = "video",
@@ -174,12 +211,15 @@ def write_label_studio(
 ) -> Path:
     """An import file for a labelling queue: one task per video (data.video from video_urls, else the sha256).
 
+    data.video should be a URL Label Studio can serve (a local-files URL /data/local-files/?d=..., or a web or bucket
+    URL); frames_count (the video's real decoded frame count) and fps may be given once or per video_sha256; with fps
+    each keyframe carries its time and each result the video's duration.
     Each track becomes one result with id str(track_id) and a keyframe per row; a keyframe stays enabled only when
     the next box is on the next frame, so Label Studio interpolates nothing that was not in the table. Rows without
     a track become one-keyframe results. An occluded row's keyframe carries "occluded": true (Label Studio has no
-    such field; this reader reads it). Each annotator's rows are their own annotation of the task, completed_by
-    naming them (Label Studio's import files it under the importing user unless that is a member's numeric id;
-    this reader reads the name back); rows without an annotator make one annotation without completed_by.
+    such field; this reader reads it). Each annotator's rows are their own annotation of the task; the annotator is
+    named in each region's meta ("annotator: <name>"), never in completed_by, which Label Studio only accepts as one
+    of its own users' ids (HTTP 400 otherwise); rows without an annotator make one annotation without it.
     `as_predictions` files them as pre-labels to correct instead of annotations, one per annotator with it as
     model_version.
     `frames` (video_sha256, frame_index) are frames to put before the labeller, boxes or not: each of their videos
@@ -203,12 +243,15 @@ def write_label_studio(
         entries = []
         for who, annotator_rows in video_rows.groupby("annotator", sort=True):
             results = [
-                _result(result_id, track_rows, width, height, count, fps, from_name, to_name)
+                _result(result_id, track_rows, width, height, count, per_video(fps, video), from_name, to_name)
                 for result_id, track_rows in _results_of(annotator_rows)
             ]
             entry = {"result": results}
-            if who:
-                entry["model_version" if as_predictions else "completed_by"] = who
+            if who and as_predictions:
+                entry["model_version"] = who
+            elif who:
+                for result in results:
+                    result["meta"] = {"text": [ANNOTATOR_META + who]}
             entries.append(entry)
         data = {"video": (video_urls or {}).get(video, video)}
         if frames is not None:

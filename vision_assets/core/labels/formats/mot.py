@@ -109,7 +109,8 @@ def _mot_class_and_visibility(num: pd.DataFrame) -> tuple[pd.Series, pd.Series, 
 
 
 def write_mot(
-    df: pd.DataFrame, dest: Path, *, class_names: list[str] | None = None, image_size: tuple[int, int] | None = None
+    df: pd.DataFrame, dest: Path, *, class_names: list[str] | None = None, image_size: tuple[int, int] | None = None,
+    untracked: str = "refuse",
 ) -> Path:
     """MOT16+ ground-truth lines (9 fields). MOT has a fixed class list, so every class must be one of MOT_CLASSES.
 
@@ -117,6 +118,11 @@ def write_mot(
     visibility is the row's `visibility` attribute; an occluded row without one gets OCCLUDED_VISIBILITY (below the
     occlusion threshold), so that it reads back occluded (with that visibility as an attribute), and a row neither
     occluded nor with a visibility gets -1.
+
+    MOT is a tracking format: every line's id is an object. Rows without a track (track_id -1) are refused, since
+    one shared id would read as a single object jumping around; untracked="number" gives each such detection its
+    own id instead, after the real track ids (each is then a one-box "track": fine for detection scoring, not
+    identity metrics).
     """
     one_video(df, "MOT")
     rows = writing_order(df)
@@ -124,6 +130,15 @@ def write_mot(
     unknown = sorted(set(rows["class_name"]) - set(_MOT_IDS))
     if unknown:
         raise ValueError(f"MOT: classes outside the MOT class list {sorted(_MOT_IDS)}: {unknown}")
+    loose = rows["track_id"] < 0
+    if loose.any() and untracked != "number":
+        if untracked != "refuse":
+            raise ValueError(f"MOT: untracked must be 'refuse' or 'number', got {untracked!r}")
+        raise ValueError(f"MOT: {int(loose.sum())} of {len(rows)} rows have no track id (track_id -1); MOT ids are "
+                         "objects, so pass untracked='number' to give each detection its own id")
+    if loose.any():
+        first = int(rows["track_id"].max()) + 1 if (~loose).any() else 1
+        rows.loc[loose, "track_id"] = range(max(first, 1), max(first, 1) + int(loose.sum()))
     attrs = [attribute_values(a) for a in rows["attributes"]]
     conf = [0 if a.get("ignore") else 1 for a in attrs]
     vis = [(OCCLUDED_VISIBILITY if occluded else -1) if a.get("visibility") is None else a["visibility"]

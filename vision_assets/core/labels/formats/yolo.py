@@ -19,6 +19,7 @@ import pandas as pd
 import yaml
 
 from vision_assets.core.geometry import xyxy_to_yolo, yolo_to_xyxy
+from vision_assets.core.input_files import inside
 from vision_assets.core.labels.formats.common import (
     BOX,
     AnnotationFormatError,
@@ -28,6 +29,7 @@ from vision_assets.core.labels.formats.common import (
     frame_file_name,
     frame_from_name,
     one_video,
+    read_label_text,
     size_for,
     writing_order,
 )
@@ -85,13 +87,18 @@ def _open_dataset(path: Path) -> _Dataset:
         root = yaml_path.parent if yaml_path else path.parent
     config = _load_yaml(yaml_path) if yaml_path else {}
     names = _yaml_names(yaml_path, config) if "names" in config else _names_file(root)
-    dataset = _Dataset(root, names or {}, [path] if path.is_file() and path.suffix.lower() == ".txt" else [])
+    # A label file given by name is read alone, whatever its suffix: never the rest of its folder.
+    dataset = _Dataset(root, names or {}, [path] if path.is_file() and path.suffix.lower() not in YAML_SUFFIXES else [])
     if _has_absolute_path(config):
         dataset.findings.append(ABSOLUTE_PATH_FINDING)
     if not names:
         dataset.findings.append(NO_CLASS_NAMES_FINDING)
     if not dataset.label_files:
         dataset.label_files = _label_files(root, config)
+        outside = [t for t in dataset.label_files if not inside(t, root)]
+        if outside:
+            raise AnnotationFormatError(f"{yaml_path or root}: its label paths resolve outside the dataset folder "
+                                        f"{root.name}/ ({len(outside)} file(s)); only files inside it are read")
     return dataset
 
 
@@ -103,8 +110,10 @@ def _find_yaml(folder: Path) -> Path | None:
 
 def _load_yaml(path: Path) -> dict:
     try:
-        config = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        config = yaml.safe_load(read_label_text(path))
+    except RecursionError:
+        raise AnnotationFormatError(f"{path}: YAML nested too deeply to be a data yaml") from None
+    except yaml.YAMLError as exc:
         raise AnnotationFormatError(f"{path}: not a readable YAML file ({exc})") from exc
     if not isinstance(config, dict):
         raise AnnotationFormatError(f"{path}: a YOLO data yaml is a mapping (names, train, val, ...)")
@@ -126,7 +135,7 @@ def _yaml_names(path: Path, config: dict) -> dict[int, str]:
 def _names_file(root: Path) -> dict[int, str]:
     for name in NAME_FILES:
         if (root / name).is_file():
-            lines = [line.strip() for line in (root / name).read_text().splitlines()]
+            lines = [line.strip() for line in read_label_text(root / name).splitlines()]
             return {i: n for i, n in enumerate(line for line in lines if line)}
     return {}
 
@@ -144,6 +153,9 @@ def _label_files(root: Path, config: dict) -> list[Path]:
     base = root
     if isinstance(config.get("path"), str) and not _is_absolute(config["path"]) and (root / config["path"]).is_dir():
         base = root / config["path"]
+        if not inside(base, root):  # `path: ../../..` would read, and keep no bytes of, labels from elsewhere
+            raise AnnotationFormatError(f"data yaml of {root.name}/: 'path' {config['path']!r} resolves outside "
+                                        "the dataset folder")
     dirs: list[Path] = []
     for key in SPLIT_KEYS:
         entries = config.get(key)
@@ -218,10 +230,7 @@ def _file_rows(txt: Path, dataset: _Dataset, size: tuple[int, int], image_name: 
     width, height = float(size[0]), float(size[1])
     relative = txt.relative_to(dataset.root).as_posix()
     frame = frame_from_name(txt.name)
-    try:
-        lines = txt.read_text().splitlines()
-    except UnicodeDecodeError as exc:
-        raise AnnotationFormatError(f"{txt}: not a text file ({exc})") from exc
+    lines = read_label_text(txt).splitlines()
     rows = []
     for line_no, line in enumerate(lines, 1):
         fields = line.split()
@@ -234,7 +243,7 @@ def _file_rows(txt: Path, dataset: _Dataset, size: tuple[int, int], image_name: 
         if not values or values[0] % 1 or (len(values) not in (5, 6) and (len(values) < 7 or len(values) % 2 == 0)):
             raise AnnotationFormatError(
                 f"{txt}: line {line_no}: expected 'class cx cy w h' (integer class, normalised numbers) or a "
-                f"'class x y x y ...' polygon, got {line.strip()[:80]!r}"
+                f"'class x y x y ...' polygon, got {len(fields)} field(s) that are not that"
             )
         class_id, attrs = int(values[0]), {}
         if len(values) in (5, 6):

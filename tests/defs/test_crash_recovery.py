@@ -1,0 +1,202 @@
+"""A real `vision-assets demo` killed with SIGKILL during ingest, sampling or training: the next `demo` finishes
+with exactly what an uninterrupted demo gives (same counts, same dataset version, a champion), exits 0, and
+leaves no run STARTED and no staged copy behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from helpers import REPO_ROOT, TINY_SPEC
+
+CLI = str(Path(sys.executable).with_name("vision-assets"))
+SPEC = {**TINY_SPEC, "seconds": 2.0}
+GIVE_UP_S = 900  # a demo that never reaches the stage is a failure, not a hang
+
+# stage -> (the job whose run must be STARTED, the step that must have begun in it)
+STAGES = {
+    "ingest": ("ingest_videos", "raw_videos"),
+    "sampling": ("__ASSET_JOB", "sampled_frames"),
+    "training": ("train_and_register", "trained_checkpoint"),
+}
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "MLFLOW_TRACKING_URI")}
+    return {**env, "VISION_DATA_DIR": str(data_dir), "VISION_DEMO_SPEC": json.dumps(SPEC), "VISION_EPOCHS": "1",
+            "VISION_IMGSZ": "64"}
+
+
+def _demo(data_dir: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([CLI, "demo"], env=_env(data_dir), cwd=data_dir.parent, capture_output=True, text=True,
+                          timeout=GIVE_UP_S)
+
+
+def _summary(data_dir: Path) -> dict:
+    out = subprocess.run([CLI, "summary", "--json"], env=_env(data_dir), cwd=data_dir.parent, capture_output=True,
+                         text=True, check=True, timeout=300)
+    return json.loads(out.stdout)
+
+
+def _instance(data_dir: Path) -> dg.DagsterInstance:
+    from dagster._core.instance.ref import InstanceRef
+
+    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(data_dir / "dagster_home")))
+
+
+def _running_step(instance: dg.DagsterInstance, job: str, step: str) -> dg.DagsterRun | None:
+    for run in instance.get_runs(dg.RunsFilter(job_name=job, statuses=[dg.DagsterRunStatus.STARTED])):
+        for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START):
+            if entry.step_key == step:
+                return run
+    return None
+
+
+def _kill_demo_at(data_dir: Path, stage: str) -> str:
+    """Start a demo, wait (polling its instance) until the stage's step runs, SIGKILL its whole process group."""
+    job, step = STAGES[stage]
+    (data_dir / "dagster_home").mkdir(parents=True)
+    shutil.copyfile(REPO_ROOT / "dagster.yaml", data_dir / "dagster_home" / "dagster.yaml")
+    instance = _instance(data_dir)  # its schema exists before the demo opens it: no race on creating it
+    log = open(data_dir.parent / f"killed_demo_{stage}.log", "w")  # noqa: SIM115 - read on failure
+    demo = subprocess.Popen([CLI, "demo"], env=_env(data_dir), cwd=data_dir.parent, start_new_session=True,
+                            stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + GIVE_UP_S
+    try:
+        while time.monotonic() < deadline and demo.poll() is None:
+            run = _running_step(instance, job, step)
+            if run is not None:
+                os.killpg(demo.pid, signal.SIGKILL)
+                demo.wait(timeout=60)
+                return run.run_id
+            time.sleep(0.1)
+        log.flush()
+        pytest.fail(f"the demo never reached {stage} (exit code {demo.poll()}): "
+                    f"{(data_dir.parent / f'killed_demo_{stage}.log').read_text()[-3000:]}")
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+            demo.wait()
+
+
+def _result(summary: dict) -> dict:
+    return {k: summary.get(k) for k in ("videos", "video_outcomes", "scenes_x_days", "frames", "annotations_kept",
+                                        "annotations_rejected", "dataset_version")}
+
+
+@pytest.fixture(scope="module")  # one uninterrupted demo, the reference for every stage
+def clean_result(tmp_path_factory) -> dict:
+    data_dir = tmp_path_factory.mktemp("clean") / "data"
+    data_dir.mkdir()
+    done = _demo(data_dir)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = _summary(data_dir)
+    assert summary["dataset_version"] and summary.get("champion"), summary
+    return summary
+
+
+@pytest.mark.slow  # real demo processes, training included
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_demo_killed_at_a_stage_is_finished_by_the_next_demo(tmp_path, clean_result, stage, monkeypatch):
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("DAGSTER_HOME", str(data_dir / "dagster_home"))  # dagster.yaml names it; _env drops it again
+    killed_run = _kill_demo_at(data_dir, stage)
+    instance = _instance(data_dir)
+    assert instance.get_run_by_id(killed_run).status == dg.DagsterRunStatus.STARTED  # what the kill leaves
+
+    retry = _demo(data_dir)
+
+    assert retry.returncode == 0, retry.stdout[-3000:] + retry.stderr[-3000:]
+    assert f"recovered run {killed_run[:8]}" in retry.stdout
+    instance = _instance(data_dir)
+    dead = instance.get_run_by_id(killed_run)
+    assert dead.status == dg.DagsterRunStatus.FAILURE and dead.tags["vision/failure"] == "worker_died"
+    redone = instance.get_runs(dg.RunsFilter(tags={"dagster/parent_run_id": killed_run}))
+    assert [r.status for r in redone] == [dg.DagsterRunStatus.SUCCESS]
+    unfinished = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+    assert instance.get_runs(dg.RunsFilter(statuses=unfinished)) == []
+    summary = _summary(data_dir)
+    assert _result(summary) == _result(clean_result)
+    assert summary.get("champion"), summary
+    staging = data_dir / "lake" / "staging"
+    assert not staging.exists() or list(staging.iterdir()) == []
+
+
+def _dead_worker_identity() -> str:
+    """The identity of a process that existed and is gone (a real process, really ended)."""
+    from vision_assets.local_launch import process_identity
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    identity = process_identity(child.pid)
+    child.kill()
+    child.wait()
+    return identity
+
+
+def test_a_run_whose_worker_died_is_failed_and_executed_again(tmp_path, instance, tiny_landing):
+    from helpers import settings_for, tiny_definitions
+
+    from vision_assets.defs.automation import INPUTS_TAG, hold_back_reason
+    from vision_assets.defs.partitions import scene_day_key
+    from vision_assets.local_daemon import LocalDaemon
+    from vision_assets.local_launch import WORKER_TAG
+
+    settings = settings_for(tmp_path / "data")
+    shutil.copytree(tiny_landing, settings.landing_dir, dirs_exist_ok=True)
+    defs = tiny_definitions(settings)
+    instance.add_dynamic_partitions("scenes", ["cam-a"])
+    instance.add_dynamic_partitions("days", ["2026-11-18"])
+    key = str(scene_day_key("cam-a", "2026-11-18"))
+    daemon = LocalDaemon(defs, instance, log=lambda _: None)
+    orphan = daemon._create("ingest_videos", key, None, {"dagster/sensor_name": "landing_sensor", INPUTS_TAG: "f1"})
+    instance.add_run_tags(orphan.run_id, {WORKER_TAG: _dead_worker_identity()})  # as if its process was killed
+    assert hold_back_reason(instance, "ingest_videos", key, "f1") == "a run is still in progress"
+
+    retried = daemon.recover()
+
+    assert daemon.recovered == [orphan.run_id]
+    dead = instance.get_run_by_id(orphan.run_id)
+    assert dead.status == dg.DagsterRunStatus.FAILURE and dead.tags["vision/failure"] == "worker_died"
+    assert [r.success for r in retried] == [True]
+    retry = instance.get_run_by_id(retried[0].run_id)
+    assert retry.parent_run_id == orphan.run_id == retry.tags["dagster/parent_run_id"]
+    assert retry.tags["dagster/retry_number"] == "1"
+    assert retry.tags["dagster/sensor_name"] == "landing_sensor" and retry.tags["dagster/partition"] == key
+    assert key in instance.get_materialized_partitions(dg.AssetKey("raw_videos"))
+    # The death is not held against the files; a live run (this process) is not touched.
+    assert hold_back_reason(instance, "ingest_videos", key, "f1") == ""
+    assert LocalDaemon(defs, instance, log=lambda _: None).recover() == []
+
+
+def test_runs_that_failed_on_their_inputs_hold_back_and_deaths_count_apart(instance):
+    from vision_assets.defs.automation import FAILURE_KIND_TAG, INPUTS_TAG, MAX_ATTEMPTS, WORKER_DIED, hold_back_reason
+
+    @dg.op
+    def nothing():
+        pass
+
+    @dg.job
+    def some_ingest():
+        nothing()
+
+    job = some_ingest
+
+    def failed(**tags):
+        instance.create_run_for_job(job, status=dg.DagsterRunStatus.FAILURE,
+                                    tags={"dagster/partition": "p", INPUTS_TAG: "f1", **tags})
+
+    for _ in range(MAX_ATTEMPTS):
+        failed(**{FAILURE_KIND_TAG: WORKER_DIED})
+    assert hold_back_reason(instance, job.name, "p", "f1").startswith(f"the process of {MAX_ATTEMPTS} runs")
+    for _ in range(MAX_ATTEMPTS):
+        failed()
+    assert hold_back_reason(instance, job.name, "p", "f1").startswith(f"{MAX_ATTEMPTS} runs failed for these files")
+    assert hold_back_reason(instance, job.name, "p", "f2") == ""  # changed files are tried again
