@@ -1,9 +1,12 @@
 """A sampling-policy change for one scene: the backfill resamples exactly that scene's partitions, through a real
-Dagster backfill record and runs tagged with it, with no more at once than the repo's dagster.yaml allows."""
+Dagster backfill that the daemon's loops submit through the run queue, with no more at once than the repo's
+dagster.yaml allows; and the same backfill run by the command itself when no daemon runs."""
 
 from __future__ import annotations
 
+import logging
 import shutil
+import time
 
 import dagster as dg
 import pytest
@@ -23,7 +26,6 @@ from vision_assets.core.sampling.policy_changes import (
     policy_fingerprint,
 )
 from vision_assets.defs import keys
-from vision_assets.defs.resources import SamplingPolicyResource, SceneSampling
 from vision_assets.local_daemon import LocalDaemon
 
 PLACED = {"cam-a": ["2024-01-01"], "cam-b": ["2024-01-01", "2024-01-02", "2024-01-03"]}
@@ -57,8 +59,9 @@ def _materializations(instance) -> dict[str, int]:
 
 
 @pytest.mark.slow
-def test_a_policy_change_for_one_scene_backfills_exactly_its_partitions(tmp_path, repo_instance):
+def test_a_policy_change_for_one_scene_backfills_exactly_its_partitions(tmp_path, repo_instance, monkeypatch):
     instance = repo_instance
+    monkeypatch.setenv("VISION_DATA_DIR", str(tmp_path / "data"))  # the daemon's code location reads the env
     settings = settings_for(tmp_path / "data")
     for n, (scene, day) in enumerate((s, d) for s, days in PLACED.items() for d in days):
         target = settings.landing_dir / scene / day / "clip.mp4"
@@ -74,33 +77,62 @@ def test_a_policy_change_for_one_scene_backfills_exactly_its_partitions(tmp_path
     assert len(before) == 4 and set(before.values()) == {1}
     assert policy_affected_partitions(defs, instance) == []  # sampled under today's policy
 
-    default = defs.resources["sampling"].default
-    changed = tiny_definitions(settings, sampling=SamplingPolicyResource(default=default, scenes={
-        "cam-b": SceneSampling(params={"every_seconds": 0.25})}))
+    # The deployment's policy file changes cam-b's sampling only.
+    policy = tmp_path / "video_policy.yaml"
+    policy.write_text("sampling:\n  scenes:\n    cam-b:\n      params: {every_seconds: 0.25}\n")
+    monkeypatch.setenv("VISION_VIDEO_POLICY", str(policy))
+    changed = tiny_definitions(settings_for(tmp_path / "data", VISION_VIDEO_POLICY=str(policy)))
     affected = target_partitions(changed, instance, keys.SAMPLED_FRAMES, [], changed_policy=True)
     cam_b = sorted(p for p in before if "cam-b" in p)
     assert affected == cam_b and len(affected) == 3
 
     limit = backfill_run_limit(instance)
     assert limit == 2  # dagster.yaml: dagster/backfill tag limit 2 (of max_concurrent_runs 4)
-    backfill_id, runs = run_backfill_here(changed, instance, keys.SAMPLED_FRAMES, affected)
-    assert sorted(r["partition"] for r in runs) == cam_b and all(r["success"] for r in runs)
-
-    after = _materializations(instance)
-    assert {p: after[p] - before[p] for p in before} == {p: int(p in cam_b) for p in before}
-    assert policy_affected_partitions(changed, instance) == []  # nothing left to resample
+    backfill_id = queue_backfill(changed, instance, keys.SAMPLED_FRAMES, affected)
+    first_queue_pass = _run_daemon_until_done(instance, backfill_id)
+    in_flight = [status for status in first_queue_pass if status in ("STARTING", "STARTED")]
+    assert len(in_flight) == limit and first_queue_pass.count("QUEUED") == 1  # the third waits for a free slot
 
     backfill = instance.get_backfill(backfill_id)
     assert backfill.status.value == "COMPLETED_SUCCESS"
-    assert sorted(backfill.asset_backfill_data.target_subset.get_partitions_subset(keys.SAMPLED_FRAMES)
-                  .get_partition_keys()) == cam_b
+    after = _materializations(instance)
+    assert {p: after[p] - before[p] for p in before} == {p: int(p in cam_b) for p in before}
+    assert policy_affected_partitions(changed, instance) == []  # nothing left to resample
     tagged = instance.get_run_records(dg.RunsFilter(tags={BACKFILL_TAG: backfill_id}))
     assert sorted(r.dagster_run.tags["dagster/partition"] for r in tagged) == cam_b
-    spans = sorted((r.start_time, r.end_time) for r in tagged)
-    assert all(start is not None and end is not None and start <= end for start, end in spans)
-    most_at_once = max(sum(1 for s, e in spans if s <= start < e) for start, _ in spans)
-    assert most_at_once == 1  # here one after another; parallel backfills are the daemon's, bounded by `limit`
+    assert all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in tagged)
+    spans = [(r.start_time, r.end_time) for r in tagged]
+    assert 1 <= max(sum(1 for s, e in spans if s <= start < e) for start, _ in spans) <= limit
 
-    # For the daemon instead: a REQUESTED backfill of the same partitions, which the run queue bounds.
-    queued = instance.get_backfill(queue_backfill(changed, instance, keys.SAMPLED_FRAMES, affected))
-    assert queued.status.value == "REQUESTED" and queued.asset_selection == [keys.SAMPLED_FRAMES]
+    # Without a daemon: the command runs the backfill itself, one run after another, tagged with the backfill.
+    local_id, runs = run_backfill_here(changed, instance, keys.SAMPLED_FRAMES,
+                                       target_partitions(changed, instance, keys.SAMPLED_FRAMES, ["cam-a"], False))
+    assert [(r["partition"], r["success"]) for r in runs] == [("2024-01-01|cam-a", True)]
+    assert _materializations(instance) == {**after, "2024-01-01|cam-a": 2}
+    assert instance.get_backfill(local_id).status.value == "COMPLETED_SUCCESS"
+
+
+def _run_daemon_until_done(instance, backfill_id: str) -> list[str]:
+    """The Dagster daemon's backfill and run-queue loops over the repo's code location (definitions.py, a gRPC
+    server process; runs launch as their own processes) until the backfill ends. Returns the backfill's run
+    statuses right after the first run-queue pass."""
+    from dagster._core.test_utils import create_test_daemon_workspace_context
+    from dagster._core.workspace.load_target import PythonFileTarget
+    from dagster._daemon.backfill import execute_backfill_iteration
+    from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
+
+    target = PythonFileTarget(python_file=str(REPO_ROOT / "definitions.py"), attribute="defs",
+                              working_directory=str(REPO_ROOT), location_name="vision_assets")
+    logger = logging.getLogger("backfill_test")
+    first: list[str] = []
+    with create_test_daemon_workspace_context(target, instance) as workspace:
+        queue = QueuedRunCoordinatorDaemon(interval_seconds=1)
+        for _ in range(300):  # a bound on a hang, not a timing expectation
+            list(execute_backfill_iteration(workspace, logger))
+            if instance.get_backfill(backfill_id).status.value != "REQUESTED":
+                return first
+            list(queue.run_iteration(workspace))
+            if not first:
+                first = [r.status.value for r in instance.get_runs(dg.RunsFilter(tags={BACKFILL_TAG: backfill_id}))]
+            time.sleep(0.5)
+    raise AssertionError(f"backfill {backfill_id} did not finish: {instance.get_backfill(backfill_id).status}")

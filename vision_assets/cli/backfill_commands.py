@@ -74,8 +74,10 @@ def target_partitions(defs, instance, key, scenes: list[str], changed_policy: bo
             raise VisionError(f"--changed-policy applies to {keys.SAMPLED_FRAMES.to_user_string()}, the asset that "
                               f"records the sampling policy, not {key.to_user_string()}")
         chosen = policy_affected_partitions(defs, instance)
-    else:
-        chosen = sorted(partitions_def.get_partition_keys(dynamic_partitions_store=instance))
+    else:  # partitions with footage: the scene x day cross product also holds days a scene never filmed
+        existing = set(partitions_def.get_partition_keys(dynamic_partitions_store=instance))
+        landed = instance.get_materialized_partitions(keys.RAW_VIDEOS) | instance.get_materialized_partitions(key)
+        chosen = sorted(existing & landed)
     if scenes:
         chosen = [p for p in chosen if _scene_of(p) in set(scenes)]
     return chosen
