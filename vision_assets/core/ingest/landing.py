@@ -67,7 +67,8 @@ def day_problem(day: str) -> str:
     return ""
 
 
-def scan_landing(landing_dir: Path, limits: InputLimits | None = None) -> list[LandingFile]:
+def scan_landing(landing_dir: Path, limits: InputLimits | None = None,
+                 partition: tuple[str, str] | None = None) -> list[LandingFile]:
     """Every entry of the landing zone that is not a sidecar or label file read with its video: each video
     accepted or refused with a reason, and every other entry (hidden, linked folder, FIFO, stray or ambiguous
     file) refused with its reason. Nothing is skipped silently; the label drop zone has its own scan."""
@@ -76,7 +77,7 @@ def scan_landing(landing_dir: Path, limits: InputLimits | None = None) -> list[L
     limits = limits or InputLimits.from_env()
     root = Path(os.path.realpath(landing_dir))
     found: list[LandingFile] = []
-    for folder, files, refused in _walk(landing_dir):
+    for folder, files, refused in _walk(landing_dir, partition):
         in_drop_zone = folder.relative_to(landing_dir).parts[:1] == (LABEL_DROP_ZONE,)
         if not in_drop_zone:
             found += [_refused_entry(path, landing_dir, reason) for path, reason in refused]
@@ -90,11 +91,16 @@ def scan_landing(landing_dir: Path, limits: InputLimits | None = None) -> list[L
     return _refuse_name_clashes(sorted(found, key=lambda f: f.path))
 
 
-def _walk(landing_dir: Path):
-    """(folder, its plain files, its refused entries) for every folder, without following links to folders."""
+def _walk(landing_dir: Path, partition: tuple[str, str] | None = None):
+    """(folder, its plain files, its refused entries) for every folder, without following links to folders.
+
+    With a partition, only the folders whose files can land in it (the top, its scene's folder, its day's folder):
+    other scenes and days are never looked at, so one partition's scan stays flat as days of history pile up."""
     pending = [landing_dir]
     while pending:
         folder = pending.pop()
+        if partition and not _may_hold(folder.relative_to(landing_dir).parts, partition):
+            continue
         files, refused = [], []
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
@@ -112,6 +118,11 @@ def _walk(landing_dir: Path):
             else:
                 files.append(path)
         yield folder, files, refused
+
+
+def _may_hold(parts: tuple[str, ...], partition: tuple[str, str]) -> bool:
+    # Files land at the top or a scene's top (placed by their sidecar) or at scene/day/; deeper ones are refused.
+    return not parts or (parts[0] == partition[0] and (len(parts) == 1 or parts[1] == partition[1]))
 
 
 @dataclass(frozen=True)
@@ -249,7 +260,8 @@ def _describe(path: Path, landing_dir: Path, root: Path, companions: Companions,
 
 
 def files_for_partition(landing_dir: Path, scene: str, day: str) -> list[LandingFile]:
-    return [f for f in scan_landing(landing_dir) if not f.refused and (f.scene, f.day) == (scene, day)]
+    found = scan_landing(landing_dir, partition=(scene, day))
+    return [f for f in found if not f.refused and (f.scene, f.day) == (scene, day)]
 
 
 def partition_fingerprint(files: list[LandingFile]) -> str:
