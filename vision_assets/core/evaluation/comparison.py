@@ -49,7 +49,7 @@ def compare_reports(champion: dict, candidate: dict) -> list[dict]:
 
 
 def _row(metric, dimension, value, before, after, n_boxes, too_few) -> dict:
-    before, after = _number(before), _number(after)
+    before, after = finite_number(before), finite_number(after)
     delta = None if before is None or after is None else after - before
     sign = -1.0 if metric.removeprefix("tracking_") in LOWER_IS_BETTER else 1.0
     return {"metric": metric, "slice_dimension": dimension, "slice_value": str(value), "champion": before,
@@ -63,7 +63,8 @@ def _badness(row: dict) -> float:
     return sign * row["delta"]
 
 
-def _number(value) -> float | None:
+def finite_number(value) -> float | None:
+    """A metric as a float, or None when it is missing, not a number or NaN (never compared)."""
     try:
         number = float(value)
     except (TypeError, ValueError):

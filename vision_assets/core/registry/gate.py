@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from vision_assets.core.evaluation.comparison import finite_number
+
 PASS, FAIL, SKIP = "pass", "fail", "skipped"
 
 
@@ -92,7 +94,7 @@ def gate_decision(champion: dict | None, candidate: dict, config: GateConfig | N
     """The gate's table for `candidate` against `champion` (both evaluations on the same test split; None when
     there is no champion)."""
     config = config or GateConfig()
-    ours = _number(candidate.get("overall", {}).get(config.primary_metric))
+    ours = finite_number(candidate.get("overall", {}).get(config.primary_metric))
     if champion is None:
         row = GateRow(config.primary_metric, None, ours, None, PASS, "no champion")
         return GateDecision([row], True, None, config)
@@ -100,7 +102,7 @@ def gate_decision(champion: dict | None, candidate: dict, config: GateConfig | N
             and champion["test_split_hash"] != candidate["test_split_hash"]:
         raise ValueError(f"the champion was evaluated on test split {champion['test_split_hash']}, the candidate on "
                          f"{candidate['test_split_hash']}: the gate compares the same test images only")
-    theirs = _number(champion.get("overall", {}).get(config.primary_metric))
+    theirs = finite_number(champion.get("overall", {}).get(config.primary_metric))
     primary_ok = ours is not None and (theirs is None or ours - theirs > config.margin)
     rows = [GateRow(config.primary_metric, theirs, ours, _delta(theirs, ours), PASS if primary_ok else FAIL,
                     f"margin > {config.margin:g}")]
@@ -141,15 +143,15 @@ def _slices(report: dict, config: GateConfig) -> dict[str, tuple[float | None, f
         for row in report["slices"]:
             key = f"{metric} {row.get('dimension')}={row.get('value')}"
             count = 0 if row.get("too_few") else row.get("n_boxes")
-            found[key] = (_number(row.get(metric)), count)
+            found[key] = (finite_number(row.get(metric)), count)
         return found
     for dimension, table in (("scene", report.get("by_scene")), ("lighting", report.get("by_lighting"))):
         for value, metrics in (table or {}).items():
-            found[f"{metric} {dimension}={value}"] = (_number(metrics.get(metric)),
+            found[f"{metric} {dimension}={value}"] = (finite_number(metrics.get(metric)),
                                                       metrics.get("n_ground_truth", metrics.get("n_boxes")))
     if metric == "map50_95":
         for name, ap in (report.get("per_class_ap50_95") or {}).items():
-            found[f"{metric} class={name}"] = (_number(ap), None)  # no count recorded: gated
+            found[f"{metric} class={name}"] = (finite_number(ap), None)  # no count recorded: gated
     return found
 
 
@@ -161,22 +163,15 @@ def _tracking(report: dict, config: GateConfig) -> dict[str, tuple[float | None,
     for scene, metrics in (tracking.get("by_scene") or {}).items():
         if isinstance(metrics, dict):
             count = next((metrics[k] for k in ("n_boxes", "num_objects", "n_ground_truth", "gt") if k in metrics), None)
-            found[f"{config.tracking_metric} scene={scene}"] = (_number(metrics.get(config.tracking_metric)), count)
+            found[f"{config.tracking_metric} scene={scene}"] = (finite_number(metrics.get(config.tracking_metric)), count)
     return found
 
 
 def _count(count) -> float:
     """An unknown count does not exempt a slice from the gate."""
-    number = _number(count)
+    number = finite_number(count)
     return math.inf if number is None else number
 
-
-def _number(value) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
 
 
 def _delta(before: float | None, after: float | None) -> float | None:
