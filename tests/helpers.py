@@ -3,7 +3,13 @@ training run that takes seconds, and one pass of the in-process daemon."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from fractions import Fraction
 from pathlib import Path
 
@@ -78,3 +84,34 @@ def texture(seed: int, size: tuple[int, int] = (160, 120)) -> np.ndarray:
     import cv2
 
     return cv2.resize(small, size, interpolation=cv2.INTER_CUBIC)
+
+
+@contextlib.contextmanager
+def dagster_webserver(home: Path, data_dir: Path, log_path: Path, *, timeout_s: float = 180):
+    """The real `dagster-webserver` on this repository's workspace, on a free loopback port, until the block ends;
+    yields its base URL. Its output goes to log_path, shown when it dies before answering."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "DAGSTER_HOME": str(home), "VISION_DATA_DIR": str(data_dir)}
+    webserver = Path(sys.executable).with_name("dagster-webserver")
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([str(webserver), "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
+                                   cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
+                    break
+                except OSError:
+                    assert process.poll() is None, Path(log_path).read_text()[-3000:]
+                    assert time.monotonic() < deadline, f"webserver did not answer within {timeout_s:.0f} s"
+                    time.sleep(1)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import REPO_ROOT, run_once, settings_for, tiny_definitions
+from helpers import REPO_ROOT, dagster_webserver, run_once, settings_for, tiny_definitions
 
 pytestmark = pytest.mark.slow  # an end-to-end run, the webserver and a browser
 
@@ -23,12 +18,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 ASSETS = ["raw_videos", "sampled_frames", "annotations", "qc_annotations", "dataset_split", "trained_checkpoint",
           "eval_report", "registered_model", "hard_examples"]
 DAY = "2026-11-18"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -47,30 +36,8 @@ def ui(tmp_path_factory, tiny_landing):
         with dg.DagsterInstance.from_config(str(home)) as instance:
             daemon = run_once(tiny_definitions(settings), instance)
             assert daemon.runs and all(r.success for r in daemon.runs)
-    env = {**os.environ, "DAGSTER_HOME": str(home), "VISION_DATA_DIR": str(settings.data_dir)}
-    port = _free_port()
-    webserver = Path(sys.executable).with_name("dagster-webserver")
-    log = (root / "webserver.log").open("wb")
-    process = subprocess.Popen([str(webserver), "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
-                               cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
-                break
-            except OSError:
-                assert process.poll() is None, (root / "webserver.log").read_text()[-3000:]
-                assert time.monotonic() < deadline, "webserver did not answer within 180 s"
-                time.sleep(1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    with dagster_webserver(home, settings.data_dir, root / "webserver.log") as url:
+        yield url
 
 
 @pytest.fixture
