@@ -15,6 +15,27 @@ FRAMES, WIDTH, HEIGHT = 12, 128, 96
 SCENE, DAY, VERSION = "cam-a", "2026-11-18", "v-test"
 CLASSES = ["car", "pedestrian", "cyclist"]
 
+# One image with one error of each detection kind (the classifier's crafted case, shared by its tests).
+CRAFTED_GT = pd.DataFrame(
+    [
+        ("i1", "cat", 0, 0, 100, 100),  # found (first detection), and found again (second: duplicate)
+        ("i1", "dog", 200, 0, 300, 100),  # boxed right but called cat: class confusion
+        ("i1", "cat", 0, 200, 100, 300),  # boxed badly (IoU 0.4): localisation
+        ("i1", "dog", 400, 400, 500, 500),  # never found: false negative
+    ],
+    columns=["image_id", "class_name", "x1", "y1", "x2", "y2"],
+)
+CRAFTED_DETS = pd.DataFrame(
+    [
+        ("i1", "cat", 0, 0, 100, 100, 0.9),
+        ("i1", "cat", 0, 0, 100, 90, 0.8),
+        ("i1", "cat", 200, 0, 300, 100, 0.7),
+        ("i1", "cat", 0, 200, 100, 240, 0.6),
+        ("i1", "dog", 600, 600, 650, 650, 0.5),  # nothing there: false positive
+    ],
+    columns=["image_id", "class_name", "x1", "y1", "x2", "y2", "score"],
+)
+
 
 def track_boxes() -> pd.DataFrame:
     """Two objects moving right: a car (track 1) on every frame, a pedestrian (track 2) from frame 3 on."""

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from evaluation_helpers import CRAFTED_DETS, CRAFTED_GT
 
 from vision_assets.core.evaluation.error_table import (
     TABLE_COLUMNS,
@@ -18,26 +19,10 @@ from vision_assets.core.evaluation.error_table import (
 )
 from vision_assets.core.evaluation.tracking import evaluate_sequences, evaluate_tracking, identity_errors
 
-GT = pd.DataFrame(
-    [
-        ("i1", "cat", 0, 0, 100, 100),  # found, and found again: dup
-        ("i1", "dog", 200, 0, 300, 100),  # boxed right, called cat: cls
-        ("i1", "cat", 0, 200, 100, 300),  # boxed badly (IoU 0.4): loc
-        ("i1", "dog", 400, 400, 500, 500),  # never found: fn
-    ],
-    columns=["image_id", "class_name", "x1", "y1", "x2", "y2"],
-)
-DETS = pd.DataFrame(
-    [
-        ("i1", "cat", 0, 0, 100, 100, 0.9),
-        ("i1", "cat", 0, 0, 100, 90, 0.8),
-        ("i1", "cat", 200, 0, 300, 100, 0.7),
-        ("i1", "cat", 0, 200, 100, 240, 0.6),
-        ("i1", "dog", 600, 600, 650, 650, 0.5),  # nothing there: fp
-        ("i1", "dog", 600, 0, 650, 50, 0.2),  # below the operating confidence: not an error at all
-    ],
-    columns=["image_id", "class_name", "x1", "y1", "x2", "y2", "score"],
-)
+GT = CRAFTED_GT
+DETS = pd.concat([CRAFTED_DETS, pd.DataFrame(
+    [("i1", "dog", 600, 0, 650, 50, 0.2)],  # below the operating confidence: not an error at all
+    columns=CRAFTED_DETS.columns)], ignore_index=True)
 IMAGES = pd.DataFrame({"image_id": ["i1"], "video_sha256": ["v" * 64], "frame_index": [7], "scene": ["cam-a"],
                        "lighting": ["night"], "image_key": ["blobs/frames/ab/ab.jpg"], "width": [700],
                        "height": [700]})

@@ -4,28 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from evaluation_helpers import CRAFTED_DETS, CRAFTED_GT
 
 from vision_assets.core.evaluation.errors import ERROR_COLUMNS, classify_errors, error_counts
 
-GT = pd.DataFrame(
-    [
-        ("i1", "cat", 0, 0, 100, 100),  # found (d1), and found again (d2: duplicate)
-        ("i1", "dog", 200, 0, 300, 100),  # boxed right but called cat (d3)
-        ("i1", "cat", 0, 200, 100, 300),  # boxed badly (d4, IoU 0.4)
-        ("i1", "dog", 400, 400, 500, 500),  # never found
-    ],
-    columns=["image_id", "class_name", "x1", "y1", "x2", "y2"],
-)
-DETS = pd.DataFrame(
-    [
-        ("i1", "cat", 0, 0, 100, 100, 0.9),
-        ("i1", "cat", 0, 0, 100, 90, 0.8),
-        ("i1", "cat", 200, 0, 300, 100, 0.7),
-        ("i1", "cat", 0, 200, 100, 240, 0.6),
-        ("i1", "dog", 600, 600, 650, 650, 0.5),
-    ],
-    columns=["image_id", "class_name", "x1", "y1", "x2", "y2", "score"],
-)
+GT, DETS = CRAFTED_GT, CRAFTED_DETS
 
 
 def _by_kind(errors):
