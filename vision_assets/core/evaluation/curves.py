@@ -18,8 +18,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from vision_assets.core.geometry import pairwise_iou
 
@@ -183,7 +181,16 @@ def confusion_matrix(
 # --- PNG rendering (matplotlib's Agg canvas directly: no pyplot state, no display) ---------------------
 
 
-def _png(fig: Figure) -> bytes:
+def _figure(figsize: tuple[float, float]):
+    # matplotlib is imported when a plot is drawn, not when the code location loads (half a second per process).
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize)
+
+
+def _png(fig) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
@@ -191,7 +198,7 @@ def _png(fig: Figure) -> bytes:
 
 
 def render_pr_curves(curves: pd.DataFrame, title: str = "Precision-recall (IoU 0.5)") -> bytes:
-    fig = Figure(figsize=(6, 5))
+    fig = _figure((6, 5))
     ax = fig.add_subplot()
     for name, c in curves.groupby("class_name", sort=False):
         if len(c) and c["recall"].notna().any():
@@ -203,7 +210,7 @@ def render_pr_curves(curves: pd.DataFrame, title: str = "Precision-recall (IoU 0
 
 
 def render_f1_curve(curve: pd.DataFrame, best_confidence: float | None = None) -> bytes:
-    fig = Figure(figsize=(6, 5))
+    fig = _figure((6, 5))
     ax = fig.add_subplot()
     for name in [c for c in curve.columns if c not in ("confidence", "f1")]:
         ax.plot(curve["confidence"], curve[name], linewidth=1, alpha=0.6, label=str(name), drawstyle="steps-pre")
@@ -222,7 +229,7 @@ def render_confusion_matrix(matrix: pd.DataFrame, *, normalize: bool = False) ->
     if normalize:
         values = values / np.maximum(values.sum(axis=0, keepdims=True), 1e-9)
     n = len(matrix)
-    fig = Figure(figsize=(max(4.5, 1.5 + 0.8 * n), max(4.0, 1.2 + 0.7 * n)))
+    fig = _figure((max(4.5, 1.5 + 0.8 * n), max(4.0, 1.2 + 0.7 * n)))
     ax = fig.add_subplot()
     im = ax.imshow(values, cmap="Blues")
     fig.colorbar(im, ax=ax)
