@@ -102,6 +102,8 @@ def _add_model_commands(sub) -> None:
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
     ui.add_argument("--mlflow-port", type=int, default=5000, help="port of the MLflow UI served beside it")
+    ui.add_argument("--links-port", type=int, default=3001,
+                    help="port of the links server: report pages and stable redirects to MLflow")
     ui.set_defaults(func=cmd_ui)
 
 

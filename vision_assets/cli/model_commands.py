@@ -174,17 +174,26 @@ def cmd_ui(args: argparse.Namespace) -> int:
     import signal
     import subprocess
 
+    from vision_assets.links_server import DEFAULT_LINKS_PORT, LINKS_URL_ENV, LinksServer
+
     settings = prepare_environment()
     mlflow_port = getattr(args, "mlflow_port", 5000)
-    mlflow_url = f"http://{args.host}:{mlflow_port}"
-    env = {**os.environ, "VISION_MLFLOW_UI_URL": os.environ.get("VISION_MLFLOW_UI_URL") or mlflow_url}
+    mlflow_url = os.environ.get("VISION_MLFLOW_UI_URL") or f"http://{args.host}:{mlflow_port}"
+    links_port = getattr(args, "links_port", DEFAULT_LINKS_PORT)
+    # Metadata links point at the links server (a stable address), which redirects to the MLflow UI where it is now.
+    links_url = os.environ.get(LINKS_URL_ENV) or f"http://{args.host}:{links_port}"
+    env = {**os.environ, "VISION_MLFLOW_UI_URL": mlflow_url, LINKS_URL_ENV: links_url}
     mlflow = Path(sys.executable).with_name("mlflow")
     mlflow_command = [str(mlflow), "ui", "--backend-store-uri", settings.mlflow_tracking_uri,
                       "--default-artifact-root", settings.mlflow_artifact_root,
                       "--host", args.host, "--port", str(mlflow_port), "--workers", "1"]
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
-    print(f"DAGSTER_HOME={settings.dagster_home}\nUI: http://{args.host}:{args.port}\nMLflow UI: {mlflow_url}")
+    print(f"DAGSTER_HOME={settings.dagster_home}\nUI: http://{args.host}:{args.port}\nMLflow UI: {mlflow_url}\n"
+          f"Report pages and links: {links_url}/lake/evaluations/<key>/report.html")
+    lake_root = Path(settings.lake_root) if "://" not in settings.lake_root else settings.data_dir / "lake"
+    links = LinksServer(lake_root, mlflow_url, settings.mlflow_tracking_uri, host=args.host, port=links_port)
+    links.__enter__()
     # Not the repo root, whose dagster.yaml is only the template.
     tracking = subprocess.Popen(mlflow_command, cwd=settings.dagster_home, env=env)
     ui = subprocess.Popen(command, cwd=settings.dagster_home, env=env)
@@ -194,6 +203,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
         ui.send_signal(signal.SIGINT)
         return ui.wait()
     finally:
+        links.__exit__(None, None, None)
         for child in (ui, tracking):
             if child.poll() is None:
                 child.terminate()

@@ -7,13 +7,12 @@ or its lake tables). Images are thumbnails under a byte budget, with the full-si
 import base64
 import math
 import os
-import urllib.parse
 
 import dagster as dg
 import pandas as pd
 
 MLFLOW_UI_URL_ENV = "VISION_MLFLOW_UI_URL"
-DEFAULT_MLFLOW_UI_URL = "http://127.0.0.1:5000"  # where `vision-assets ui` serves the MLflow UI
+DEFAULT_MLFLOW_UI_URL = "http://127.0.0.1:5000"  # where `vision-assets ui` serves the MLflow UI by default
 
 
 def readable(value: float) -> float:
@@ -58,25 +57,28 @@ def lake_link(store, key: str) -> dg.MetadataValue:
 
 
 def mlflow_ui_url() -> str:
+    """Where `vision-assets ui` serves the MLflow UI now (the links server's redirects go there)."""
     return (os.environ.get(MLFLOW_UI_URL_ENV) or DEFAULT_MLFLOW_UI_URL).rstrip("/")
 
 
-def mlflow_run_url(experiment_id: str, run_id: str) -> str:
-    return f"{mlflow_ui_url()}/#/experiments/{experiment_id}/runs/{run_id}"
-
-
 def mlflow_model_url(name: str, version: str | int | None = None) -> str:
-    quoted = urllib.parse.quote(name, safe="")
-    return f"{mlflow_ui_url()}/#/models/{quoted}" + (f"/versions/{version}" if version is not None else "")
+    """A stable link to the registered model: the links server redirects to wherever the MLflow UI is when it is
+    opened, so a link written at materialization survives another --mlflow-port or host."""
+    from vision_assets.links_server import mlflow_model_redirect
+
+    return mlflow_model_redirect(name, version)
 
 
 def mlflow_run_link(tracking_uri: str, run_id: str) -> dict:
-    """The run as a link into the MLflow UI (its experiment looked up in the tracking store)."""
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
+    """The run as a stable link (see mlflow_model_url); its experiment is looked up when the link is opened."""
+    from vision_assets.links_server import mlflow_run_redirect
 
-    try:
-        experiment_id = MlflowClient(tracking_uri).get_run(run_id).info.experiment_id
-    except (MlflowException, OSError):  # a run deleted or a store not reachable: the metadata still names the run
-        return {"mlflow_run": run_id}
-    return {"mlflow_run": dg.MetadataValue.url(mlflow_run_url(experiment_id, run_id))}
+    del tracking_uri  # resolved at view time by the links server, which knows the tracking store
+    return {"mlflow_run": dg.MetadataValue.url(mlflow_run_redirect(run_id))}
+
+
+def report_page_link(key: str) -> dg.MetadataValue:
+    """An evaluation report page (a lake key) as the links server serves it."""
+    from vision_assets.links_server import lake_page_url
+
+    return dg.MetadataValue.url(lake_page_url(key))
