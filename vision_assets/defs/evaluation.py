@@ -13,7 +13,7 @@ from vision_assets.core.evaluation.checkpoint_report import (
 from vision_assets.core.evaluation.curves import thumbnail
 from vision_assets.core.evaluation.inference import InferenceConfig
 from vision_assets.defs import keys
-from vision_assets.defs.markdown import md_table, mlflow_run_link, readable
+from vision_assets.defs.markdown import md_table, mlflow_run_link, readable, report_page_link
 from vision_assets.defs.resources import LakeResource, MlflowResource, TrainerResource
 
 OVERALL_KEYS = ["map50_95", "map50", "map75", "map_small", "map_medium", "map_large", "precision", "recall",
@@ -147,6 +147,8 @@ def eval_report(context: dg.AssetExecutionContext, config: EvalReportConfig, tra
     context.log.info(("evaluated " if computed else "found the stored evaluation ") + report["evaluation_key"])
     report = with_champion_comparison(store, registry, mlflow.model_name, dataset_split, report, work_dir=lake.work,
                                       device=trainer.device, config=evaluation)
+    page = _report_page(context, store, report, trained_checkpoint)
+    report = {**report, "report_page": page}
     overall = report["overall"]
     tracking = (report.get("tracking") or {}).get("overall") or {}
     return dg.Output(
@@ -164,6 +166,31 @@ def eval_report(context: dg.AssetExecutionContext, config: EvalReportConfig, tra
             "regressed_vs_champion": sum(1 for r in report["comparison"] if r["regressed"]),
             "errors": dg.MetadataValue.json(report["errors"]["counts"]),
             "error_table": dg.MetadataValue.path(report["errors"]["table"]),
+            **({"report_page": report_page_link(page), "report_page_key": dg.MetadataValue.path(page)} if page else {}),
+            **_interval_metadata(store, report),
             "report": dg.MetadataValue.md(report_markdown(report, store)),
         },
     )
+
+
+def _report_page(context, store, report: dict, checkpoint: dict) -> str | None:
+    """The evaluation's interactive page (written beside its record); a page that cannot be drawn is a warning,
+    never a lost evaluation."""
+    from vision_assets.core.evaluation.report_page import write_report_page
+
+    try:
+        return write_report_page(store, report, model={"mlflow_run_id": checkpoint.get("mlflow_run_id")})
+    except (OSError, ValueError, KeyError) as error:
+        context.log.warning(f"eval_report: the report page could not be written: {error}")
+        return None
+
+
+def _interval_metadata(store, report: dict) -> dict:
+    """Each headline number's 95 % interval by bootstrap over test videos, as text ("[0.41, 0.54]")."""
+    from vision_assets.core.evaluation.uncertainty import evaluation_intervals, interval_text
+
+    try:
+        bounds = evaluation_intervals(store, report)
+    except (OSError, ValueError, KeyError):
+        return {}
+    return {f"{k}_95ci": interval_text(bounds.get(("all", "all", k))) for k in ("map50_95", "map50", "recall")}

@@ -17,7 +17,7 @@ from vision_assets.core.registry.package import (
     log_package,
 )
 from vision_assets.defs import keys
-from vision_assets.defs.markdown import md_table, mlflow_model_url, mlflow_run_link, readable
+from vision_assets.defs.markdown import md_table, mlflow_model_url, mlflow_run_link, readable, report_page_link
 from vision_assets.defs.resources import LakeResource, MlflowResource, RetentionPolicyResource, TrainerResource
 
 PRIMARY_METRIC = "map50_95"
@@ -123,6 +123,8 @@ def registered_model(context: dg.AssetExecutionContext, config: RegistrySettings
     }
     if gates:
         metadata["decision_table"] = dg.MetadataValue.md(gates[0].markdown())
+    if eval_report.get("report_page"):
+        metadata["report_page"] = report_page_link(eval_report["report_page"])
     recent = read_audit(store).tail(10)
     metadata["audit_recent"] = dg.MetadataValue.md(md_table(recent[["time", "action", "actor", "object", "reason"]])
                                                    + "\n\nAll events: `vision-assets audit`.")
