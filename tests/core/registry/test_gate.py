@@ -42,6 +42,27 @@ def test_winning_overall_but_losing_a_scene_is_not_promoted_and_names_the_scene(
     assert "| map50_95 scene=cam-a | 0.4000 | 0.6000 | +0.2000 | pass |" in table
 
 
+def test_a_slice_drop_within_its_bootstrap_interval_is_noise_and_beyond_it_regresses():
+    champion = evaluation(0.40, {"cam-a": 0.40, "cam-b": 0.40}, idf1={"cam-a": 0.7})
+    candidate = evaluation(0.46, {"cam-a": 0.30, "cam-b": 0.30}, idf1={"cam-a": 0.5})
+    deltas = {("scene", "cam-a", "map50_95"): {"delta_low": -0.25, "delta_high": 0.04},  # holds 0: noise
+              ("scene", "cam-b", "map50_95"): {"delta_low": -0.16, "delta_high": -0.03},  # below 0: real
+              ("scene", "cam-a", "tracking_idf1"): {"delta_low": -0.3, "delta_high": 0.1}}
+
+    gate = gate_decision(champion, candidate, GateConfig(slice_tolerance=0.05), "1", deltas=deltas)
+
+    assert [r.metric for r in gate.regressed] == ["map50_95 scene=cam-b"] and not gate.promote
+    rows = {r.metric: r for r in gate.rows}
+    assert rows["map50_95 scene=cam-a"].result == "pass"
+    assert rows["map50_95 scene=cam-a"].note == "drop within the noise: 95 % interval of the change [-0.2500, +0.0400]"
+    assert "beyond the noise" in rows["map50_95 scene=cam-b"].note
+    assert rows["idf1 scene=cam-a"].result == "pass"
+    # Without an interval (e.g. a one-video slice) the tolerance alone decides, as before.
+    no_noise = gate_decision(champion, candidate, GateConfig(slice_tolerance=0.05), "1")
+    assert {r.metric for r in no_noise.regressed} == {"map50_95 scene=cam-a", "map50_95 scene=cam-b",
+                                                      "idf1 scene=cam-a"}
+
+
 def test_margin_tolerance_and_minimum_count_decide_what_counts():
     champion = evaluation(0.40, {"cam-a": 0.40, "cam-b": 0.40})
     # Within tolerance on cam-b, and beating by 0.05 overall: promoted with margin 0.01, not with 0.1.

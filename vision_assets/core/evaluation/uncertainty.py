@@ -69,6 +69,18 @@ def delta_intervals(lake: Lake, before: dict, after: dict) -> dict[tuple[str, st
     return out
 
 
+def gate_deltas(lake: Lake, before: dict, after: dict) -> dict:
+    """delta_intervals for the promotion gate, or {} when either side is not a full stored evaluation (e.g. a
+    champion known only by its registry tags): the gate then keeps its tolerance rule alone."""
+    full = all(r.get("evaluation_key") and r.get("detections") and r.get("dataset_version") for r in (before, after))
+    if not full:
+        return {}
+    try:
+        return delta_intervals(lake, before, after)
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
 def beyond_noise(delta: dict | None) -> bool | None:
     """True when the paired interval of a difference excludes 0, False when it holds 0, None when unknown."""
     if not delta or delta.get("delta_low") is None or delta.get("delta_high") is None:

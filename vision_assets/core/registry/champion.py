@@ -77,7 +77,10 @@ def gate_against_champion(registry: ModelRegistry, name: str, version, report: d
     if champion is None:
         return gate_decision(None, report, config), "no champion"
     theirs, source = champion_evaluation(registry, name, champion, dataset, report, lake, work_dir, device)
-    return gate_decision(theirs, report, config, champion_version=str(champion.version)), source
+    from vision_assets.core.evaluation.uncertainty import gate_deltas
+
+    return gate_decision(theirs, report, config, champion_version=str(champion.version),
+                         deltas=gate_deltas(lake, theirs, report)), source
 
 
 def decide_champion(registry: ModelRegistry, name: str, version, report: dict, dataset: dict,

@@ -3,7 +3,12 @@ margin AND no slice (scene, lighting, class, tracking IDF1 per scene) regresses 
 
 A pure function over two evaluation dicts (what eval_report produces) evaluated on the same test split.
 Slices with too few boxes on either side are shown but not gated, so a slice of three boxes cannot flap the
-decision. Older or partial evaluations (no `slices`, no `tracking`) lose only those rows."""
+decision. Older or partial evaluations (no `slices`, no `tracking`) lose only those rows.
+
+With `deltas` (paired bootstrap intervals of candidate - champion over the test videos, uncertainty.delta_intervals)
+a slice regresses only when its drop is beyond the tolerance AND beyond that noise (the interval lies below 0); a
+drop whose interval holds 0 passes with the interval named. Slices without an interval (one video) keep the
+tolerance rule alone. The evaluation floor is applied before the gate and is not affected."""
 
 from __future__ import annotations
 
@@ -90,10 +95,11 @@ class GateDecision:
 
 
 def gate_decision(champion: dict | None, candidate: dict, config: GateConfig | None = None,
-                  champion_version: str | None = None) -> GateDecision:
+                  champion_version: str | None = None, deltas: dict | None = None) -> GateDecision:
     """The gate's table for `candidate` against `champion` (both evaluations on the same test split; None when
-    there is no champion)."""
+    there is no champion). deltas: {(dimension, value, metric): {"delta_low", "delta_high"}}."""
     config = config or GateConfig()
+    deltas = deltas or {}
     ours = finite_number(candidate.get("overall", {}).get(config.primary_metric))
     if champion is None:
         row = GateRow(config.primary_metric, None, ours, None, PASS, "no champion")
@@ -113,25 +119,43 @@ def gate_decision(champion: dict | None, candidate: dict, config: GateConfig | N
             continue
         before, before_count = champion_slices[key]
         rows.append(_slice_row(key, before, value, min(_count(before_count), _count(count)), config.slice_tolerance,
-                               config.min_boxes))
+                               config.min_boxes, _interval(deltas, key, "")))
     champion_tracks, candidate_tracks = _tracking(champion, config), _tracking(candidate, config)
     for key, (value, count) in candidate_tracks.items():
         if key in champion_tracks:
             before, before_count = champion_tracks[key]
             rows.append(_slice_row(key, before, value, min(_count(before_count), _count(count)),
-                                   config.tracking_tolerance, config.min_boxes))
+                                   config.tracking_tolerance, config.min_boxes, _interval(deltas, key, "tracking_")))
     promote = primary_ok and not any(r.result == FAIL for r in rows[1:])
     return GateDecision(rows, promote, champion_version, config)
 
 
 def _slice_row(metric: str, before: float | None, after: float | None, count: float, tolerance: float,
-               min_boxes: int) -> GateRow:
+               min_boxes: int, interval: dict | None = None) -> GateRow:
     if before is None or after is None:
         return GateRow(metric, before, after, None, SKIP, "no value")
     delta = after - before
     if count < min_boxes:
         return GateRow(metric, before, after, delta, SKIP, f"{int(count)} boxes < {min_boxes}")
-    return GateRow(metric, before, after, delta, PASS if delta >= -tolerance else FAIL, f"tolerance {tolerance:g}")
+    if delta >= -tolerance:
+        return GateRow(metric, before, after, delta, PASS, f"tolerance {tolerance:g}")
+    if interval is None:
+        return GateRow(metric, before, after, delta, FAIL, f"tolerance {tolerance:g}")
+    low, high = interval["delta_low"], interval["delta_high"]
+    span = f"95 % interval of the change [{low:+.4f}, {high:+.4f}]"
+    if high >= 0:
+        return GateRow(metric, before, after, delta, PASS, f"drop within the noise: {span}")
+    return GateRow(metric, before, after, delta, FAIL, f"tolerance {tolerance:g}, beyond the noise: {span}")
+
+
+def _interval(deltas: dict, key: str, prefix: str) -> dict | None:
+    """The paired interval for a gate row key ("map50_95 scene=cam-a"), when known (both bounds)."""
+    metric, _, where = key.partition(" ")
+    dimension, _, value = where.partition("=")
+    found = deltas.get((dimension, value, prefix + metric))
+    if not found or found.get("delta_low") is None or found.get("delta_high") is None:
+        return None
+    return found
 
 
 def _slices(report: dict, config: GateConfig) -> dict[str, tuple[float | None, float | None]]:
