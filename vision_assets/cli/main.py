@@ -10,6 +10,7 @@ import warnings
 
 from vision_assets.cli import (
     backfill_commands,
+    compare_command,
     delivery_commands,
     evaluation_commands,
     model_commands,
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_commands(sub)
     _add_model_commands(sub)
     evaluation_commands.register(sub)  # track-eval, det-eval, errors
+    compare_command.register(sub)  # compare A B
     training_commands.register(sub)  # reproduce, sweep
     backfill_commands.register(sub)  # backfill
     return parser
