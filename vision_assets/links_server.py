@@ -85,6 +85,10 @@ class _Handler(BaseHTTPRequestHandler):
             if len(parts) == 3 and parts[1] == "versions":
                 target += f"/versions/{urllib.parse.quote(parts[2], safe='')}"
             return self._redirect(self.mlflow_url + target)
+        if path == "/favicon.ico":  # browsers ask on every page: an empty answer, not an error in their console
+            self.send_response(HTTPStatus.NO_CONTENT)
+            self.end_headers()
+            return None
         if path.rstrip("/") == "/mlflow":
             return self._redirect(self.mlflow_url + "/")
         self.send_error(HTTPStatus.NOT_FOUND, "not a served address")
