@@ -66,6 +66,10 @@ def test_eval_report_compares_with_the_champion_and_never_evaluates_a_key_twice(
     images = re.findall(r"data:image/(?:png|jpeg);base64,([A-Za-z0-9+/=]+)", markdown)
     assert len(images) >= 3 and all(len(base64.b64decode(i)) < 40_000 for i in images)
     assert "Against the champion v1" in markdown and "confidence **" in markdown
+    # The interactive page beside the evaluation, linked through the links server; intervals in the metadata.
+    assert report["report_page"] == f"evaluations/{report['evaluation_key']}/report.html" and lake.exists(report["report_page"])
+    assert metadata["report_page"].url.endswith(f"/lake/{report['report_page']}")
+    assert metadata["map50_95_95ci"].value == "no interval (1 video)"  # one test video: no spread between videos
     # MLflow: test metrics and the evaluation's files on the checkpoint's run.
     run = registry.client.get_run(candidate["mlflow_run_id"])
     assert {"test_map50_95", "test_confidence", "test_tracking_idf1"} <= set(run.data.metrics)
