@@ -4,7 +4,7 @@ Frames of one video are not independent (same place, same light, same objects a 
 that is resampled is the video: each resample draws the test videos with replacement and weights every image by
 how often its video was drawn. Matching is done once, by pycocotools' own COCOeval.evaluate() (per image, class
 and area range, maxDets 100); each resample only re-runs the accumulation (the PR curve, COCO's 101-point
-interpolated precision) with those weights, vectorised over resamples. With every weight 1 the accumulation is
+interpolated precision) with those weights, as a small matrix product per true positive (see weighted_ap). With every weight 1 the accumulation is
 COCOeval.accumulate() exactly, so the intervals sit around the very numbers the report shows.
 
 Resamples are drawn from `N_RESAMPLES` and `SEED` over the test videos in sorted order: two evaluations on the same
@@ -26,7 +26,6 @@ N_RESAMPLES = 1000
 SEED = 20261207
 LEVEL = 0.95
 METRICS = ("map50_95", "map50", "map75", "precision", "recall")
-CHUNK = 100  # resamples accumulated at once: bounds memory to CHUNK x IoU thresholds x detections
 _REC_THRS = np.linspace(0.0, 1.00, 101)
 
 
@@ -52,46 +51,59 @@ def percentile_interval(samples: np.ndarray, level: float = LEVEL) -> tuple[floa
     return float(low), float(high)
 
 
-def weighted_ap(scores: np.ndarray, matched: np.ndarray, ignored: np.ndarray, det_weight: np.ndarray,
-                n_gt: np.ndarray) -> np.ndarray:
+def weighted_ap(scores: np.ndarray, matched: np.ndarray, ignored: np.ndarray, det_video: np.ndarray,
+                counts: np.ndarray, n_gt: np.ndarray) -> np.ndarray:
     """COCOeval.accumulate()'s AP, per resample and IoU threshold, for one category and area range.
 
-    scores (D,) in COCO's concatenation order; matched, ignored (T, D) from evalImgs; det_weight (B, D) how often
-    each detection counts in each resample; n_gt (B,) the weighted count of non-ignored ground truth. Returns
-    (B, T): the mean interpolated precision over the 101 recall thresholds, NaN where n_gt is 0 (the category is
-    not measured, COCO's -1)."""
-    batch, thresholds = det_weight.shape[0], matched.shape[0]
+    scores (D,) in COCO's concatenation order; matched, ignored (T, D) from evalImgs; det_video (D,) each
+    detection's video (column of counts); counts (B, V) how often each video is drawn; n_gt (B,) the weighted count
+    of non-ignored ground truth. Returns (B, T): the mean interpolated precision over the 101 recall thresholds,
+    NaN where n_gt is 0 (the category is not measured, COCO's -1).
+
+    Only true positives matter: recall grows only there, so each recall threshold's lookup lands on one, and a
+    false positive's precision is below that of the true positive before it, so it never raises the envelope. Per
+    true positive the weighted TP and FP counts so far are counts @ (per-video counts so far): a small matrix
+    product instead of a pass over every detection in every resample."""
+    batch, thresholds = counts.shape[0], matched.shape[0]
     out = np.full((batch, thresholds), np.nan)
     present = n_gt > 0
     if not present.any():
         return out
+    out[present] = 0.0
     if scores.size == 0:
-        out[present] = 0.0
         return out
     order = np.argsort(-scores, kind="mergesort")
-    tps = (matched & ~ignored)[:, order].astype(float)  # (T, D)
-    fps = (~matched & ~ignored)[:, order].astype(float)
-    weight = det_weight[:, order].astype(float)[:, None, :]  # (B, 1, D)
-    tp = np.cumsum(weight * tps[None], axis=2)  # (B, T, D), whole numbers: weights are draw counts
-    fp = np.cumsum(weight * fps[None], axis=2)
-    precision = tp / (tp + fp + np.spacing(1))
-    # The precision envelope: the best precision at this recall or any higher one.
-    precision = np.maximum.accumulate(precision[..., ::-1], axis=2)[..., ::-1]
-    rows, depth = batch * thresholds, tp.shape[2]
-    # COCO looks up, per recall threshold r, the first detection with tp / n_gt >= r. tp is a whole number, so
-    # that is the first with tp >= needed(r): one exact integer searchsorted over every row at once, rows
-    # offset by more than any count so they never interleave.
-    needed = np.repeat(_needed_true_positives(np.where(present, n_gt, 1.0)), thresholds, axis=0)  # (rows, R)
-    stride = int(max(n_gt.max(), 0)) + 2
-    offset = stride * np.arange(rows, dtype=np.int64)
-    flat = (np.rint(tp).astype(np.int64).reshape(rows, depth) + offset[:, None]).ravel()
-    index = np.searchsorted(flat, (needed + offset[:, None]).ravel(), side="left").reshape(rows, -1)
-    index -= (depth * np.arange(rows))[:, None]
-    valid = index < depth
-    picked = np.take_along_axis(precision.reshape(rows, depth), np.minimum(index, depth - 1), axis=1)
-    ap = np.where(valid, picked, 0.0).mean(axis=1).reshape(batch, thresholds)
-    out[present] = ap[present]
+    videos = counts.shape[1]
+    one_hot = np.zeros((scores.size, videos))
+    one_hot[np.arange(scores.size), det_video[order]] = 1.0
+    needed = _needed_true_positives(np.where(present, n_gt, 1.0))  # (B, R)
+    weights = counts.astype(float)
+    for t in range(thresholds):
+        tps = (matched[t] & ~ignored[t])[order]
+        fps = (~matched[t] & ~ignored[t])[order]
+        if not tps.any():
+            continue
+        tp_so_far = np.cumsum(one_hot * tps[:, None], axis=0)[tps]  # (P, V) at each true positive
+        fp_so_far = np.cumsum(one_hot * fps[:, None], axis=0)[tps]
+        tp = weights @ tp_so_far.T  # (B, P), whole numbers
+        fp = weights @ fp_so_far.T
+        precision = tp / (tp + fp + np.spacing(1))
+        precision = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]  # the envelope
+        out[:, t] = np.where(present, _interpolated(np.rint(tp).astype(np.int64), precision, needed), np.nan)
     return out
+
+
+def _interpolated(tp: np.ndarray, precision: np.ndarray, needed: np.ndarray) -> np.ndarray:
+    """Mean over recall thresholds of the envelope precision at the first position with tp >= needed (0 past the
+    end), per row: one integer searchsorted over all rows, offset so rows never interleave."""
+    rows, depth = tp.shape
+    stride = int(max(tp.max(initial=0), needed.max(initial=0))) + 2
+    offset = stride * np.arange(rows, dtype=np.int64)
+    index = np.searchsorted((tp + offset[:, None]).ravel(), (needed + offset[:, None]).ravel(), side="left")
+    index = index.reshape(rows, -1) - (depth * np.arange(rows))[:, None]
+    valid = index < depth
+    picked = np.take_along_axis(precision, np.minimum(index, depth - 1), axis=1)
+    return np.where(valid, picked, 0.0).mean(axis=1)
 
 
 def _needed_true_positives(n_gt: np.ndarray) -> np.ndarray:
@@ -104,53 +116,47 @@ def _needed_true_positives(n_gt: np.ndarray) -> np.ndarray:
     return need.astype(np.int64)
 
 
-class _Cells:
-    """COCOeval's per-image matching regrouped as arrays per (category, area range)."""
-
-    def __init__(self, evaluator, image_video: np.ndarray, conf: float):
-        params = evaluator.params
-        self.thresholds = params.iouThrs
-        self.t50 = int(np.argmin(np.abs(self.thresholds - 0.5)))
-        self.t75 = int(np.argmin(np.abs(self.thresholds - 0.75)))
-        self.categories = list(params.catIds)
-        self.areas = list(params.areaRngLbl)
-        n_images, n_areas = len(params.imgIds), len(params.areaRng)
-        self.cells: dict[tuple[int, int], dict] = {}
-        for k in range(len(self.categories)):
-            for a in range(n_areas):
-                entries = [(i, evaluator.evalImgs[k * n_areas * n_images + a * n_images + i])
-                           for i in range(n_images)]
-                entries = [(i, e) for i, e in entries if e is not None]
-                self.cells[k, a] = self._cell(entries, len(self.thresholds), conf)
-        self.image_video = image_video
-
-    @staticmethod
-    def _cell(entries, thresholds: int, conf: float) -> dict:
-        if not entries:
-            empty = np.zeros((thresholds, 0), dtype=bool)
-            return {"scores": np.zeros(0), "matched": empty, "ignored": empty, "det_image": np.zeros(0, int),
-                    "gt_image": np.zeros(0, int)}
-        scores = np.concatenate([np.asarray(e["dtScores"], dtype=float) for _, e in entries])
-        matched = np.concatenate([np.asarray(e["dtMatches"]).reshape(thresholds, -1) > 0 for _, e in entries], axis=1)
-        ignored = np.concatenate([np.asarray(e["dtIgnore"]).reshape(thresholds, -1).astype(bool) for _, e in entries],
-                                 axis=1)
-        det_image = np.concatenate([np.full(len(e["dtScores"]), i) for i, e in entries]).astype(int)
-        gt_image = np.concatenate([np.full(int((~np.asarray(e["gtIgnore"], dtype=bool)).sum()), i)
-                                   for i, e in entries]).astype(int)
-        return {"scores": scores, "matched": matched, "ignored": ignored, "det_image": det_image,
-                "gt_image": gt_image, "conf": conf}
+def _cells(evaluator, conf: float) -> dict[tuple[int, int], dict]:
+    """COCOeval's per-image matching regrouped as arrays per (category index, area range index)."""
+    params = evaluator.params
+    thresholds, n_images, n_areas = len(params.iouThrs), len(params.imgIds), len(params.areaRng)
+    cells = {}
+    for k in range(len(params.catIds)):
+        for a in range(n_areas):
+            entries = [(i, evaluator.evalImgs[k * n_areas * n_images + a * n_images + i]) for i in range(n_images)]
+            entries = [(i, e) for i, e in entries if e is not None]
+            if not entries:
+                empty = np.zeros((thresholds, 0), dtype=bool)
+                cells[k, a] = {"scores": np.zeros(0), "matched": empty, "ignored": empty,
+                               "det_image": np.zeros(0, int), "gt_image": np.zeros(0, int)}
+                continue
+            cells[k, a] = {
+                "scores": np.concatenate([np.asarray(e["dtScores"], dtype=float) for _, e in entries]),
+                "matched": np.concatenate([np.asarray(e["dtMatches"]).reshape(thresholds, -1) > 0
+                                           for _, e in entries], axis=1),
+                "ignored": np.concatenate([np.asarray(e["dtIgnore"]).reshape(thresholds, -1).astype(bool)
+                                           for _, e in entries], axis=1),
+                "det_image": np.concatenate([np.full(len(e["dtScores"]), i) for i, e in entries]).astype(int),
+                "gt_image": np.concatenate([np.full(int((~np.asarray(e["gtIgnore"], dtype=bool)).sum()), i)
+                                            for i, e in entries]).astype(int),
+            }
+    return cells
 
 
-def _cell_samples(cell: dict, image_weight: np.ndarray, t50: int, conf: float) -> dict[str, np.ndarray]:
-    """Per resample: AP (B, T), and the TP / FP / GT counts at IoU 0.5 and score >= conf."""
-    det_weight = image_weight[:, cell["det_image"]]
-    n_gt = image_weight[:, cell["gt_image"]].sum(axis=1).astype(float)
-    aps = [weighted_ap(cell["scores"], cell["matched"], cell["ignored"], det_weight[s:s + CHUNK], n_gt[s:s + CHUNK])
-           for s in range(0, len(n_gt), CHUNK)]
-    counted = ~cell["ignored"][t50] & (cell["scores"] >= conf)
-    hit = cell["matched"][t50] & counted
-    return {"ap": np.concatenate(aps, axis=0) if aps else np.zeros((0, len(cell["matched"]))),
-            "tp": det_weight @ hit.astype(float), "fp": det_weight @ (counted & ~hit).astype(float), "gt": n_gt}
+def _cell_samples(cell: dict, inside: np.ndarray, image_video: np.ndarray, counts: np.ndarray, t50: int,
+                  conf: float) -> dict[str, np.ndarray]:
+    """Per resample, for the images `inside` (a mask): AP (B, T), and TP / FP / GT counts at IoU 0.5, score >= conf."""
+    videos = counts.shape[1]
+    keep = inside[cell["det_image"]]
+    scores, matched, ignored = cell["scores"][keep], cell["matched"][:, keep], cell["ignored"][:, keep]
+    det_video = image_video[cell["det_image"][keep]]
+    gt_video = image_video[cell["gt_image"][inside[cell["gt_image"]]]]
+    n_gt = counts @ np.bincount(gt_video, minlength=videos).astype(float)
+    counted = ~ignored[t50] & (scores >= conf)
+    hit = matched[t50] & counted
+    return {"ap": weighted_ap(scores, matched, ignored, det_video, counts, n_gt),
+            "tp": counts @ np.bincount(det_video[hit], minlength=videos).astype(float),
+            "fp": counts @ np.bincount(det_video[counted & ~hit], minlength=videos).astype(float), "gt": n_gt}
 
 
 def _summary(cells: list[dict], t50: int, t75: int) -> dict[str, np.ndarray]:
@@ -183,14 +189,17 @@ def bootstrap_samples(ground_truth: pd.DataFrame, detections: pd.DataFrame, *, i
     Precision and recall are at IoU 0.5 and score >= confidence, as the report's."""
     from vision_assets.core.evaluation.metrics import _run_cocoeval
 
-    images = images.reset_index(drop=True)
+    images = images.reset_index(drop=True)  # COCO's image ids are 1..I in this order
     videos = sorted(images["video_sha256"].astype(str).unique())
     counts = video_resamples(videos, n, seed)  # (B, V)
-    video_index = images["video_sha256"].astype(str).map({v: i for i, v in enumerate(videos)}).to_numpy()
-    image_weight = counts[:, video_index].astype(float)  # (B, I) in the images table's order (COCO's ids 1..I)
+    image_video = images["video_sha256"].astype(str).map({v: i for i, v in enumerate(videos)}).to_numpy()
     evaluator = _run_cocoeval(ground_truth, detections, images, list(class_names))
-    cells = _Cells(evaluator, video_index, confidence)
-    everything = cells.areas.index("all")
+    params = evaluator.params
+    cells = _cells(evaluator, confidence)
+    t50 = int(np.argmin(np.abs(params.iouThrs - 0.5)))
+    t75 = int(np.argmin(np.abs(params.iouThrs - 0.75)))
+    areas, categories = list(params.areaRngLbl), range(len(params.catIds))
+    everything, every_image = areas.index("all"), np.ones(len(images), dtype=bool)
     frames = []
 
     def add(dimension: str, value: str, metrics: dict[str, np.ndarray]) -> None:
@@ -198,25 +207,21 @@ def bootstrap_samples(ground_truth: pd.DataFrame, detections: pd.DataFrame, *, i
             frames.append(pd.DataFrame({"resample": np.arange(n), "dimension": dimension, "value": value,
                                         "metric": metric, "sample": samples}))
 
-    def run(weight: np.ndarray, area: int, categories: Sequence[int]) -> dict[str, np.ndarray]:
-        return _summary([_cell_samples(cells.cells[k, area], weight, cells.t50, confidence) for k in categories],
-                        cells.t50, cells.t75)
+    def run(inside: np.ndarray, area: int, which) -> list[dict]:
+        return [_cell_samples(cells[k, area], inside, image_video, counts, t50, confidence) for k in which]
 
-    all_categories = range(len(cells.categories))
-    per_category = [_cell_samples(cells.cells[k, everything], image_weight, cells.t50, confidence)
-                    for k in all_categories]
-    add("all", "all", _summary(per_category, cells.t50, cells.t75))
+    per_category = run(every_image, everything, categories)
+    add("all", "all", _summary(per_category, t50, t75))
     for k, name in enumerate(class_names):
-        add("class", str(name), _summary([per_category[k]], cells.t50, cells.t75))
+        add("class", str(name), _summary([per_category[k]], t50, t75))
     for label in ("small", "medium", "large"):
-        if label in cells.areas:
-            add("size", label, run(image_weight, cells.areas.index(label), all_categories))
+        if label in areas:
+            add("size", label, _summary(run(every_image, areas.index(label), categories), t50, t75))
     for dimension in dimensions:
         values = images[dimension].astype(object).where(images[dimension].notna(), "").astype(str).str.strip()
         values = values.where(values != "", "unknown")
         for value in sorted(values.unique()):
-            inside = (values == value).to_numpy()
-            add(dimension, value, run(image_weight * inside[None, :], everything, all_categories))
+            add(dimension, value, _summary(run((values == value).to_numpy(), everything, categories), t50, t75))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["resample", "dimension", "value", "metric", "sample"])
 
