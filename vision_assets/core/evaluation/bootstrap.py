@@ -4,8 +4,9 @@ Frames of one video are not independent (same place, same light, same objects a 
 that is resampled is the video: each resample draws the test videos with replacement and weights every image by
 how often its video was drawn. Matching is done once, by pycocotools' own COCOeval.evaluate() (per image, class
 and area range, maxDets 100); each resample only re-runs the accumulation (the PR curve, COCO's 101-point
-interpolated precision) with those weights, as a small matrix product per true positive (see weighted_ap). With every weight 1 the accumulation is
-COCOeval.accumulate() exactly, so the intervals sit around the very numbers the report shows.
+interpolated precision) with those weights, as a small matrix product per true positive (see weighted_ap). With
+every weight 1 the accumulation is COCOeval.accumulate() exactly, so the intervals sit around the very numbers the
+report shows.
 
 Resamples are drawn from `N_RESAMPLES` and `SEED` over the test videos in sorted order: two evaluations on the same
 test set get the same resamples, so their difference is bootstrapped pairwise (`paired_delta`).
