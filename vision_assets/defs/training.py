@@ -1,5 +1,6 @@
 """Stage 5: trained_checkpoint, an Ultralytics YOLO model trained on one dataset version, logged to MLflow."""
 
+import base64
 from pathlib import Path
 
 import dagster as dg
@@ -7,7 +8,7 @@ import dagster as dg
 from vision_assets.core.training import existing_checkpoint, train_checkpoint
 from vision_assets.core.training.sweep import load_space, run_sweep
 from vision_assets.defs import keys
-from vision_assets.defs.markdown import mlflow_run_link, readable
+from vision_assets.defs.markdown import md_table, mlflow_run_link, readable, report_page_link
 from vision_assets.defs.resources import LakeResource, MlflowResource, TrainerResource
 
 # dagster-k8s reads this from op_tags when the k8s_job_executor runs the step in its own pod.
@@ -59,17 +60,60 @@ def trained_checkpoint(context: dg.AssetExecutionContext, config: TrainingRunCon
         summary = result["summary"]
         context.log.info(f"sweep {summary['sweep_id']}: {summary['trained']} trained, {summary['reused']} reused; "
                          f"best {summary['best_fingerprint']}")
-        return _output(result["best"], reused=summary["trained"] == 0, sweep=result, tracking_uri=mlflow.tracking_uri)
+        return _output(result["best"], reused=summary["trained"] == 0, sweep=result, tracking_uri=mlflow.tracking_uri,
+                       view=_training_view(context, store, result["best"], dataset_split, lake.work, trainer.device))
     record = existing_checkpoint(store, train_config, dataset_split["version"])
     if record is not None:
         context.log.info(f"dataset {dataset_split['version']} with this config was trained already: "
                          f"reusing {record['fingerprint']}")
-        return _output(record, reused=True, tracking_uri=mlflow.tracking_uri)
+        return _output(record, reused=True, tracking_uri=mlflow.tracking_uri,
+                       view=_training_view(context, store, record, dataset_split, lake.work, trainer.device))
     epochs = train_config.epochs
     record = train_checkpoint(store, mlflow.registry(), dataset_split, train_config, lake.work,
                               run_tags={"dagster_run_id": context.run_id}, log=context.log.info,
                               on_epoch=lambda epoch, metrics: _log_epoch(context, metrics, epoch, "", epochs))
-    return _output(record, reused=False, tracking_uri=mlflow.tracking_uri)
+    return _output(record, reused=False, tracking_uri=mlflow.tracking_uri,
+                   view=_training_view(context, store, record, dataset_split, lake.work, trainer.device))
+
+
+def _training_view(context, store, record: dict, dataset: dict, work: Path, device: str) -> dict:
+    """Metadata that shows the training: loss and val-mAP curves per epoch (inline PNG and a table), the train
+    split's class histogram, a few val images with predictions (thumbnails; full size on the training page)."""
+    from vision_assets.core.evaluation.curves import thumbnail
+    from vision_assets.core.training.training_view import (
+        class_histogram,
+        curves_png,
+        epoch_table,
+        training_page,
+        training_page_key,
+        val_predictions,
+    )
+
+    def inline(data: bytes, alt: str, width: int) -> str:
+        small, mime = thumbnail(data, max_width=width, max_bytes=40_000)
+        return f"![{alt}](data:{mime};base64,{base64.b64encode(small).decode()})"
+
+    try:
+        epochs = epoch_table(record.get("epoch_metrics") or [])
+        histogram = class_histogram(store, record["dataset_version"])
+        weights = store.local_copy(record["checkpoint_path"], work / "checkpoints")
+        samples = val_predictions(store, dataset, Path(weights), imgsz=int(record["config"]["imgsz"]), work_dir=work,
+                                  device=device)
+        page = store.write_bytes(training_page_key(record["checkpoint_sha256"]),
+                                 training_page(record, epochs, histogram, samples).encode())
+    except (OSError, ValueError, KeyError) as error:
+        context.log.warning(f"trained_checkpoint: the training view could not be drawn: {error}")
+        return {}
+    shown = epochs.rename(columns=lambda c: c.removeprefix("metrics/").replace("(B)", ""))
+    return {
+        "training_curves": dg.MetadataValue.md(inline(curves_png(epochs), "loss and val mAP per epoch", 720)
+                                               + "\n\n" + md_table(shown.round(4), max_rows=50)),
+        "train_class_histogram": dg.MetadataValue.md(md_table(histogram)),
+        "val_predictions": dg.MetadataValue.md(" ".join(inline(j, f"val image {n}", 240) for n, j in enumerate(samples))
+                                               + "\n\nGround truth green, predictions red; full size on the "
+                                                 "training page.") if samples else "no val images",
+        "training_page": report_page_link(page),
+    }
 
 
 def _log_epoch(context: dg.AssetExecutionContext, metrics: dict, epoch: int, prefix: str,
@@ -84,7 +128,8 @@ def _log_epoch(context: dg.AssetExecutionContext, metrics: dict, epoch: int, pre
         f"ETA {metrics.get('eta_s', 0):.0f} s")
 
 
-def _output(record: dict, reused: bool, sweep: dict | None = None, tracking_uri: str | None = None) -> dg.Output:
+def _output(record: dict, reused: bool, sweep: dict | None = None, tracking_uri: str | None = None,
+            view: dict | None = None) -> dg.Output:
     environment = record.get("environment", {})
     metadata = {
         "checkpoint_sha256": record["checkpoint_sha256"],
@@ -102,6 +147,7 @@ def _output(record: dict, reused: bool, sweep: dict | None = None, tracking_uri:
         "environment": dg.MetadataValue.json({k: v for k, v in environment.items() if k != "lock_key"}),
         "reused_existing": reused,
         "config": dg.MetadataValue.json(record["config"]),
+        **(view or {}),
     }
     if sweep is not None:
         metadata["sweep_ranking"] = dg.MetadataValue.md(sweep["table"])
