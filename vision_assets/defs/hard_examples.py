@@ -48,7 +48,7 @@ def champion_weights(mlflow: MlflowResource, lake: LakeResource) -> tuple[str, P
         "The partition's frames the champion model is least sure about (detections nearest 0.5 confidence), "
         "ranked, as the next labeling queue, exported with the champion's boxes as pre-annotations: a Label "
         "Studio import (video tasks, boxes as predictions), CVAT for images XML per video and COCO JSON under "
-        "labeling_queue/scene=/day=/champion=v<version>/, and the boxes as the hard_example_boxes table. Uses "
+        "`labeling_queue/scene=<scene>/day=<day>/champion=v<version>/`, and the boxes as the hard_example_boxes table. Uses "
         "the registry's champion (see registered_model). Filled by the nightly schedule for every partition whose "
         "current frames the current champion has not mined yet."
     ),

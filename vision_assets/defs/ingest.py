@@ -94,7 +94,7 @@ ingest_job = dg.define_asset_job("ingest_videos", selection=[raw_videos], partit
 
 
 @dg.sensor(job=ingest_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Watches landing/<scene>/<YYYY-MM-DD>/ (or a sidecar's scene and day): adds new scenes and "
+           description="Watches `landing/<scene>/<YYYY-MM-DD>/` (or a sidecar's scene and day): adds new scenes and "
                        "days as partitions and requests one ingest run per scene x day with files (or label files "
                        "beside them) not yet in the lake. Refused files are logged with their reason and listed on "
                        "raw_videos as an observation whenever the list changes.")

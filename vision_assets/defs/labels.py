@@ -21,8 +21,9 @@ from vision_assets.core.qc.partition import PartitionQc, qc_partition
 from vision_assets.defs import keys
 from vision_assets.defs.automation import CARRY_NEW_PARTITION, INPUTS_TAG, hold_back_reason
 from vision_assets.defs.checks import scene_day_check
+from vision_assets.defs.frames import sampled_frames
 from vision_assets.defs.ingest import raw_videos
-from vision_assets.defs.markdown import md_table
+from vision_assets.defs.markdown import md_table, readable
 from vision_assets.defs.partitions import days, lake_partition, scene_and_day, scene_day, scene_day_key, scenes
 from vision_assets.defs.resources import LakeResource, TaxonomyResource
 
@@ -31,7 +32,9 @@ OWNERS = ["team:vision-labels"]
 
 @dg.asset(
     partitions_def=scene_day,
-    deps=[raw_videos],
+    # sampled_frames: annotations counts its boxes on the sampled frames, so it runs after them (and again when they
+    # change), never before with a count of 0.
+    deps=[raw_videos, sampled_frames],
     group_name=keys.DATA_GROUP,
     kinds={"parquet"},
     owners=OWNERS,
@@ -51,7 +54,7 @@ OWNERS = ["team:vision-labels"]
     description=(
         "Every label of the partition's videos in one canonical table (video hash, frame index, class, pixel box, "
         "track id, occlusion, attributes, annotator, source file and row id), imported from label files beside each "
-        "video (CVAT for video XML, MOTChallenge txt) and from the drop zone landing/annotations/<scene>/<day>/ "
+        "video (CVAT for video XML, MOTChallenge txt) and from the drop zone `landing/annotations/<scene>/<day>/` "
         "(COCO JSON, YOLO folders with their data yaml, CVAT, MOTChallenge, Label Studio JSON, named after the "
         "video). Labels attach to frames by (video hash, frame index); labels of frames that were not sampled stay. "
         "label_version is a content hash of the rows; every version stays readable in annotation_versions."
@@ -102,10 +105,13 @@ def _import_checks(labels: PartitionLabels, expectations: dict, scene: str, day:
                      else "every drop-zone entry names a video"),
         metadata={"unmatched": dg.MetadataValue.json(unmatched), "videos": dg.MetadataValue.json(labels.videos)},
     )
+    # Zero usable videos is not "every video labelled": a check never passes on nothing.
     yield dg.AssetCheckResult(
-        check_name=keys.VIDEOS_LABELLED, passed=not unlabelled, severity=dg.AssetCheckSeverity.WARN,
-        description=f"{len(unlabelled)} video(s) without a label file: they stay out of datasets" if unlabelled
-        else "every usable video has labels",
+        check_name=keys.VIDEOS_LABELLED, passed=bool(labels.videos) and not unlabelled,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(f"{len(unlabelled)} video(s) without a label file: they stay out of datasets" if unlabelled
+                     else "every usable video has labels" if labels.videos
+                     else f"no usable video in {scene}/{day}: nothing to label"),
         metadata={"unlabelled_videos": dg.MetadataValue.json(unlabelled)},
     )
     yield dg.AssetCheckResult(
@@ -175,7 +181,7 @@ def qc_annotations(context: dg.AssetExecutionContext, config: QcConfig, lake: La
             "rejected": len(result.rejected),
             "flagged": len(result.flagged),
             "review_frames": len(result.review),
-            "pass_rate": float(result.pass_rate),
+            "pass_rate": readable(result.pass_rate),
             "label_version": qc.label_version,
             "rules": dg.MetadataValue.md(md_table(rules, max_rows=30)),
             "rule_counts": dg.MetadataValue.json(rule_counts),
@@ -191,12 +197,14 @@ def qc_annotations(context: dg.AssetExecutionContext, config: QcConfig, lake: La
 
 def _qc_checks(qc: PartitionQc, rules: pd.DataFrame, rule_counts: dict, expectations: dict, min_agreement: float):
     result = qc.result
+    # No labels is no evidence: the check fails (as a warning: nothing bad reached a dataset) and says so.
     yield dg.AssetCheckResult(
         check_name=keys.QC_PASS_RATE,
-        passed=qc.passed,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=f"{result.pass_rate:.1%} of {qc.labels} labels passed (threshold {qc.min_pass_rate:.0%})",
-        metadata={"pass_rate": float(result.pass_rate), "threshold": qc.min_pass_rate,
+        passed=qc.passed and qc.labels > 0,
+        severity=dg.AssetCheckSeverity.ERROR if qc.labels else dg.AssetCheckSeverity.WARN,
+        description=(f"{result.pass_rate:.1%} of {qc.labels} labels passed (threshold {qc.min_pass_rate:.0%})"
+                     if qc.labels else "no labels in this partition: nothing to judge"),
+        metadata={"pass_rate": readable(result.pass_rate), "labels": qc.labels, "threshold": qc.min_pass_rate,
                   "rules": dg.MetadataValue.json(rule_counts)},
     )
     warnings = {r.rule: int(r.rows) for r in rules.itertuples() if r.severity == "warning" and r.rows}
@@ -226,7 +234,7 @@ import_labels_job = dg.define_asset_job("import_labels", selection=[annotations]
 
 
 @dg.sensor(job=import_labels_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Watches the label drop zone landing/annotations/<scene>/<YYYY-MM-DD>/ (files or YOLO folders "
+           description="Watches the label drop zone `landing/annotations/<scene>/<YYYY-MM-DD>/` (files or YOLO folders "
                        "named after the video they label) and re-imports a partition's labels when an entry is new "
                        "or changed. QC follows through automation.")
 def label_drop_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
