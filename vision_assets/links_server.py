@@ -4,7 +4,7 @@ can hold, resolved when someone opens them.
 - `/lake/evaluations/...`, `/lake/reports/...`: the evaluation report pages and their replays, read-only, from the
   lake (HTTP ranges, so videos seek).
 - `/mlflow/runs/<run_id>`: a redirect to the run in the MLflow UI, its experiment looked up now; `/mlflow/models/
-  <name>[/versions/<v>]`: the registered model. The MLflow UI's address is the one this server was started with
+  <name>[/versions/<v>]`: the registered model; both in MLflow's classic (machine learning) mode. The MLflow UI's address is the one this server was started with
   (`--mlflow-port`, `VISION_MLFLOW_UI_URL`), so a link written at materialization never bakes in a port.
 
 Metadata links point at VISION_LINKS_URL (default http://127.0.0.1:3001, where `vision-assets ui` serves this)."""
@@ -23,6 +23,9 @@ from pathlib import Path
 LINKS_URL_ENV = "VISION_LINKS_URL"
 DEFAULT_LINKS_PORT = 3001
 SERVED_FOLDERS = ("evaluations", "reports")  # the lake folders a browser may read; the rest stays private
+# MLflow 3's UI opens in its GenAI mode; its router honours this parameter (the sidebar's workflow switch sets it),
+# so every link lands in the classic experiment-tracking view, where runs, metrics and models are.
+CLASSIC_MODE = "?workflowType=machine_learning"
 
 
 def links_url() -> str:
@@ -84,13 +87,13 @@ class _Handler(BaseHTTPRequestHandler):
             target = f"/#/models/{urllib.parse.quote(parts[0], safe='')}"
             if len(parts) == 3 and parts[1] == "versions":
                 target += f"/versions/{urllib.parse.quote(parts[2], safe='')}"
-            return self._redirect(self.mlflow_url + target)
+            return self._redirect(self.mlflow_url + target + CLASSIC_MODE)
         if path == "/favicon.ico":  # browsers ask on every page: an empty answer, not an error in their console
             self.send_response(HTTPStatus.NO_CONTENT)
             self.end_headers()
             return None
         if path.rstrip("/") == "/mlflow":
-            return self._redirect(self.mlflow_url + "/")
+            return self._redirect(self.mlflow_url + "/#/experiments" + CLASSIC_MODE)
         self.send_error(HTTPStatus.NOT_FOUND, "not a served address")
 
     def _redirect(self, location: str) -> None:
@@ -107,7 +110,8 @@ class _Handler(BaseHTTPRequestHandler):
             experiment = MlflowClient(self.tracking_uri).get_run(run_id).info.experiment_id
         except (MlflowException, OSError):
             return self.send_error(HTTPStatus.NOT_FOUND, f"no MLflow run {run_id}")
-        self._redirect(f"{self.mlflow_url}/#/experiments/{experiment}/runs/{urllib.parse.quote(run_id, safe='')}")
+        self._redirect(f"{self.mlflow_url}/#/experiments/{experiment}/runs/{urllib.parse.quote(run_id, safe='')}"
+                       + CLASSIC_MODE)
 
     def _file(self, key: str) -> None:
         key = posixpath.normpath(key)

@@ -37,10 +37,12 @@ def test_mlflow_links_are_stable_redirects_resolved_when_opened(tmp_path, monkey
         with pytest.raises(urllib.error.HTTPError) as redirect:
             no_redirect.open(link)
         assert redirect.value.code == 302
-        assert redirect.value.headers["Location"] == f"http://127.0.0.1:5123/#/experiments/{experiment}/runs/{run.info.run_id}"
+        assert redirect.value.headers["Location"] == (
+            f"http://127.0.0.1:5123/#/experiments/{experiment}/runs/{run.info.run_id}?workflowType=machine_learning")
         with pytest.raises(urllib.error.HTTPError) as model:
             no_redirect.open(mlflow_model_url("vision detector", 3))
-        assert model.value.headers["Location"] == "http://127.0.0.1:5123/#/models/vision%20detector/versions/3"
+        assert model.value.headers["Location"] == (
+            "http://127.0.0.1:5123/#/models/vision%20detector/versions/3?workflowType=machine_learning")
         with pytest.raises(urllib.error.HTTPError) as gone:
             no_redirect.open(mlflow_run_link(uri, "0" * 32)["mlflow_run"].url)
         assert gone.value.code == 404  # a run that is gone is said so when opened
