@@ -121,7 +121,7 @@ def _tracking_samples(report: dict, videos: list[str]) -> pd.DataFrame:
         index = [videos.index(v) for v in members]
         weight = counts[:, index].astype(float)
 
-        def total(name: str) -> np.ndarray:
+        def total(name: str, weight=weight, members=members) -> np.ndarray:
             return weight @ np.array([float(by_video[v].get(name) or 0) for v in members])
 
         objects, predictions = total("num_objects"), total("num_predictions")
