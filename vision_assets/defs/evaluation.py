@@ -60,11 +60,15 @@ def _inline_png(lake, key: str, alt: str) -> str:
 
 
 def report_markdown(report: dict, lake) -> str:
+    from vision_assets.links_server import lake_page_url
+
     inference = report["inference_config"]
     conf = report["confidence"]
     lines = [
         f"### Test split of dataset `{report['dataset_version']}` ({report['test_images']} images)",
         "",
+        *([f"**Interactive report** (curves, error gallery, replays, intervals): {lake_page_url(report['report_page'])}",
+           ""] if report.get("report_page") else []),
         f"Operating point: confidence **{inference['conf']:.2f}** ({conf['how'].replace('_', '-')}, best mean F1 "
         f"{conf['best_f1']:.3f}), NMS IoU {inference['iou']}, max_det {inference['max_det']}, imgsz "
         f"{inference['imgsz']}, tracker {inference['tracker']}. Precision and recall are at IoU 0.5 and that "
