@@ -1,5 +1,5 @@
 """Intervals for a stored evaluation, read from what the evaluation already wrote (eval.json, detections.parquet,
-the dataset version's test split and labels), kept beside it as `evaluations/<key>/bootstrap.parquet`.
+the dataset version's test split and labels), kept beside it as `evaluations/<key>/bootstrap-<method>-n<N>-s<seed>.parquet`.
 
 The samples are computed once per evaluation key (deterministic: fixed resamples and seed) and reused by the
 report page, `vision-assets compare` and the promotion gate, which pairs two evaluations' samples resample by
@@ -29,8 +29,12 @@ from vision_assets.core.lake import Lake, keys
 _NOT_IMAGE_DIMENSIONS = frozenset({"all", "class", "size", "occlusion"})
 
 
+# Part of the samples' name: another method, resample count or seed is another file, never a stale one.
+METHOD = "videos-v1"
+
+
 def samples_key(evaluation_key: str) -> str:
-    return f"{keys.evaluation_folder(evaluation_key)}/bootstrap.parquet"
+    return f"{keys.evaluation_folder(evaluation_key)}/bootstrap-{METHOD}-n{N_RESAMPLES}-s{SEED}.parquet"
 
 
 def evaluation_samples(lake: Lake, report: dict) -> pd.DataFrame:
