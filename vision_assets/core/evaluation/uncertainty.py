@@ -1,5 +1,6 @@
 """Intervals for a stored evaluation, read from what the evaluation already wrote (eval.json, detections.parquet,
-the dataset version's test split and labels), kept beside it as `evaluations/<key>/bootstrap-<method>-n<N>-s<seed>.parquet`.
+the dataset version's test split and labels), kept beside it as
+`evaluations/<key>/bootstrap-<method>-n<N>-s<seed>.parquet`.
 
 The samples are computed once per evaluation key (deterministic: fixed resamples and seed) and reused by the
 report page, `vision-assets compare` and the promotion gate, which pairs two evaluations' samples resample by
