@@ -38,7 +38,10 @@ def write_report_page(lake, report: dict, *, model: dict | None = None) -> str:
     """Writes the page for a stored evaluation (with its champion comparison when the report has one); returns
     its lake key. `model` adds what the evaluation does not know: registered name/version, MLflow run."""
     data = gather(lake, report)
-    bounds = evaluation_intervals(lake, report)
+    try:
+        bounds = evaluation_intervals(lake, report)
+    except (KeyError, ValueError, OSError):  # an older record without its detections: the page, without intervals
+        bounds = {}
     key = page_key(report["evaluation_key"])
     return lake.write_bytes(key, render(data, bounds, model or {}, folder=posixpath.dirname(key)).encode())
 
