@@ -436,5 +436,14 @@ if (confusion && confusion.on) {
   });
 }
 window.showConfusionCell = (pred, truth) => { state.cell = [pred, truth]; render(); };
+// A replay the browser cannot decode (OpenCV's mp4v before its H.264 conversion) says so instead of a black box.
+for (const video of document.querySelectorAll("video")) {
+  const explain = () => {
+    const note = document.createElement("p"); note.className = "note replay-unplayable";
+    note.textContent = "This browser cannot decode this replay (not H.264); open the MP4 beside this page in a player.";
+    video.after(note);
+  };
+  if (video.error) explain(); else video.addEventListener("error", explain, {once: true});
+}
 render();
 """
