@@ -81,7 +81,7 @@ def annotations(context: dg.AssetExecutionContext, lake: LakeResource, taxonomy:
             "formats": dg.MetadataValue.json(table["source_format"].value_counts().to_dict()),
             "file_findings": dg.MetadataValue.json(findings),
             "label_files": dg.MetadataValue.md(md_table(
-                labels.sources[["source_file", "format", "label_file_sha256", "rows"]])),
+                labels.sources[["source_file", "format", "label_file_sha256", "rows", "problem", "note"]])),
             "expectations": dg.MetadataValue.json(expectations),
         },
         data_version=dg.DataVersion(labels.version),

@@ -83,6 +83,8 @@ def _label_fate(entry: DroppedLabels, row: pd.Series | None, partition_has_video
                            "it after the full video name"}.get(row["format"], f"{row['rows']} {row['format']} rows")
     if status != "labels" and isinstance(row.get("problem"), str) and row["problem"]:
         detail = row["problem"]  # what the import found (tables written before the column fall back to the above)
+    if status == "labels" and isinstance(row.get("note"), str) and row["note"]:
+        detail = f"{detail}; corrected: {row['note']}"
     return {"file": str(entry.path), "status": status, "detail": detail}
 
 

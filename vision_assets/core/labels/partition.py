@@ -16,9 +16,10 @@ from vision_assets.core.labels.canonical import (
 )
 from vision_assets.core.lake import Lake, keys
 
-# problem: why an unreadable or ambiguous file was not imported (without its absolute path), "" for the others
+# problem: why an unreadable or ambiguous file was not imported (without its absolute path), "" for the others;
+# note: what the import corrected in a file it imported (a COCO file numbered from 1), "" for the others
 SOURCE_COLUMNS = ["video_sha256", "source_file", "format", "label_file_sha256", "stored_path", "rows", "fingerprint",
-                  "problem"]
+                  "problem", "note"]
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,8 @@ def _owner(dropped: LabelFile, videos: list[dict]):
 def _import_file(lake: Lake, video: dict, label_file: LabelFile, errors: list[dict]):
     path = label_file.path
     try:
-        rows = read_annotations(path, image_size=(int(video["width"]), int(video["height"])))
+        rows = read_annotations(path, image_size=(int(video["width"]), int(video["height"])),
+                                frames_count=_frames_count(video))
     except AnnotationFormatError as error:
         errors.append({"file": path.name, "error": str(error)})
         return None, _source_row(video["video_sha256"], path.name, "unreadable", fingerprint=label_file.fingerprint,
@@ -108,14 +110,21 @@ def _import_file(lake: Lake, video: dict, label_file: LabelFile, errors: list[di
     digest, stored, _ = (lake.put_blob_tree(keys.LABEL_BLOBS, path) if path.is_dir()
                          else lake.put_blob_file(keys.LABEL_BLOBS, path, path.suffix.lower()))
     fmt = str(rows["source_format"].iloc[0]) if len(rows) else ""
-    source = _source_row(video["video_sha256"], path.name, fmt, digest, stored, len(rows), label_file.fingerprint)
+    source = _source_row(video["video_sha256"], path.name, fmt, digest, stored, len(rows), label_file.fingerprint,
+                         note="; ".join(rows.attrs.get("corrections", [])))
     return rows.assign(video_sha256=video["video_sha256"]), source
 
 
+def _frames_count(video: dict) -> int | None:
+    """The video's decoded frame count, which bounds what its label files may expand to."""
+    count = video.get("frames_decoded")
+    return int(count) if count is not None and not pd.isna(count) and int(count) > 0 else None
+
+
 def _source_row(video_sha256: str, source_file: str, fmt: str, digest: str = "", stored: str = "", rows: int = 0,
-                fingerprint: str = "", problem: str = "") -> dict:
+                fingerprint: str = "", problem: str = "", note: str = "") -> dict:
     return {"video_sha256": video_sha256, "source_file": source_file, "format": fmt, "label_file_sha256": digest,
-            "stored_path": stored, "rows": rows, "fingerprint": fingerprint, "problem": problem}
+            "stored_path": stored, "rows": rows, "fingerprint": fingerprint, "problem": problem, "note": note}
 
 
 def _write(lake: Lake, partition: dict[str, str], labels: PartitionLabels) -> None:
