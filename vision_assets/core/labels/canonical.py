@@ -28,7 +28,7 @@ __all__ = ["FORMATS", "MOT_CLASSES", "AnnotationFormatError", "detect_format", "
 
 
 def read_annotations(path: Path, fmt: str | None = None, *, image_size: tuple[int, int] | None = None,
-                     frames_count: int | None = None) -> pd.DataFrame:
+                     frames_count: int | None = None, data=None) -> pd.DataFrame:
     """Read one label file (or a YOLO folder / data yaml) into ANNOTATION_COLUMNS, sorted by (frame_index, track_id).
 
     The format is detected from the content unless ``fmt`` names one of FORMATS. ``image_size`` = (width, height)
@@ -40,14 +40,15 @@ def read_annotations(path: Path, fmt: str | None = None, *, image_size: tuple[in
     ``frames_count``: the video's decoded frame count. Keyframe formats (CVAT for video, Label Studio) are refused
     rather than expanded past it (without it, past VISION_MAX_LABEL_FRAMES), and a COCO file numbered from 1 by its
     image names is recognised against it (see formats/coco.py). df.attrs["corrections"] lists what the reader
-    corrected, for the import report.
+    corrected, for the import report. ``data`` (with ``fmt``): the file's content already loaded, or a part of it
+    (the tasks of one video of a Label Studio export).
     """
     path = Path(path)
     if not path.exists():
         raise AnnotationFormatError(f"{path}: cannot read annotation file (it does not exist)")
     check_label_path(path)
     try:
-        fmt, data = detect_and_load(path) if fmt is None else (fmt, None)
+        fmt, data = detect_and_load(path) if fmt is None else (fmt, data)
         reader = READERS.get(fmt)
         if reader is None:
             raise AnnotationFormatError(f"{path}: unknown annotation format {fmt!r}; supported: {', '.join(FORMATS)}")

@@ -71,9 +71,9 @@ def read_cvat_video(path: Path, *, image_size: tuple[int, int] | None = None, da
     for track in tracks:
         if track.find("box") is None:
             continue
-        part = _expand_track(path, track, track.findall("box"), start, stop, step, frames_count)
+        # Counted before each span is built: tracks by the ten thousand, each over the whole video, add up.
+        part = _expand_track(path, track, track.findall("box"), start, stop, step, frames_count, rows)
         rows += len(part)
-        check_row_budget(path, rows)  # tracks by the ten thousand, each over the whole video, add up
         if len(part):
             parts.append(part)
     df = pd.concat(parts, ignore_index=True) if parts else empty_table()
@@ -107,7 +107,7 @@ def _frame_range(path: Path, root: ET.Element) -> tuple[int | None, int | None, 
 
 
 def _expand_track(path: Path, track: ET.Element, boxes: list[ET.Element], start, stop, step,
-                  frames_count: int | None) -> pd.DataFrame:
+                  frames_count: int | None, rows_before: int = 0) -> pd.DataFrame:
     tid = track.get("id")
     try:
         xml_id = int(tid)
@@ -128,6 +128,8 @@ def _expand_track(path: Path, track: ET.Element, boxes: list[ET.Element], start,
         end = min(keys[i + 1][0], last + 1) if i + 1 < len(keys) else last + 1
         lo = max(frame, first)
         lo = first + -(-(lo - first) // step) * step  # first frame >= lo the frame filter keeps
+        rows_before += max(0, -(-(end - lo) // step))
+        check_row_budget(path, rows_before)
         frames = np.arange(lo, end, step, dtype=np.int64)
         if not len(frames):
             continue

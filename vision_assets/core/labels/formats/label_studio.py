@@ -64,9 +64,8 @@ def read_label_studio(path: Path, *, image_size: tuple[int, int] | None = None, 
             labels_by_id = {r.get("id"): r.get("value", {}).get("labels") for r in results if r.get("type") == "labels"}
             for result in results:
                 if str(result.get("type", "")).lower() == "videorectangle":
-                    part = _result_rows(path, result, labels_by_id, image_size, video, frames_count)
+                    part = _result_rows(path, result, labels_by_id, image_size, video, frames_count, rows)
                     rows += len(part)
-                    check_row_budget(path, rows)
                     parts.append(part.assign(annotator=_annotator(annotation)))
     parts = [p for p in parts if len(p)]
     if not parts:
@@ -130,7 +129,7 @@ def track_id_for(result_id: str) -> int:
 
 
 def _result_rows(path: Path, result: dict, labels_by_id: dict, image_size, video: str,
-                 frames_count: int | None) -> pd.DataFrame:
+                 frames_count: int | None, rows_before: int = 0) -> pd.DataFrame:
     result_id = str(result.get("id", ""))
     value = result.get("value") if isinstance(result.get("value"), dict) else {}
     where = f"{path}: result {result_id!r}"
@@ -152,6 +151,7 @@ def _result_rows(path: Path, result: dict, labels_by_id: dict, image_size, video
     if keys:
         check_frame_reach(path, f"result {result_id!r}: keyframe {keys[-1]['frame']:,}", keys[-1]["frame"] - 1,
                           frames_count)
+    check_row_budget(path, rows_before + _expanded_rows(keys, declared))  # counted before anything is built
     frames, percent, occluded = _expand(keys, declared)
     labels = value.get("labels") or labels_by_id.get(result.get("id")) or []
     scale = np.array([width, height, width, height], dtype=float) / 100.0
@@ -181,6 +181,19 @@ def _keyframes(sequence) -> list[dict]:
             "box": np.array([float(item[k]) for k in ("x", "y", "width", "height")]),
         }
     return [keys[f] for f in sorted(keys)]
+
+
+def _expanded_rows(keys: list[dict], frames_count: int | None) -> int:
+    """How many rows _expand makes of these keyframes."""
+    total = 0
+    for i, key in enumerate(keys):
+        if not key["enabled"]:
+            total += 1
+        elif i + 1 < len(keys):
+            total += keys[i + 1]["frame"] - key["frame"]
+        else:
+            total += max(key["frame"], frames_count or key["frame"]) + 1 - key["frame"]
+    return total
 
 
 def _expand(keys: list[dict], frames_count: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
