@@ -251,7 +251,8 @@ def machine() -> dict:
 
     return {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(), "pandas": pd.__version__,
             "numpy": np.__version__, "great_expectations": gx.__version__,
-            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")}
+            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "load": "{:.1f}, {:.1f}, {:.1f}".format(*os.getloadavg())}
 
 
 def run(n_boxes: int, seed: int, repeats: int) -> dict:
@@ -296,7 +297,7 @@ def markdown(r: dict, m: dict) -> str:
         f"## QC benchmark, {r['boxes']:,} boxes — {m['date']}",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, pandas {m['pandas']}, numpy {m['numpy']}, "
-        f"Great Expectations {m['great_expectations']}.",
+        f"Great Expectations {m['great_expectations']}; load average {m['load']} when it started.",
         "",
         f"| run | seconds (best of {len(r['qc_runs_s'])}) | boxes/s |",
         "|---|---|---|",
@@ -370,7 +371,8 @@ def crowded_markdown(r: dict, m: dict) -> str:
     return "\n".join([
         f"## QC benchmark, crowded: {r['boxes']:,} boxes on {CROWDED_IMAGES} images — {m['date']}",
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, pandas {m['pandas']}, numpy {m['numpy']}.",
+        f"Machine: {m['cpu']}, {m['cores']} cores (load average {m['load']} when it started, shared with other "
+        f"jobs); Python {m['python']}, pandas {m['pandas']}, numpy {m['numpy']}.",
         "",
         f"One COCO file, one class, about {r['boxes'] // CROWDED_IMAGES:,} boxes per image, "
         f"{r['planted_duplicates']:,} boxes drawn twice (about 1 px apart). Full rule set (`run_qc`): "

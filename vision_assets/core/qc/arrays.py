@@ -171,6 +171,11 @@ def frame_layout(df: pd.DataFrame, ctx: QcContext) -> FrameLayout:
     return ctx.cache["frame_layout"]
 
 
+# Groups up to this size compare every pair (cheap, and the usual case: a handful of boxes per class and frame);
+# larger ones go through the grid.
+ALL_PAIRS_UP_TO = 32
+
+
 def overlap_candidates(a: RowArrays, rows: np.ndarray, gid: np.ndarray, min_iou: float
                        ) -> Iterable[tuple[np.ndarray, np.ndarray]]:
     """Pairs (i, j) of `rows` in one group (gid: a group number per entry of `rows`) whose IoU may be at least
@@ -178,23 +183,34 @@ def overlap_candidates(a: RowArrays, rows: np.ndarray, gid: np.ndarray, min_iou:
 
     Two boxes with IoU >= t > 0 overlap by at least t of their union, so their left edges lie less than (1 - t)
     times the left box's width apart (inter <= (w - dx) h and inter >= t w h), and likewise their top edges. Boxes
-    without finite corners and a positive width and height have IoU 0, so they pair with nothing. Each group's
-    boxes are put in rows of a grid (cells (1 - t) times its tallest box high) and swept in x1 order within a cell
-    and its neighbour below: a box meets only the boxes within (1 - t) times its own width to its right.
-    With t <= 0 every pair of a group qualifies (quadratic, as the rule then asks for).
+    without finite corners and a positive width and height have IoU 0, so they pair with nothing. A small group
+    compares all its pairs; a larger one is put in rows of a grid (cells (1 - t) times its tallest box high) and
+    swept in x1 order within a cell and its neighbour below, where a box meets only the boxes within (1 - t) times
+    its own width to its right. With t <= 0 every pair of a group qualifies (quadratic, as the rule then asks for).
     """
     if len(rows) < 2:
         return
-    if min_iou <= 0:
-        order = np.lexsort((np.arange(len(rows)), gid))
-        yield from _sweep(rows[order], gid[order], np.zeros(len(rows)), np.full(len(rows), np.inf))
-        return
-    x1, y1, x2, y2 = a.box(rows)
-    with np.errstate(invalid="ignore"):
-        usable = np.isfinite(x1) & np.isfinite(y1) & np.isfinite(x2) & np.isfinite(y2) & (x2 > x1) & (y2 > y1)
-    rows, gid, x1, y1 = rows[usable], gid[usable], x1[usable], y1[usable]
-    if len(rows) < 2:
-        return
+    if min_iou > 0:
+        x1, y1, x2, y2 = a.box(rows)
+        with np.errstate(invalid="ignore"):
+            usable = np.isfinite(x1) & np.isfinite(y1) & np.isfinite(x2) & np.isfinite(y2) & (x2 > x1) & (y2 > y1)
+        rows, gid = rows[usable], gid[usable]
+        if len(rows) < 2:
+            return
+    sizes = np.bincount(gid)
+    small = sizes[gid] <= ALL_PAIRS_UP_TO if min_iou > 0 else np.ones(len(rows), dtype=bool)
+    pairs_of = np.flatnonzero(small & (sizes[gid] >= 2))
+    if len(pairs_of):
+        order = pairs_of[np.argsort(gid[pairs_of], kind="stable")]
+        for positions, k in neighbour_pairs(gid[order]):
+            yield rows[order[positions]], rows[order[positions + k]]
+    if not small.all():
+        large = ~small
+        yield from _grid_candidates(a, rows[large], np.unique(gid[large], return_inverse=True)[1], min_iou)
+
+
+def _grid_candidates(a: RowArrays, rows: np.ndarray, gid: np.ndarray, min_iou: float):
+    x1, y1 = a.x1[rows], a.y1[rows]
     n_groups = int(gid.max()) + 1
     # A little slack so rounding in the subtractions never drops a pair the exact IoU keeps.
     share = (1.0 - min(min_iou, 1.0)) * (1 + 1e-9)
@@ -209,7 +225,7 @@ def overlap_candidates(a: RowArrays, rows: np.ndarray, gid: np.ndarray, min_iou:
     at, gid2, cell2 = np.r_[np.arange(n), np.arange(n)], np.r_[gid, gid], np.r_[cell, cell + 1]
     shadow = np.r_[np.zeros(n, dtype=bool), np.ones(n, dtype=bool)]
     left = x1[at]
-    order = np.lexsort((np.arange(2 * n), left, cell2, gid2))
+    order = np.lexsort((left, cell2, gid2))  # stable: equal x1 keep their order
     run = group_ids(order, [(gid2, n_groups), (cell2, 0)])
     # Sorted by x1, the earlier box of a pair is its left one: its own width bounds how far the other may lie.
     reach = (width * share + 1e-9)[at[order]]
