@@ -153,6 +153,19 @@ def test_gt_txt_that_no_single_video_owns_is_refused_with_the_reason(tmp_path, c
     assert label_files_for(day / "walk_a.mp4") == []
 
 
+def test_a_linked_gt_txt_in_a_sequence_folder_is_refused_not_followed(tmp_path, clips):
+    landing = tmp_path / "landing"
+    day = landing / "campus" / "2024-03-05"
+    (day / "walk_a" / "gt").mkdir(parents=True)
+    shutil.copy(clips["walk_a.mp4"], day / "walk_a.mp4")
+    (tmp_path / "elsewhere.txt").write_text(MOT_LINES)
+    (day / "walk_a" / "gt" / "gt.txt").symlink_to(tmp_path / "elsewhere.txt")
+
+    found = {f.path.relative_to(day).as_posix(): f for f in scan_landing(landing)}
+    assert found["walk_a.mp4"].labels == ()
+    assert "symbolic link" in found["walk_a/gt/gt.txt"].refused
+
+
 # --- Label Studio project export -----------------------------------------------------------------------------
 
 

@@ -183,10 +183,14 @@ def folder_companions(files: list[Path], root: Path, limits: InputLimits) -> tup
         owner = by_name.get(path.stem)
         if owner is None and path.name == MOT_GT_NAME and not by_stem.get(path.stem):
             nested, why_not = _nested_gt_owner(path)
-            if why_not or nested is not None:
-                if why_not:
-                    strays.append((path, f"MOTChallenge ground truth for {path.parent.parent.name}: {why_not}"))
-                continue  # its video's folder reads it (see below)
+            if why_not:
+                strays.append((path, f"MOTChallenge ground truth for {path.parent.parent.name}: {why_not}"))
+                continue
+            if nested is not None:
+                problem = file_problem(path, root, limits.max_label_bytes, zone_name="the landing zone")
+                if problem:
+                    strays.append((path, f"label file {problem}"))
+                continue  # otherwise its video's folder reads it (see below)
             if len(videos) != 1:
                 strays.append((path, _gt_problem(videos)))
                 continue
