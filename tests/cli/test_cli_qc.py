@@ -95,3 +95,18 @@ def test_a_cvat_yolo_export_folder_is_one_label_set_with_its_class_names(tmp_pat
     assert report["unreadable"] == [] and report["rows"] == 3
     assert report["classes"] == {"": 1, "bird": 1, "dog": 1}
     assert report["rules"]["class_id_off_by_one"] == 3
+
+
+def test_qc_refuses_a_cvat_file_whose_keyframes_would_expand_past_the_frame_limit(tmp_path):
+    """450 bytes that say stop_frame 30,000,000: refused at once with the bound, not expanded until the OOM killer."""
+    path = tmp_path / "huge.xml"
+    path.write_text('<?xml version="1.0"?><annotations><version>1.1</version><meta><task><mode>interpolation</mode>'
+                    "<start_frame>0</start_frame><stop_frame>30000000</stop_frame></task></meta>"
+                    '<track id="0" label="car"><box frame="0" outside="0" occluded="0" keyframe="1" xtl="1" ytl="1" '
+                    'xbr="9" ybr="9"/></track></annotations>')
+
+    result = run_cli("qc", str(path), "--classes", "car")
+
+    assert "stop_frame 30000000 reaches frame 30,000,000, past 1,000,000 frames (VISION_MAX_LABEL_FRAMES" in (
+        result.stdout + result.stderr)
+    assert "Traceback" not in result.stderr

@@ -187,3 +187,27 @@ def test_a_versions_champion_decision_is_made_once_and_recorded_on_it(tmp_path, 
 
     assert again.tags[DECISION_TAG] == "champion (first model)"
     assert record_decision(registry, DEFAULT_MODEL_NAME, again, report(0.5), *args) == "champion (first model)"
+
+
+def test_label_drop_report_says_what_the_import_corrected_and_how_an_export_was_split(tmp_path, lake):
+    landing = tmp_path / "landing"
+    zone = landing / "annotations" / "gate" / "2024-01-01"
+    touch(zone / "one_based.json", b"{}")
+    touch(zone / "project.json", b"[]")
+    fingerprints = {entry.path.name: entry.fingerprint for entry in scan_label_drop_zone(landing)}
+    lake.write_table(keys.LABEL_SOURCES, pd.DataFrame([
+        {"fingerprint": fingerprints["one_based.json"], "format": "coco", "rows": 548,
+         "note": "image names count frames from 1: read 1-based"},
+        {"fingerprint": fingerprints["project.json"], "format": "label_studio", "rows": 870,
+         "note": "1 of the export's 2 tasks name a.mp4"},
+        {"fingerprint": fingerprints["project.json"], "format": "label_studio", "rows": 981,
+         "note": "1 of the export's 2 tasks name b.mp4"},
+    ]), {"scene": "gate", "day": "2024-01-01"})
+
+    report = {entry["file"].removeprefix(f"{zone}/"): entry["detail"] for entry in label_drop_report(lake, landing)}
+
+    assert report == {
+        "one_based.json": "548 coco rows (image names count frames from 1: read 1-based)",
+        "project.json": "1851 label_studio rows for 2 videos (1 of the export's 2 tasks name a.mp4; 1 of the "
+                        "export's 2 tasks name b.mp4)",
+    }

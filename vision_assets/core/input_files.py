@@ -4,7 +4,10 @@ caller can refuse that one file and go on with the others.
 
 The limits come from the environment (see Settings), so the CLI, the sensors and run workers share them:
 VISION_MAX_FILE_BYTES (videos, default 4 GiB), VISION_MAX_LABEL_BYTES (sidecars and label files, default 256 MiB),
-VISION_MAX_JSON_DEPTH (default 64).
+VISION_MAX_JSON_DEPTH (default 64). Label formats that expand keyframes into one row per frame (CVAT for video, Label
+Studio) are bounded by the video's decoded frame count; read without their video (`vision-assets qc FILE`) by
+VISION_MAX_LABEL_FRAMES (default 1,000,000 frames, over 9 hours at 30 fps), and every file by VISION_MAX_LABEL_ROWS
+(default 10,000,000 rows).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ class InputLimits:
     max_file_bytes: int = 4 * GIB
     max_label_bytes: int = 256 * MIB
     max_json_depth: int = 64
+    max_label_frames: int = 1_000_000
+    max_label_rows: int = 10_000_000
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> InputLimits:
@@ -39,6 +44,8 @@ class InputLimits:
                 max_file_bytes=int(env.get("VISION_MAX_FILE_BYTES") or defaults.max_file_bytes),
                 max_label_bytes=int(env.get("VISION_MAX_LABEL_BYTES") or defaults.max_label_bytes),
                 max_json_depth=int(env.get("VISION_MAX_JSON_DEPTH") or defaults.max_json_depth),
+                max_label_frames=int(env.get("VISION_MAX_LABEL_FRAMES") or defaults.max_label_frames),
+                max_label_rows=int(env.get("VISION_MAX_LABEL_ROWS") or defaults.max_label_rows),
             )
         except ValueError as error:
             raise VisionError(f"input limits: VISION_MAX_* must be whole numbers ({error})") from error

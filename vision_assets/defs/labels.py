@@ -54,9 +54,12 @@ OWNERS = ["team:vision-labels"]
     description=(
         "Every label of the partition's videos in one canonical table (video hash, frame index, class, pixel box, "
         "track id, occlusion, attributes, annotator, source file and row id), imported from label files beside each "
-        "video (CVAT for video XML, MOTChallenge txt) and from the drop zone `landing/annotations/<scene>/<day>/` "
-        "(COCO JSON, YOLO folders with their data yaml, CVAT, MOTChallenge, Label Studio JSON, named after the "
-        "video). Labels attach to frames by (video hash, frame index); labels of frames that were not sampled stay. "
+        "video (CVAT for video XML, MOTChallenge txt, MOTChallenge's own gt.txt beside a single video or in "
+        "`<stem>/gt/`) and from the drop zone `landing/annotations/<scene>/<day>/` (COCO JSON, YOLO folders with their "
+        "data yaml, CVAT, MOTChallenge, Label Studio JSON, named after the video; a Label Studio export with several "
+        "tasks is split by each task's video or refused whole). Labels attach to frames by (video hash, frame "
+        "index), each format's numbering read as README 'Labels: which frames, which video' says; a file that would "
+        "expand past its video is refused. Labels of frames that were not sampled stay. "
         "label_version is a content hash of the rows; every version stays readable in annotation_versions."
     ),
 )
@@ -84,7 +87,7 @@ def annotations(context: dg.AssetExecutionContext, lake: LakeResource, taxonomy:
             "formats": dg.MetadataValue.json(table["source_format"].value_counts().to_dict()),
             "file_findings": dg.MetadataValue.json(findings),
             "label_files": dg.MetadataValue.md(md_table(
-                labels.sources[["source_file", "format", "label_file_sha256", "rows"]])),
+                labels.sources[["source_file", "format", "label_file_sha256", "rows", "problem", "note"]])),
             "expectations": dg.MetadataValue.json(expectations),
         },
         data_version=dg.DataVersion(labels.version),

@@ -7,6 +7,10 @@ Two kinds of slice:
   other boxes become ignore regions, so a detection of a visible object neither helps nor hurts the occluded
   slice) and class (one category of the same COCOeval run).
 
+Not every image field is a slice: a field with more than MAX_SLICE_VALUES distinct values (an identifier, free
+text) or with a value longer than MAX_SLICE_VALUE_CHARS is left out (slice_dimensions says which and why), so a
+note typed into a sidecar never becomes a hundred one-video "slices" nor a 50 MB row of the report.
+
 Every row carries its image and box counts, `too_few` (fewer boxes than `min_boxes`: the numbers are noise) and
 `confounded_with`: the image slices of other dimensions that cover exactly the same images, so "day" and
 "cam-north" being the same footage is said instead of silently measured twice. Box slices are never confounded
@@ -35,19 +39,43 @@ SIZE, OCCLUSION, CLASS = "size", "occlusion", "class"
 # COCOeval's area ranges; an area exactly on a bound counts in both ranges, as COCOeval counts it.
 AREA_RANGES = {"small": (0.0, 32.0**2), "medium": (32.0**2, 96.0**2), "large": (96.0**2, 1e10)}
 DEFAULT_MIN_BOXES = 20
+MAX_SLICE_VALUES = 50
+MAX_SLICE_VALUE_CHARS = 100
+# Partition keys: as many values as the footage has scenes and days, each a slice by design.
+_PARTITION_DIMENSIONS = ("scene", "day")
 
 
 def image_dimensions(images: pd.DataFrame) -> list[str]:
-    """The slice columns of an images table: everything but the image id and size, in table order."""
-    return [c for c in images.columns if c not in IMAGE_COLUMNS and c not in ("image_path", "file_name")]
+    """The slice columns of an images table: everything but the image id and size, in table order, less the
+    fields that are not slices (see slice_dimensions)."""
+    return slice_dimensions(images)[0]
+
+
+def slice_dimensions(images: pd.DataFrame, dimensions: Sequence[str] | None = None) -> tuple[list[str], dict[str, str]]:
+    """(the dimensions to slice by, {field: why it is not a slice}) among `dimensions` (default: every image field)."""
+    if dimensions is None:
+        dimensions = [c for c in images.columns if c not in IMAGE_COLUMNS and c not in ("image_path", "file_name")]
+    kept, skipped = [], {}
+    for dimension in dimensions:
+        values = _values(images[dimension])
+        longest = int(values.str.len().max()) if len(values) else 0
+        distinct = values.nunique()
+        if longest > MAX_SLICE_VALUE_CHARS:
+            skipped[dimension] = f"a value of {longest:,} characters (over {MAX_SLICE_VALUE_CHARS}): free text"
+        elif distinct > MAX_SLICE_VALUES and dimension not in _PARTITION_DIMENSIONS:
+            skipped[dimension] = f"{distinct:,} distinct values (over {MAX_SLICE_VALUES}): an identifier or free text"
+        else:
+            kept.append(dimension)
+    return kept, skipped
 
 
 def slice_table(ground_truth: pd.DataFrame, detections: pd.DataFrame, *, images: pd.DataFrame,
                 class_names: Sequence[str], dimensions: Sequence[str] | None = None,
                 score_threshold: float = 0.25, min_boxes: int = DEFAULT_MIN_BOXES) -> pd.DataFrame:
     """SLICE_COLUMNS rows: the overall row, each image slice, size, occlusion (when ground truth has an
-    `occluded` column) and class. Precision and recall are at IoU 0.5 and score >= score_threshold."""
-    dimensions = image_dimensions(images) if dimensions is None else list(dimensions)
+    `occluded` column) and class. Precision and recall are at IoU 0.5 and score >= score_threshold. Fields that are
+    not slices (slice_dimensions) are left out, and named with the reason in table.attrs["not_sliced"]."""
+    dimensions, not_sliced = slice_dimensions(images, dimensions)
     images = images.assign(**{d: _values(images[d]) for d in dimensions})
     gt = ground_truth.reset_index(drop=True)
     rows = [_row(OVERALL, OVERALL, images["image_id"], len(gt),
@@ -65,7 +93,9 @@ def slice_table(ground_truth: pd.DataFrame, detections: pd.DataFrame, *, images:
     table = pd.DataFrame(rows, columns=[c for c in SLICE_COLUMNS if c != "confounded_with"] + ["image_set"])
     table["too_few"] = table["n_boxes"] < min_boxes
     table["confounded_with"] = _confounded(table, set(dimensions))
-    return table.drop(columns="image_set")[SLICE_COLUMNS]
+    table = table.drop(columns="image_set")[SLICE_COLUMNS]
+    table.attrs["not_sliced"] = not_sliced
+    return table
 
 
 def slice_records(table: pd.DataFrame) -> list[dict]:

@@ -29,6 +29,10 @@ LAYOUT = "landing/<scene>/<YYYY-MM-DD>/<file>"
 SIDECAR_SUFFIX = ".json"
 LABEL_SUFFIXES = (".xml", ".txt")  # beside a video: CVAT for video XML, MOTChallenge txt
 COMPANION_SUFFIXES = (SIDECAR_SUFFIX, *LABEL_SUFFIXES)
+# MOTChallenge's own names for a sequence's ground truth: gt.txt beside the only video of its folder, or
+# <video stem>/gt/gt.txt beside the video (the layout of a MOT sequence folder).
+MOT_GT_NAME = "gt.txt"
+MOT_GT_FOLDER = "gt"
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,26 @@ def scan_landing(landing_dir: Path, limits: InputLimits | None = None,
         found += [_describe(v, landing_dir, root, companions.get(v.name, Companions()), limits) for v in videos]
         found += [_refused_entry(path, landing_dir, reason) for path, reason in strays]
     return _refuse_name_clashes(sorted(found, key=lambda f: f.path))
+
+
+def _nested_gt_owner(path: Path) -> tuple[Path | None, str]:
+    """For <folder>/<stem>/gt/gt.txt: the one video of <folder> with that stem, or None and why it has no owner
+    ("" when the path is not laid out as a MOT sequence's ground truth at all)."""
+    if path.name != MOT_GT_NAME or path.parent.name != MOT_GT_FOLDER:
+        return None, ""
+    stem_dir = path.parent.parent
+    try:
+        beside = [Path(e.path) for e in os.scandir(stem_dir.parent) if not e.name.startswith(".")
+                  and e.is_file() and Path(e.name).suffix.lower() in VIDEO_EXTENSIONS]
+    except OSError:
+        return None, ""
+    owners = [v for v in beside if v.stem == stem_dir.name]
+    if len(owners) == 1:
+        return owners[0], ""
+    if owners:
+        names = " and ".join(sorted(v.name for v in owners))
+        return None, f"ambiguous: {names} share the stem {stem_dir.name!r}; name it after the full video name"
+    return None, f"no video named {stem_dir.name}.<ext> beside the folder {stem_dir.name}/"
 
 
 def _walk(landing_dir: Path, partition: tuple[str, str] | None = None):
@@ -157,6 +181,20 @@ def folder_companions(files: list[Path], root: Path, limits: InputLimits) -> tup
                                  f"label file ({', '.join(LABEL_SUFFIXES)}) of one"))
             continue
         owner = by_name.get(path.stem)
+        if owner is None and path.name == MOT_GT_NAME and not by_stem.get(path.stem):
+            nested, why_not = _nested_gt_owner(path)
+            if why_not:
+                strays.append((path, f"MOTChallenge ground truth for {path.parent.parent.name}: {why_not}"))
+                continue
+            if nested is not None:
+                problem = file_problem(path, root, limits.max_label_bytes, zone_name="the landing zone")
+                if problem:
+                    strays.append((path, f"label file {problem}"))
+                continue  # otherwise its video's folder reads it (see below)
+            if len(videos) != 1:
+                strays.append((path, _gt_problem(videos)))
+                continue
+            owner = videos[0]
         if owner is None:
             same_stem = by_stem.get(path.stem, [])
             if len(same_stem) > 1:
@@ -182,8 +220,23 @@ def folder_companions(files: list[Path], root: Path, limits: InputLimits) -> tup
             strays.append((path, f"label file {problem}"))
         else:
             labels.setdefault(owner.name, []).append(path)
+    for video in videos:
+        nested = video.parent / video.stem / MOT_GT_FOLDER / MOT_GT_NAME
+        if (os.path.lexists(nested) and _nested_gt_owner(nested)[0] == video
+                and not file_problem(nested, root, limits.max_label_bytes, zone_name="the landing zone")):
+            labels.setdefault(video.name, []).append(nested)
     names = set(sidecars) | set(labels) | set(problems)
     return {n: Companions(sidecars.get(n), tuple(sorted(labels.get(n, []))), problems.get(n, "")) for n in names}, strays
+
+
+def _gt_problem(videos: list[Path]) -> str:
+    if not videos:
+        return (f"MOTChallenge ground truth ({MOT_GT_NAME}) with no video beside it: put it beside the one video it "
+                f"labels, or name it after that video (<video>.txt)")
+    names = ", ".join(sorted(v.name for v in videos))
+    return (f"MOTChallenge ground truth ({MOT_GT_NAME}) beside {len(videos)} videos ({names}): which one it labels "
+            f"cannot be told; name it after its video (<video>.txt) or put it in <video stem>/{MOT_GT_FOLDER}/"
+            f"{MOT_GT_NAME}")
 
 
 def _role(suffix: str) -> str:

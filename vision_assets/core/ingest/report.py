@@ -32,7 +32,7 @@ def label_drop_report(lake: Lake, landing_dir: Path) -> list[dict]:
     """Each entry of the label drop zone: imported (with its rows), unmatched, unreadable, waiting or refused."""
     tables, videos = _PartitionTables(lake, keys.LABEL_SOURCES), _PartitionTables(lake, keys.RAW_VIDEOS)
     return [_refused(entry.path, entry.refused) if entry.refused else
-            _label_fate(entry, tables.first(entry.scene, entry.day, "fingerprint", entry.fingerprint),
+            _label_fate(entry, tables.rows(entry.scene, entry.day, "fingerprint", entry.fingerprint),
                         videos.has_rows(entry.scene, entry.day))
             for entry in scan_label_drop_zone(landing_dir)]
 
@@ -52,11 +52,16 @@ class _PartitionTables:
         table = self._table(scene, day)
         return table is not None and len(table) > 0
 
-    def first(self, scene: str, day: str, column: str, value: str) -> pd.Series | None:
-        """The partition's first row whose `column` is `value`; None if there is none, or no such table yet."""
+    def rows(self, scene: str, day: str, column: str, value: str) -> pd.DataFrame | None:
+        """The partition's rows whose `column` is `value`; None if there is none, or no such table yet."""
         table = self._table(scene, day)
         rows = table[table[column] == value] if table is not None and column in table else []
-        return rows.iloc[0] if len(rows) else None
+        return rows if len(rows) else None
+
+    def first(self, scene: str, day: str, column: str, value: str) -> pd.Series | None:
+        """The partition's first row whose `column` is `value`; None if there is none, or no such table yet."""
+        rows = self.rows(scene, day, column, value)
+        return None if rows is None else rows.iloc[0]
 
 
 def _video_fate(landed: LandingFile, row: pd.Series | None, run_partitions: set[tuple[str, ...]]) -> dict:
@@ -69,8 +74,10 @@ def _video_fate(landed: LandingFile, row: pd.Series | None, run_partitions: set[
             "video_sha256": row["video_sha256"], "scene": landed.scene, "day": landed.day}
 
 
-def _label_fate(entry: DroppedLabels, row: pd.Series | None, partition_has_videos: bool) -> dict:
-    """A label_sources row's "format" is the reader that imported the file, or why none could."""
+def _label_fate(entry: DroppedLabels, rows: pd.DataFrame | None, partition_has_videos: bool) -> dict:
+    """A label_sources row's "format" is the reader that imported the file, or why none could. A Label Studio export
+    split by video has a row per video it labelled."""
+    row = None if rows is None else rows.iloc[0]
     if row is None and partition_has_videos:
         return {"file": str(entry.path), "status": "not imported",
                 "detail": f"the label import of {entry.scene}/{entry.day} has not taken it in (failed or not run yet)"}
@@ -83,6 +90,11 @@ def _label_fate(entry: DroppedLabels, row: pd.Series | None, partition_has_video
                            "it after the full video name"}.get(row["format"], f"{row['rows']} {row['format']} rows")
     if status != "labels" and isinstance(row.get("problem"), str) and row["problem"]:
         detail = row["problem"]  # what the import found (tables written before the column fall back to the above)
+    if status == "labels" and len(rows) > 1:
+        detail = f"{int(rows['rows'].sum())} {row['format']} rows for {len(rows)} videos"
+    notes = [n for n in (rows["note"] if "note" in rows else []) if isinstance(n, str) and n]
+    if status == "labels" and notes:
+        detail = f"{detail} ({'; '.join(notes)})"
     return {"file": str(entry.path), "status": status, "detail": detail}
 
 

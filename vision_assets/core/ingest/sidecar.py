@@ -9,16 +9,22 @@ Schema (every key optional; README "Sidecar files"):
   tags           list of strings
 Any other key is kept as it is in raw_videos.sidecar. A value of the wrong type (null included) refuses the video
 with the reason, so nothing is stored as Python text ("None", "{'a': 1}") and no partition is named "True".
+A sidecar describes a video in a few words: a text (key or value, at any depth) over MAX_TEXT_CHARS, or a sidecar
+over MAX_SIDECAR_BYTES as JSON, refuses the video with the reason (a 50 MB note would otherwise travel into every
+table, event and report that carries the video's fields).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 from vision_assets.core.input_files import InputLimits, InputRefused, load_json_bounded
 
 STRING_KEYS = ("scene", "day", "capture_start", "device", "lighting", "weather")
+MAX_TEXT_CHARS = 1024
+MAX_SIDECAR_BYTES = 64 * 1024
 
 
 def load_sidecar(path: Path, limits: InputLimits) -> tuple[dict, str]:
@@ -34,6 +40,12 @@ def load_sidecar(path: Path, limits: InputLimits) -> tuple[dict, str]:
 def sidecar_problem(payload) -> str:
     if not isinstance(payload, dict):
         return f"must be a JSON object, got {_json_type(payload)}"
+    size = len(json.dumps(payload).encode())
+    if size > MAX_SIDECAR_BYTES:
+        return f"is {size:,} bytes as JSON, over the sidecar limit of {MAX_SIDECAR_BYTES:,} bytes"
+    long = _long_text(payload)
+    if long:
+        return long
     for key in STRING_KEYS:
         if key in payload and not isinstance(payload[key], str):
             return f'"{key}" must be a string, got {_json_type(payload[key])}'
@@ -47,6 +59,20 @@ def sidecar_problem(payload) -> str:
             return f'"capture_start" {capture!r} is not an ISO 8601 date-time'
         if payload.get("day") and payload["day"] != captured:
             return f'"day" {payload["day"]!r} contradicts "capture_start" {capture!r} (captured on {captured})'
+    return ""
+
+
+def _long_text(value, where: str = "") -> str:
+    """Why a key or text in the sidecar is too long to keep ("" when none is)."""
+    if isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
+        return f'"{where}" is {len(value):,} characters, over the {MAX_TEXT_CHARS:,}-character limit for a sidecar text'
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and len(key) > MAX_TEXT_CHARS:
+            return f"a key of {len(key):,} characters, over the {MAX_TEXT_CHARS:,}-character limit for a sidecar text"
+        problem = _long_text(item, f"{where}.{key}" if where else str(key))
+        if problem:
+            return problem
     return ""
 
 

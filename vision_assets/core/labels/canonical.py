@@ -27,7 +27,8 @@ __all__ = ["FORMATS", "MOT_CLASSES", "AnnotationFormatError", "detect_format", "
            "label_version", "read_annotations", "write_annotations"]
 
 
-def read_annotations(path: Path, fmt: str | None = None, *, image_size: tuple[int, int] | None = None) -> pd.DataFrame:
+def read_annotations(path: Path, fmt: str | None = None, *, image_size: tuple[int, int] | None = None,
+                     frames_count: int | None = None, data=None) -> pd.DataFrame:
     """Read one label file (or a YOLO folder / data yaml) into ANNOTATION_COLUMNS, sorted by (frame_index, track_id).
 
     The format is detected from the content unless ``fmt`` names one of FORMATS. ``image_size`` = (width, height)
@@ -35,20 +36,29 @@ def read_annotations(path: Path, fmt: str | None = None, *, image_size: tuple[in
     boxes whose result lacks original_width/height. video_sha256 is left "" for the caller to attach.
     df.attrs["image_sizes"] holds the frame sizes the file declares (COCO images, CVAT <image>s by image name;
     CVAT for video's original_size under ""), when it declares any.
+
+    ``frames_count``: the video's decoded frame count. Keyframe formats (CVAT for video, Label Studio) are refused
+    rather than expanded past it (without it, past VISION_MAX_LABEL_FRAMES), and a COCO file numbered from 1 by its
+    image names is recognised against it (see formats/coco.py). df.attrs["corrections"] lists what the reader
+    corrected, for the import report. ``data`` (with ``fmt``): the file's content already loaded, or a part of it
+    (the tasks of one video of a Label Studio export).
     """
     path = Path(path)
     if not path.exists():
         raise AnnotationFormatError(f"{path}: cannot read annotation file (it does not exist)")
     check_label_path(path)
     try:
-        fmt, data = detect_and_load(path) if fmt is None else (fmt, None)
+        fmt, data = detect_and_load(path) if fmt is None else (fmt, data)
         reader = READERS.get(fmt)
         if reader is None:
             raise AnnotationFormatError(f"{path}: unknown annotation format {fmt!r}; supported: {', '.join(FORMATS)}")
-        df = canonical(reader(path, image_size=image_size, data=data))
+        read = reader(path, image_size=image_size, data=data, frames_count=frames_count)
+        df = canonical(read)
+        df.attrs = dict(read.attrs)
     except AnnotationFormatError:
         raise
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OSError, OverflowError, RecursionError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OSError, OverflowError, RecursionError,
+            MemoryError) as exc:
         # A file of the right kind with an unexpected structure or out-of-range numbers (a frame of 1e30, an
         # Infinity track id): still name the file, never a bare exception that stops the batch.
         raise AnnotationFormatError(f"{path}: malformed {fmt} input ({type(exc).__name__}: {_without_values(exc)})") from exc

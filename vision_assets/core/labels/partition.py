@@ -14,11 +14,13 @@ from vision_assets.core.labels.canonical import (
     label_version,
     read_annotations,
 )
+from vision_assets.core.labels.task_videos import multi_task_export, split_tasks
 from vision_assets.core.lake import Lake, keys
 
-# problem: why an unreadable or ambiguous file was not imported (without its absolute path), "" for the others
+# problem: why an unreadable or ambiguous file was not imported (without its absolute path), "" for the others;
+# note: what the import corrected in a file it imported (a COCO file numbered from 1), "" for the others
 SOURCE_COLUMNS = ["video_sha256", "source_file", "format", "label_file_sha256", "stored_path", "rows", "fingerprint",
-                  "problem"]
+                  "problem", "note"]
 
 
 @dataclass(frozen=True)
@@ -49,13 +51,18 @@ def import_partition_labels(lake: Lake, partition: dict[str, str], videos: list[
     beside: per video sha256, the label files lying beside it in the landing zone. An unreadable file is
     recorded (as seen, so the drop-zone sensor waits for a corrected file) and the others go on."""
     stems = {Path(v["source_name"]).stem for v in videos}
-    owners = {id(d): _owner(d, videos) for d in dropped}
+    exports = {id(d): tasks for d in dropped if (tasks := multi_task_export(d.path)) is not None}
+    owners = {id(d): _owner(d, videos) for d in dropped if id(d) not in exports}
     result = PartitionLabels(table=empty_annotations(), version="", sources=pd.DataFrame(columns=SOURCE_COLUMNS),
-                             unmatched=[d.path.name for d in dropped if owners[id(d)] is None],
+                             unmatched=[d.path.name for d in dropped if id(d) in owners and owners[id(d)] is None],
                              videos=sorted(stems))
     tables, sources = [], []
+    labelled = set()
     for d in dropped:
-        if owners[id(d)] == AMBIGUOUS:
+        if id(d) in exports:
+            labelled |= _import_export(lake, d, exports[id(d)], videos, result.errors, tables, sources)
+    for d in dropped:
+        if owners.get(id(d)) == AMBIGUOUS:
             names = sorted(v["source_name"] for v in videos if Path(v["source_name"]).stem == d.video_stem)
             problem = (f"ambiguous: {' and '.join(names)} share the stem {d.video_stem!r}; name the label file after "
                        f"the full video name ({names[0]}{d.path.suffix if d.path.is_file() else ''})")
@@ -64,8 +71,8 @@ def import_partition_labels(lake: Lake, partition: dict[str, str], videos: list[
     for video in videos:
         stem = Path(video["source_name"]).stem
         files = [LabelFile(p, stem) for p in beside.get(video["video_sha256"], [])]
-        files += [d for d in dropped if owners[id(d)] is video]
-        if not files:
+        files += [d for d in dropped if owners.get(id(d)) is video]
+        if not files and video["video_sha256"] not in labelled:
             result.unlabelled.append(video["source_name"])
         for label_file in files:
             rows, source = _import_file(lake, video, label_file, result.errors)
@@ -73,7 +80,7 @@ def import_partition_labels(lake: Lake, partition: dict[str, str], videos: list[
             if rows is not None:
                 tables.append(rows)
     sources += [_source_row("", d.path.name, "unmatched", fingerprint=d.fingerprint)
-                for d in dropped if owners[id(d)] is None]
+                for d in dropped if id(d) in owners and owners[id(d)] is None]
     table = pd.concat(tables, ignore_index=True) if tables else empty_annotations()
     table.attrs.clear()  # a reader's declared image sizes are for audits; the lake's frame sizes come from probing
     result.version = label_version(table)
@@ -99,7 +106,8 @@ def _owner(dropped: LabelFile, videos: list[dict]):
 def _import_file(lake: Lake, video: dict, label_file: LabelFile, errors: list[dict]):
     path = label_file.path
     try:
-        rows = read_annotations(path, image_size=(int(video["width"]), int(video["height"])))
+        rows = read_annotations(path, image_size=(int(video["width"]), int(video["height"])),
+                                frames_count=_frames_count(video))
     except AnnotationFormatError as error:
         errors.append({"file": path.name, "error": str(error)})
         return None, _source_row(video["video_sha256"], path.name, "unreadable", fingerprint=label_file.fingerprint,
@@ -108,14 +116,53 @@ def _import_file(lake: Lake, video: dict, label_file: LabelFile, errors: list[di
     digest, stored, _ = (lake.put_blob_tree(keys.LABEL_BLOBS, path) if path.is_dir()
                          else lake.put_blob_file(keys.LABEL_BLOBS, path, path.suffix.lower()))
     fmt = str(rows["source_format"].iloc[0]) if len(rows) else ""
-    source = _source_row(video["video_sha256"], path.name, fmt, digest, stored, len(rows), label_file.fingerprint)
+    source = _source_row(video["video_sha256"], path.name, fmt, digest, stored, len(rows), label_file.fingerprint,
+                         note="; ".join(rows.attrs.get("corrections", [])))
     return rows.assign(video_sha256=video["video_sha256"]), source
 
 
+def _import_export(lake: Lake, dropped: LabelFile, tasks: list, videos: list[dict], errors: list[dict],
+                   tables: list, sources: list) -> set[str]:
+    """A Label Studio export with several tasks, split by each task's video (task_videos.py) or refused whole.
+    Returns the videos it labelled."""
+    path = dropped.path
+    split = split_tasks(tasks, videos)
+    if split.problem:
+        errors.append({"file": path.name, "error": f"{path.name}: {split.problem}"})
+        sources.append(_source_row("", path.name, "unreadable", fingerprint=dropped.fingerprint, problem=split.problem))
+        return set()
+    labelled = set()
+    for video in videos:
+        own = split.tasks.get(video["video_sha256"])
+        if not own:
+            continue
+        try:
+            rows = read_annotations(path, "label_studio", image_size=(int(video["width"]), int(video["height"])),
+                                    frames_count=_frames_count(video), data=own)
+        except AnnotationFormatError as error:
+            errors.append({"file": path.name, "error": str(error)})
+            sources.append(_source_row(video["video_sha256"], path.name, "unreadable", fingerprint=dropped.fingerprint,
+                                       problem=str(error).removeprefix(f"{path}: ")))
+            continue
+        digest, stored, _ = lake.put_blob_file(keys.LABEL_BLOBS, path, path.suffix.lower())
+        note = f"{len(own)} of the export's {len(tasks)} tasks name {video['source_name']}"
+        sources.append(_source_row(video["video_sha256"], path.name, "label_studio", digest, stored, len(rows),
+                                   dropped.fingerprint, note=note))
+        tables.append(rows.assign(video_sha256=video["video_sha256"]))
+        labelled.add(video["video_sha256"])
+    return labelled
+
+
+def _frames_count(video: dict) -> int | None:
+    """The video's decoded frame count, which bounds what its label files may expand to."""
+    count = video.get("frames_decoded")
+    return int(count) if count is not None and not pd.isna(count) and int(count) > 0 else None
+
+
 def _source_row(video_sha256: str, source_file: str, fmt: str, digest: str = "", stored: str = "", rows: int = 0,
-                fingerprint: str = "", problem: str = "") -> dict:
+                fingerprint: str = "", problem: str = "", note: str = "") -> dict:
     return {"video_sha256": video_sha256, "source_file": source_file, "format": fmt, "label_file_sha256": digest,
-            "stored_path": stored, "rows": rows, "fingerprint": fingerprint, "problem": problem}
+            "stored_path": stored, "rows": rows, "fingerprint": fingerprint, "problem": problem, "note": note}
 
 
 def _write(lake: Lake, partition: dict[str, str], labels: PartitionLabels) -> None:

@@ -14,6 +14,7 @@ from vision_assets.core.qc.arrays import (
     frame_layout,
     group_ids,
     neighbour_pairs,
+    overlap_candidates,
     row_arrays,
     rows_iou,
     sort_rows,
@@ -76,12 +77,14 @@ def _cross_annotator_matches(a: RowArrays, rows: np.ndarray, frame_gid: np.ndarr
     frame_of_row = np.zeros(a.n, dtype=np.int64)
     frame_of_row[rows] = frame_gid
     by_class = [(frame_of_row, int(frame_gid[-1]) + 1), (a.cls, len(a.classes))]
-    order = sort_rows(rows, [*by_class, (a.annotator, n_ann)])
+    order = sort_rows(rows, by_class)
     lefts, rights = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
-    for positions, k in neighbour_pairs(group_ids(order, by_class)):
-        left, right = order[positions], order[positions + k]
-        other = a.annotator[left] != a.annotator[right]  # sorted by annotator, so left has the smaller code
-        left, right = left[other], right[other]
+    for first, second in overlap_candidates(a, order, group_ids(order, by_class), iou_min):
+        other = a.annotator[first] != a.annotator[second]
+        first, second = first[other], second[other]
+        # The left box is the one whose annotator has the smaller code (names sort the codes).
+        swap = a.annotator[first] > a.annotator[second]
+        left, right = np.where(swap, second, first), np.where(swap, first, second)
         close = rows_iou(a, left, right) >= iou_min
         lefts.append(left[close])
         rights.append(right[close])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from vision_assets.core.qc.arrays import frame_layout, neighbour_pairs, row_arrays, rows_iou
+from vision_assets.core.qc.arrays import frame_layout, overlap_candidates, row_arrays, rows_iou
 from vision_assets.core.qc.registry import ERROR, QcContext, QcRule, qc_rule
 
 ROW_RULES: list[QcRule] = []  # this module's rules, in the order they are defined
@@ -78,8 +78,8 @@ def _duplicate_box(df: pd.DataFrame, ctx: QcContext) -> np.ndarray:
     a = row_arrays(df, ctx)
     layout = frame_layout(df, ctx)
     hit = np.zeros(a.n, dtype=bool)
-    # Sorting is stable, so inside a group the later position is the later row in source order: it is the copy.
-    for positions, k in neighbour_pairs(layout.class_gid):
-        first, later = layout.order[positions], layout.order[positions + k]
-        hit[later[rows_iou(a, first, later) > ctx.config.duplicate_iou]] = True
+    # Row numbers are source order: of two boxes above the IoU, the later row is the copy.
+    for first, second in overlap_candidates(a, layout.order, layout.class_gid, ctx.config.duplicate_iou):
+        close = rows_iou(a, first, second) > ctx.config.duplicate_iou
+        hit[np.maximum(first, second)[close]] = True
     return hit

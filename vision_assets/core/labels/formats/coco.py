@@ -1,6 +1,12 @@
 """COCO detection JSON: images, categories and annotations with `bbox` = [x, y, width, height] in pixels.
 
-Frame of an image: its explicit `frame_index`/`frame_id` field, else the file name's trailing number, else its id.
+Frame of an image: its explicit `frame_index`/`frame_id` field (0-based), else the file name's trailing number, else
+its id. Names are read as 0-based frame numbers (frame_000012.jpg is frame 12, as this package writes them), except
+where the file itself shows they count from 1: read with its video's frame count, a file whose named images reach
+exactly that count and none is numbered 0 (N images named 1..N for an N-frame video, as `ffmpeg -i v.mp4 %06d.jpg`
+writes them) is read 1-based, every named frame moved one earlier, and the correction is recorded: in
+df.attrs["corrections"] (the import report) and as FRAMES_NUMBERED_FROM_1 in every row's file_findings (the label
+version).
 A track id is read from the annotation's `track_id` (video COCO variants) or `attributes.track_id` (CVAT's COCO).
 The annotation's `attributes` object (CVAT's COCO flavour) holds the row's other attributes, and `occluded` and
 `annotator` where the writer put them.
@@ -38,7 +44,8 @@ from vision_assets.core.labels.formats.common import (
 )
 
 
-def read_coco(path: Path, *, image_size: tuple[int, int] | None = None, data: Any = None) -> pd.DataFrame:
+def read_coco(path: Path, *, image_size: tuple[int, int] | None = None, data: Any = None,
+              frames_count: int | None = None) -> pd.DataFrame:
     """`data`: the file's JSON when already loaded. Boxes are pixels, so `image_size` is not needed. The sizes the
     images declare go to df.attrs[IMAGE_SIZES] by file_name."""
     data = load_json(path) if data is None else data
@@ -50,18 +57,41 @@ def read_coco(path: Path, *, image_size: tuple[int, int] | None = None, data: An
         raise AnnotationFormatError(f"{path}: COCO JSON needs 'images' and 'annotations' lists")
     categories = {c.get("id"): str(c.get("name", "")) for c in data.get("categories") or [] if isinstance(c, dict)}
     images = {img.get("id"): img for img in data["images"] if isinstance(img, dict)}
-    rows = [_row(path, ann, images, categories) for ann in data["annotations"]]
+    one_based = _names_count_from_one(images.values(), frames_count)
+    rows = [_row(path, ann, images, categories, one_based) for ann in data["annotations"]]
     if rows:
         df = pd.DataFrame(rows).assign(source_file=path.name, source_format="coco")
     else:
         df = empty_table().assign(source_format="coco")
+    if one_based:
+        df = df.assign(file_findings=FRAMES_NUMBERED_FROM_1)
+        df.attrs["corrections"] = [f"image names count frames from 1 (their numbers run up to {frames_count}, the "
+                                   f"video's frame count, and none is 0): read 1-based, every frame moved one earlier"]
     declared = ((str(i.get("file_name", "")), declared_size(i.get("width"), i.get("height")))
                 for i in data["images"] if isinstance(i, dict))
     df.attrs[IMAGE_SIZES] = {name: size for name, size in declared if size}
     return df
 
 
-def _row(path: Path, ann, images: dict, categories: dict) -> dict:
+# file_findings mark of rows whose frames were read from image names numbered from 1.
+FRAMES_NUMBERED_FROM_1 = "frames_numbered_from_1"
+
+
+def _names_count_from_one(images, frames_count: int | None) -> bool:
+    """Whether the images whose frame comes from their name count from 1: their numbers reach exactly the video's
+    frame count (one past its last 0-based frame) and none is 0. Without the count nothing can be told."""
+    if not frames_count:
+        return False
+    numbers = [frame_from_name(str(i.get("file_name", ""))) for i in images if _explicit_frame(i) is None]
+    numbers = [n for n in numbers if n is not None]
+    return bool(numbers) and min(numbers) >= 1 and max(numbers) == frames_count
+
+
+def _explicit_frame(image: dict):
+    return next((image[k] for k in ("frame_index", "frame_id") if isinstance(image.get(k), int | float)), None)
+
+
+def _row(path: Path, ann, images: dict, categories: dict, one_based: bool = False) -> dict:
     ann_id = ann.get("id") if isinstance(ann, dict) else None
     where = f"{path}: annotation {ann_id}"
     if not isinstance(ann, dict):
@@ -81,7 +111,7 @@ def _row(path: Path, ann, images: dict, categories: dict) -> dict:
         if isinstance(value, bool):  # JSON true is not the number 1: a writer that meant a number wrote something else
             raise AnnotationFormatError(f"{where}: {name} must be a number, got {json.dumps(value)}")
     return {
-        "frame_index": _frame(where, image),
+        "frame_index": _frame(where, image, one_based),
         "class_name": categories.get(category, ""),
         "x1": x1, "y1": y1, "x2": x2, "y2": y2,
         "track_id": int(track) if isinstance(track, int | float) and not isinstance(track, bool) else -1,
@@ -109,7 +139,7 @@ def _is_number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _frame(where: str, image: dict) -> int:
+def _frame(where: str, image: dict, one_based: bool = False) -> int:
     for key in ("frame_index", "frame_id"):
         if isinstance(image.get(key), bool):
             raise AnnotationFormatError(f"{where}: image {key} must be a number, got {json.dumps(image[key])}")
@@ -117,7 +147,7 @@ def _frame(where: str, image: dict) -> int:
             return int(image[key])
     from_name = frame_from_name(str(image.get("file_name", "")))
     if from_name is not None:
-        return from_name
+        return from_name - 1 if one_based else from_name
     if isinstance(image.get("id"), int):
         return image["id"]
     raise AnnotationFormatError(f"{where}: image {image.get('id')!r} has no frame field, numbered name or integer id")

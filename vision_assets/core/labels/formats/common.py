@@ -97,6 +97,33 @@ def check_label_path(path: Path) -> None:
         raise AnnotationFormatError(f"{path}: is {info.st_size:,} bytes, over the label file limit of {limit:,} bytes")
 
 
+def frame_slack(frames_count: int) -> int:
+    """Frames a labelling tool may count beyond our decoder (its own rounding of duration x fps)."""
+    return max(2, frames_count // 100)
+
+
+def check_frame_reach(path: Path, what: str, frame: int, frames_count: int | None) -> None:
+    """Refuse a file whose expansion would reach `frame` (0-based), past the video's frames (plus frame_slack), or
+    without a video past VISION_MAX_LABEL_FRAMES: such a file is wrong, and expanding it would fill the memory."""
+    if frames_count is not None:
+        if frame >= frames_count + frame_slack(frames_count):
+            raise AnnotationFormatError(f"{path}: {what} reaches frame {frame:,}, past the video's {frames_count:,} "
+                                        "frames; refused rather than expanded")
+        return
+    limit = InputLimits.from_env().max_label_frames
+    if frame >= limit:
+        raise AnnotationFormatError(f"{path}: {what} reaches frame {frame:,}, past {limit:,} frames "
+                                    "(VISION_MAX_LABEL_FRAMES, the bound for labels read without their video); "
+                                    "refused rather than expanded")
+
+
+def check_row_budget(path: Path, rows: int) -> None:
+    """Refuse a file once its expansion passes VISION_MAX_LABEL_ROWS rows."""
+    limit = InputLimits.from_env().max_label_rows
+    if rows > limit:
+        raise AnnotationFormatError(f"{path}: expands to more than {limit:,} rows (VISION_MAX_LABEL_ROWS); refused")
+
+
 def read_label_text(path: Path) -> str:
     try:
         return read_label_bytes(path).decode("utf-8-sig")

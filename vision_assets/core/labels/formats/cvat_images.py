@@ -41,7 +41,8 @@ from vision_assets.core.labels.formats.cvat_xml import (
 )
 
 
-def read_cvat_images(path: Path, *, image_size: tuple[int, int] | None = None, data: Any = None) -> pd.DataFrame:
+def read_cvat_images(path: Path, *, image_size: tuple[int, int] | None = None, data: Any = None,
+              frames_count: int | None = None) -> pd.DataFrame:
     """Boxes are pixels, so `image_size` is not needed; `data` is unused (only JSON is loaded ahead). The sizes the
     <image>s declare go to df.attrs[IMAGE_SIZES] by image name."""
     root = parse_root(path)

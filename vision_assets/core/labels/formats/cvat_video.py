@@ -26,6 +26,8 @@ from vision_assets.core.labels.formats.common import (
     AnnotationFormatError,
     attribute_values,
     attributes_text,
+    check_frame_reach,
+    check_row_budget,
     class_list,
     declared_size,
     empty_table,
@@ -52,7 +54,8 @@ UNTRACKED_MARK = "untracked"
 CVAT_VIDEO = "cvat_video"
 
 
-def read_cvat_video(path: Path, *, image_size: tuple[int, int] | None = None, data: Any = None) -> pd.DataFrame:
+def read_cvat_video(path: Path, *, image_size: tuple[int, int] | None = None, data: Any = None,
+              frames_count: int | None = None) -> pd.DataFrame:
     """Boxes are pixels, so `image_size` is not needed; `data` is unused (only JSON is loaded ahead). The frame size
     meta's original_size declares goes to df.attrs[IMAGE_SIZES] as {"": (w, h)}."""
     root = parse_root(path)
@@ -62,8 +65,17 @@ def read_cvat_video(path: Path, *, image_size: tuple[int, int] | None = None, da
             f"{path}: this is a CVAT *for images* export (<image> elements), not CVAT for video"
         )
     start, stop, step = _frame_range(path, root)
-    parts = [_expand_track(path, t, t.findall("box"), start, stop, step) for t in tracks if t.find("box") is not None]
-    parts = [p for p in parts if len(p)]
+    if stop is not None:
+        check_frame_reach(path, f"stop_frame {stop}", stop, frames_count)
+    parts, rows = [], 0
+    for track in tracks:
+        if track.find("box") is None:
+            continue
+        # Counted before each span is built: tracks by the ten thousand, each over the whole video, add up.
+        part = _expand_track(path, track, track.findall("box"), start, stop, step, frames_count, rows)
+        rows += len(part)
+        if len(part):
+            parts.append(part)
     df = pd.concat(parts, ignore_index=True) if parts else empty_table()
     df = df.assign(annotator=annotator(root), source_file=path.name, source_format="cvat_video")
     size = root.find(".//original_size")
@@ -94,13 +106,15 @@ def _frame_range(path: Path, root: ET.Element) -> tuple[int | None, int | None, 
         raise AnnotationFormatError(f"{path}: bad start_frame/stop_frame ({exc})") from exc
 
 
-def _expand_track(path: Path, track: ET.Element, boxes: list[ET.Element], start, stop, step) -> pd.DataFrame:
+def _expand_track(path: Path, track: ET.Element, boxes: list[ET.Element], start, stop, step,
+                  frames_count: int | None, rows_before: int = 0) -> pd.DataFrame:
     tid = track.get("id")
     try:
         xml_id = int(tid)
         keys = sorted((_keyframe(b) for b in boxes), key=lambda k: k[0])
     except (TypeError, ValueError) as exc:
         raise AnnotationFormatError(f"{path}: track {tid}: box without valid id/frame/xtl/ytl/xbr/ybr ({exc})") from exc
+    check_frame_reach(path, f"track {tid}'s keyframe", keys[-1][0], frames_count)
     first = keys[0][0] if start is None else start
     last = keys[-1][0] if stop is None else stop
 
@@ -114,6 +128,8 @@ def _expand_track(path: Path, track: ET.Element, boxes: list[ET.Element], start,
         end = min(keys[i + 1][0], last + 1) if i + 1 < len(keys) else last + 1
         lo = max(frame, first)
         lo = first + -(-(lo - first) // step) * step  # first frame >= lo the frame filter keeps
+        rows_before += max(0, -(-(end - lo) // step))
+        check_row_budget(path, rows_before)
         frames = np.arange(lo, end, step, dtype=np.int64)
         if not len(frames):
             continue

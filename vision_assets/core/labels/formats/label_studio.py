@@ -29,6 +29,8 @@ from vision_assets.core.labels.formats.common import (
     AnnotationFormatError,
     ImageSize,
     attributes_text,
+    check_frame_reach,
+    check_row_budget,
     class_list,
     declared_size,
     empty_table,
@@ -43,14 +45,15 @@ from vision_assets.core.labels.formats.common import (
 UNTRACKED_PREFIX = "untracked-"
 
 
-def read_label_studio(path: Path, *, image_size: tuple[int, int] | None = None, data: Any = None) -> pd.DataFrame:
+def read_label_studio(path: Path, *, image_size: tuple[int, int] | None = None, data: Any = None,
+              frames_count: int | None = None) -> pd.DataFrame:
     """`image_size` is used only for results that do not carry original_width/original_height; `data`: the file's
     JSON when already loaded."""
     data = load_json(path) if data is None else data
     tasks = [data] if isinstance(data, dict) else data
     if not isinstance(tasks, list) or not all(isinstance(t, dict) for t in tasks):
         raise AnnotationFormatError(f"{path}: a Label Studio export is a list of task objects")
-    parts = []
+    parts, rows = [], 0
     for task in tasks:
         video = _task_video(task)
         for annotation in task.get("annotations") or task.get("completions") or []:
@@ -61,8 +64,9 @@ def read_label_studio(path: Path, *, image_size: tuple[int, int] | None = None, 
             labels_by_id = {r.get("id"): r.get("value", {}).get("labels") for r in results if r.get("type") == "labels"}
             for result in results:
                 if str(result.get("type", "")).lower() == "videorectangle":
-                    rows = _result_rows(path, result, labels_by_id, image_size, video)
-                    parts.append(rows.assign(annotator=_annotator(annotation)))
+                    part = _result_rows(path, result, labels_by_id, image_size, video, frames_count, rows)
+                    rows += len(part)
+                    parts.append(part.assign(annotator=_annotator(annotation)))
     parts = [p for p in parts if len(p)]
     if not parts:
         return empty_table().assign(source_format="label_studio")
@@ -124,7 +128,8 @@ def track_id_for(result_id: str) -> int:
     return int.from_bytes(hashlib.sha256(result_id.encode()).digest()[:4], "big") & 0x7FFFFFFF
 
 
-def _result_rows(path: Path, result: dict, labels_by_id: dict, image_size, video: str) -> pd.DataFrame:
+def _result_rows(path: Path, result: dict, labels_by_id: dict, image_size, video: str,
+                 frames_count: int | None, rows_before: int = 0) -> pd.DataFrame:
     result_id = str(result.get("id", ""))
     value = result.get("value") if isinstance(result.get("value"), dict) else {}
     where = f"{path}: result {result_id!r}"
@@ -138,8 +143,16 @@ def _result_rows(path: Path, result: dict, labels_by_id: dict, image_size, video
         keys = _keyframes(value.get("sequence"))
     except (KeyError, TypeError, ValueError) as exc:
         raise AnnotationFormatError(f"{where}: sequence items need numeric frame, x, y, width, height ({exc})") from exc
-    frames_count = value.get("framesCount", value.get("frameCount"))
-    frames, percent, occluded = _expand(keys, int(frames_count) if isinstance(frames_count, int | float) else None)
+    declared = value.get("framesCount", value.get("frameCount"))
+    declared = int(declared) if isinstance(declared, int | float) and not isinstance(declared, bool) else None
+    # Label Studio counts frames from 1: its frame N is our frame N - 1; a held box reaches framesCount.
+    if declared is not None:
+        check_frame_reach(path, f"result {result_id!r}: framesCount {declared:,}", declared - 1, frames_count)
+    if keys:
+        check_frame_reach(path, f"result {result_id!r}: keyframe {keys[-1]['frame']:,}", keys[-1]["frame"] - 1,
+                          frames_count)
+    check_row_budget(path, rows_before + _expanded_rows(keys, declared))  # counted before anything is built
+    frames, percent, occluded = _expand(keys, declared)
     labels = value.get("labels") or labels_by_id.get(result.get("id")) or []
     scale = np.array([width, height, width, height], dtype=float) / 100.0
     corners = np.column_stack(xywh_to_xyxy(*percent.T)) * scale
@@ -168,6 +181,19 @@ def _keyframes(sequence) -> list[dict]:
             "box": np.array([float(item[k]) for k in ("x", "y", "width", "height")]),
         }
     return [keys[f] for f in sorted(keys)]
+
+
+def _expanded_rows(keys: list[dict], frames_count: int | None) -> int:
+    """How many rows _expand makes of these keyframes."""
+    total = 0
+    for i, key in enumerate(keys):
+        if not key["enabled"]:
+            total += 1
+        elif i + 1 < len(keys):
+            total += keys[i + 1]["frame"] - key["frame"]
+        else:
+            total += max(key["frame"], frames_count or key["frame"]) + 1 - key["frame"]
+    return total
 
 
 def _expand(keys: list[dict], frames_count: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -43,7 +43,8 @@ OCCLUDED_BELOW = 0.5
 OCCLUDED_VISIBILITY = 0.25
 
 
-def read_mot(path: Path, *, image_size: tuple[int, int] | None = None, data: Any = None) -> pd.DataFrame:
+def read_mot(path: Path, *, image_size: tuple[int, int] | None = None, data: Any = None,
+              frames_count: int | None = None) -> pd.DataFrame:
     """Boxes are pixels, so `image_size` is not needed; `data` is unused (only JSON is loaded ahead)."""
     try:
         # Blank lines are kept so that the row index stays the 0-based line number.

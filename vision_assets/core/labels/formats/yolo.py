@@ -52,7 +52,8 @@ class _Dataset:
     findings: list[str] = field(default_factory=list)
 
 
-def read_yolo(path: Path, *, image_size: tuple[int, int] | None = None, data: Any = None) -> pd.DataFrame:
+def read_yolo(path: Path, *, image_size: tuple[int, int] | None = None, data: Any = None,
+              frames_count: int | None = None) -> pd.DataFrame:
     """Boxes of every label txt; `image_size` (all frames of a video share it) saves looking for the images.
     `data` is unused (only JSON is loaded ahead).
 
