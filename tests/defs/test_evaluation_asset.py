@@ -18,9 +18,9 @@ def _checkpoint(lake, registry, weights, dataset, name: str) -> dict:
     from vision_assets.core.lake import keys
 
     sha, key, _ = lake.put_blob_file(keys.CHECKPOINT_BLOBS, weights, ".pt")
-    with registry.run(run_name=name, tags={"dataset_version": dataset["version"]}) as run_id:
+    with registry.run(run_name=name, tags={"dataset_version": dataset.version}) as run_id:
         registry.log_artifact(run_id, weights, "weights")
-    return {"checkpoint_sha256": sha, "checkpoint_path": key, "dataset_version": dataset["version"],
+    return {"checkpoint_sha256": sha, "checkpoint_path": key, "dataset_version": dataset.version,
             "config": {"imgsz": 64}, "mlflow_run_id": run_id}
 
 
@@ -39,7 +39,7 @@ def test_eval_report_compares_with_the_champion_and_never_evaluates_a_key_twice(
     version = registry.register("vision_assets_detector", champion["mlflow_run_id"], "weights",
                                 {"checkpoint_sha256": champion["checkpoint_sha256"], "imgsz": "64"})
     registry.promote("vision_assets_detector", version.version)
-    lake.write_json("assets/dataset_split.json", dataset)
+    lake.write_json("assets/dataset_split.json", dataset.to_json())
     lake.write_json("assets/trained_checkpoint.json", candidate)
 
     def materialize():

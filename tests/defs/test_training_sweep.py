@@ -45,7 +45,7 @@ def _materialize(tmp_path, space_file):
 def test_a_grid_sweep_ranks_its_trials_the_best_becomes_the_checkpoint_and_a_rerun_trains_nothing(tmp_path):
     store = tiny_lake(tmp_path)
     dataset = tiny_dataset(store)
-    store.write_json("assets/dataset_split.json", dataset)  # what dataset_split's IO manager would have stored
+    store.write_json("assets/dataset_split.json", dataset.to_json())  # what dataset_split's IO manager would have stored
     space_file = tmp_path / "space.yaml"
     space_file.write_text(SPACE)
 

@@ -1,9 +1,11 @@
 """Stage 5: trained_checkpoint, an Ultralytics YOLO model trained on one dataset version, logged to MLflow."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
 
+from vision_assets.core.records import Checkpoint, DatasetVersion
 from vision_assets.core.training import existing_checkpoint, train_checkpoint
 from vision_assets.core.training.sweep import load_space, run_sweep
 from vision_assets.defs import keys
@@ -43,7 +45,7 @@ class TrainingRunConfig(dg.Config):
         "checkpoint. With a sweep space, the best trial by val fitness (ranked table below)."
     ),
 )
-def trained_checkpoint(context: dg.AssetExecutionContext, config: TrainingRunConfig, dataset_split: dict,
+def trained_checkpoint(context: dg.AssetExecutionContext, config: TrainingRunConfig, dataset_split: DatasetVersion,
                        lake: LakeResource, mlflow: MlflowResource, trainer: TrainerResource) -> dg.Output:
     store, train_config = lake.lake(), trainer.config()
     space_file = config.sweep_space or trainer.sweep_space
@@ -60,10 +62,10 @@ def trained_checkpoint(context: dg.AssetExecutionContext, config: TrainingRunCon
         context.log.info(f"sweep {summary['sweep_id']}: {summary['trained']} trained, {summary['reused']} reused; "
                          f"best {summary['best_fingerprint']}")
         return _output(result["best"], reused=summary["trained"] == 0, sweep=result, tracking_uri=mlflow.tracking_uri)
-    record = existing_checkpoint(store, train_config, dataset_split["version"])
+    record = existing_checkpoint(store, train_config, dataset_split.version)
     if record is not None:
-        context.log.info(f"dataset {dataset_split['version']} with this config was trained already: "
-                         f"reusing {record['fingerprint']}")
+        context.log.info(f"dataset {dataset_split.version} with this config was trained already: "
+                         f"reusing {record.fingerprint}")
         return _output(record, reused=True, tracking_uri=mlflow.tracking_uri)
     epochs = train_config.epochs
     record = train_checkpoint(store, mlflow.registry(), dataset_split, train_config, lake.work,
@@ -84,31 +86,31 @@ def _log_epoch(context: dg.AssetExecutionContext, metrics: dict, epoch: int, pre
         f"ETA {metrics.get('eta_s', 0):.0f} s")
 
 
-def _output(record: dict, reused: bool, sweep: dict | None = None, tracking_uri: str | None = None) -> dg.Output:
-    environment = record.get("environment", {})
+def _output(record: Checkpoint, reused: bool, sweep: dict | None = None, tracking_uri: str | None = None) -> dg.Output:
+    environment = record.environment or {}
     metadata = {
-        "checkpoint_sha256": record["checkpoint_sha256"],
-        "weights_sha256": record.get("weights_sha256", ""),
-        "dataset_version": record["dataset_version"],
-        "mlflow_run_id": record["mlflow_run_id"],
-        **(mlflow_run_link(tracking_uri, record["mlflow_run_id"]) if tracking_uri else {}),
-        "device": record["device"],
-        "epochs": record["epochs"],
-        "best_epoch": record.get("best_epoch") or 0,
-        "val_fitness": readable(record.get("val_fitness") or 0.0),
-        "train_seconds": readable(record["train_seconds"]),
-        "resumed_after_epoch": record.get("resumed_after_epoch", 0),
-        "git_commit": record["git_commit"],
+        "checkpoint_sha256": record.checkpoint_sha256,
+        "weights_sha256": record.weights_sha256 or "",
+        "dataset_version": record.dataset_version,
+        "mlflow_run_id": record.mlflow_run_id,
+        **(mlflow_run_link(tracking_uri, record.mlflow_run_id) if tracking_uri else {}),
+        "device": record.device,
+        "epochs": record.epochs,
+        "best_epoch": record.best_epoch or 0,
+        "val_fitness": readable(record.val_fitness or 0.0),
+        "train_seconds": readable(record.train_seconds),
+        "resumed_after_epoch": record.resumed_after_epoch or 0,
+        "git_commit": record.git_commit,
         "environment": dg.MetadataValue.json({k: v for k, v in environment.items() if k != "lock_key"}),
         "reused_existing": reused,
-        "config": dg.MetadataValue.json(record["config"]),
+        "config": dg.MetadataValue.json(record.config),
     }
     if sweep is not None:
         metadata["sweep_ranking"] = dg.MetadataValue.md(sweep["table"])
         metadata["sweep_id"] = sweep["summary"]["sweep_id"]
         metadata["sweep_mlflow_run_id"] = sweep["summary"]["mlflow_run_id"]
     return dg.Output(
-        {**record, "sweep_id": sweep["summary"]["sweep_id"]} if sweep else record,
+        replace(record, sweep_id=sweep["summary"]["sweep_id"]) if sweep else record,
         metadata=metadata,
-        data_version=dg.DataVersion(record["checkpoint_sha256"][:16]),
+        data_version=dg.DataVersion(record.checkpoint_sha256[:16]),
     )

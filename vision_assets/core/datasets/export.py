@@ -16,6 +16,7 @@ import pandas as pd
 from vision_assets.core.datasets.splits import SPLITS, SplitConfig, split_counts
 from vision_assets.core.labels.formats.yolo import yolo_lines
 from vision_assets.core.lake import Lake, keys
+from vision_assets.core.records import DatasetVersion
 
 
 def export_yolo(manifest: pd.DataFrame, labels: pd.DataFrame, class_names: list[str], out_dir: Path,
@@ -54,7 +55,7 @@ def export_yolo(manifest: pd.DataFrame, labels: pd.DataFrame, class_names: list[
 
 
 def publish_dataset(lake: Lake, manifest: pd.DataFrame, labels: pd.DataFrame, class_names: list[str],
-                    config: SplitConfig, version: str, provenance: dict) -> dict:
+                    config: SplitConfig, version: str, provenance: dict) -> DatasetVersion:
     """Write an immutable dataset version once; a rerun with the same content finds it and returns it.
 
     The record carries its own provenance (video bytes, label files, label versions), so a lineage audit
@@ -82,21 +83,21 @@ def publish_dataset(lake: Lake, manifest: pd.DataFrame, labels: pd.DataFrame, cl
             **provenance,
         }
         lake.write_json(record_key, record)
-    return lake.read_json(record_key)
+    return DatasetVersion.from_json(lake.read_json(record_key))
 
 
-def local_data_yaml(lake: Lake, dataset: dict, cache_dir: Path) -> Path:
+def local_data_yaml(lake: Lake, dataset: DatasetVersion, cache_dir: Path) -> Path:
     """The data.yaml Ultralytics trains from: the lake's own export on a local lake; on an object store the same
     export built under cache_dir from the version's tables, its links pointing at cached frames (by content hash,
     so a second build downloads nothing)."""
     if lake.is_local:
-        return lake.local_path(dataset["data_yaml"])
-    version = dataset["version"]
+        return lake.local_path(dataset.data_yaml)
+    version = dataset.version
     export_dir = cache_dir / keys.dataset_yolo_folder(version)
     if not export_dir.exists():
         manifest = lake.read_table(keys.DATASET_MANIFEST, {"version": version})
         labels = lake.read_table(keys.DATASET_LABELS, {"version": version})
         frames = cache_dir / "frames"
-        export_yolo(manifest, labels, list(dataset["class_names"]), export_dir,
+        export_yolo(manifest, labels, list(dataset.class_names), export_dir,
                     locate=lambda key: str(lake.local_copy(key, frames)))
     return export_dir / "data.yaml"

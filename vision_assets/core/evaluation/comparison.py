@@ -8,7 +8,7 @@ reports it, switches and fragmentations are better lower).
 
 from __future__ import annotations
 
-import math
+from vision_assets.core.numbers import finite_number
 
 SLICE_METRICS = ("map50_95", "map50", "map75", "precision", "recall")
 TRACK_METRICS = ("mota", "motp", "idf1", "idp", "idr", "hota", "deta", "assa", "num_switches", "num_fragmentations")
@@ -61,12 +61,3 @@ def _badness(row: dict) -> float:
     """How far it fell, in the metric's direction (more negative = worse), so the worst regression sorts first."""
     sign = -1.0 if row["metric"].removeprefix("tracking_") in LOWER_IS_BETTER else 1.0
     return sign * row["delta"]
-
-
-def finite_number(value) -> float | None:
-    """A metric as a float, or None when it is missing, not a number or NaN (never compared)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number

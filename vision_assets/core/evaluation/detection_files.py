@@ -17,6 +17,7 @@ from vision_assets.core.evaluation.metrics import (
     load_coco_files,
     per_class_ap,
 )
+from vision_assets.core.numbers import finite_number
 
 
 class InputFileError(ValueError):
@@ -50,7 +51,7 @@ def score_coco_files(gt_json: Path | str, detections_json: Path | str) -> dict:
         "map50_95": metrics.map50_95,
         "map50": metrics.map50,
         "map75": metrics.map75,
-        "per_class_ap": {name: (None if math.isnan(ap) else ap) for name, ap in per_class.items()},
+        "per_class_ap": {name: finite_number(ap) for name, ap in per_class.items()},
         "n_images": metrics.n_images,
         "n_ground_truth": metrics.n_ground_truth,
         "n_detections": metrics.n_detections,

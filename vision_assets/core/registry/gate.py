@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-from vision_assets.core.evaluation.comparison import finite_number
+from vision_assets.core.numbers import finite_number
 
 PASS, FAIL, SKIP = "pass", "fail", "skipped"
 
