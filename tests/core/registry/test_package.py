@@ -15,7 +15,6 @@ from vision_assets.core.registry.package import (
     verify_package,
 )
 
-
 # An evaluation's operating point (Evaluation.inference_config), as eval_report records it.
 SERVED = {"imgsz": 64, "conf": 0.09, "iou": 0.7, "max_det": 100, "class_names": ["car", "pedestrian", "cyclist"],
           "tracker": "bytetrack"}
