@@ -49,6 +49,7 @@ def main() -> int:
     os.environ.setdefault("YOLO_CONFIG_DIR", str(work / "ultralytics"))
 
     from vision_assets.core.datasets.build import latest_dataset
+    from vision_assets.core.datasets.export import local_data_yaml
     from vision_assets.core.evaluation.checkpoint_report import EvaluationConfig, _evaluate, _track
     from vision_assets.core.evaluation.inference import InferenceConfig, load_model
     from vision_assets.core.evaluation.metrics import evaluate_detections
@@ -63,7 +64,7 @@ def main() -> int:
     weights, imgsz, sha = _checkpoint(lake, dataset, args.weights, work)
     config = InferenceConfig(imgsz=imgsz, batch=args.batch)
     classes = list(dataset.class_names)
-    data_yaml = lake.local_path(dataset.data_yaml)
+    data_yaml = local_data_yaml(lake, dataset, work / "cache")  # yolo val's caches go to work, not the version
 
     def ours() -> float:
         started = time.perf_counter()

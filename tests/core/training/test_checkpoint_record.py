@@ -48,6 +48,18 @@ def test_validation_runs_every_k_epochs_and_picks_best_pt(trained):
 
 
 @pytest.mark.slow
+def test_training_leaves_the_dataset_version_as_it_was_written(trained):
+    from vision_assets.core.lake import keys
+    from vision_assets.core.registry.lineage import stray_files
+
+    tmp, lake, _, dataset, _, _ = trained
+    manifest = lake.read_table(keys.DATASET_MANIFEST, {"version": dataset.version})
+    assert stray_files(lake, dataset.version, manifest) == []
+    caches = {p.name for p in (tmp / "work" / "cache").rglob("*.cache")}
+    assert {"train.cache", "val.cache"} <= caches  # Ultralytics' label caches, in the work folder's view
+
+
+@pytest.mark.slow
 def test_the_record_carries_what_a_rerun_needs_and_it_is_true(trained):
     import torch
     import ultralytics
