@@ -152,12 +152,15 @@ def _verify_dataset_version(lake: Lake, lineage: dict) -> None:
 
 
 def stray_files(lake: Lake, version: str, manifest: pd.DataFrame) -> list[str]:
-    """Lake keys under the version's folder that the version did not write: anything but its record, and its
-    Ultralytics export (data.yaml, the split lists, an image link and a label file per manifest row)."""
+    """Lake keys under the version's folder that the version did not write: anything but its record, its
+    Ultralytics export (data.yaml, the split lists, an image link and a label file per manifest row) and the
+    marker `forget` leaves on a version that used a forgotten video."""
     from vision_assets.core.datasets.splits import SPLITS
+    from vision_assets.core.registry.forget import tainted_marker_key  # forget walks lineage: imported when used
 
     folder, export = keys.dataset_folder(version), keys.dataset_yolo_folder(version)
-    expected = {keys.dataset_record_key(version), f"{export}/data.yaml", *(f"{export}/{s}.txt" for s in SPLITS)}
+    expected = {keys.dataset_record_key(version), tainted_marker_key(version), f"{export}/data.yaml",
+                *(f"{export}/{s}.txt" for s in SPLITS)}
     for split, sample in zip(manifest["split"], manifest["sample_id"]):
         expected |= {f"{export}/images/{split}/{sample}.jpg", f"{export}/labels/{split}/{sample}.txt"}
     base = lake.path("")
