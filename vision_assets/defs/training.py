@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from vision_assets.core.errors import VisionError
 from vision_assets.core.records import Checkpoint, DatasetVersion
 from vision_assets.core.training import existing_checkpoint, train_checkpoint
 from vision_assets.core.training.sweep import load_space, run_sweep
@@ -52,7 +53,7 @@ def trained_checkpoint(context: dg.AssetExecutionContext, config: TrainingRunCon
     if space_file:
         try:
             space = load_space(Path(space_file))
-        except ValueError as error:
+        except VisionError as error:
             raise dg.Failure(str(error)) from error
         result = run_sweep(store, mlflow.registry(), dataset_split, train_config, space, lake.work,
                            run_tags={"dagster_run_id": context.run_id}, log=context.log.info,

@@ -20,6 +20,7 @@ from vision_assets.core.datasets.splits import (
     record_splits,
     split_problems,
 )
+from vision_assets.core.errors import VisionError
 from vision_assets.core.lake import Lake, keys
 from vision_assets.core.records import DatasetVersion
 from vision_assets.core.registry.forgotten import forgotten_videos
@@ -155,7 +156,7 @@ def _near_duplicate_roots(lake: Lake, partitions: list[dict], videos: pd.Series)
     return videos.map(root).to_numpy()
 
 
-class NotEnoughGroups(ValueError):
+class NotEnoughGroups(VisionError, ValueError):
     """Fewer labelled videos (or scenes) than splits: no honest train/val/test can be made."""
 
 

@@ -11,6 +11,7 @@ import json
 import math
 from pathlib import Path
 
+from vision_assets.core.errors import VisionError
 from vision_assets.core.evaluation.metrics import (
     COCO_STAT_NAMES,
     evaluate_detections,
@@ -20,7 +21,7 @@ from vision_assets.core.evaluation.metrics import (
 from vision_assets.core.numbers import finite_number
 
 
-class InputFileError(ValueError):
+class InputFileError(VisionError, ValueError):
     """An input file is missing, unreadable or not what it should be; `path` names it, `problem` says why."""
 
     def __init__(self, path: Path | str, problem: str):

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from vision_assets.core.errors import VisionError
 from vision_assets.core.lake import Lake, keys
 from vision_assets.core.records import Checkpoint, DatasetVersion
 from vision_assets.core.training.checkpoint import existing_checkpoint, train_checkpoint
@@ -57,16 +58,20 @@ class SweepSpace:
                 "time_budget_s": self.time_budget_s, "seed": self.seed, "base": self.base or {}}
 
 
+class SweepSpaceError(VisionError, ValueError):
+    """A sweep space file that cannot be read or says something the sweep cannot do."""
+
+
 def load_space(path: Path) -> SweepSpace:
     """A sweep space from YAML; a bad file is one clear line naming it."""
     try:
         raw = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as error:
-        raise ValueError(f"{path}: cannot read the sweep space: {error}") from error
+        raise SweepSpaceError(object=str(path), problem=f"cannot read the sweep space: {error}") from error
     try:
         return parse_space(raw)
     except ValueError as error:
-        raise ValueError(f"{path}: {error}") from error
+        raise SweepSpaceError(object=str(path), problem=str(error)) from error
 
 
 def parse_space(raw: object) -> SweepSpace:
