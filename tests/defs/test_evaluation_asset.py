@@ -55,6 +55,15 @@ def test_eval_report_compares_with_the_champion_and_never_evaluates_a_key_twice(
     assert report["champion"]["source"] == "evaluated now on this test set"
     assert report["champion_evaluation"]["checkpoint_sha256"] == champion["checkpoint_sha256"]
     assert report["champion_evaluation"]["test_split_hash"] == report["test_split_hash"]
+    # Evaluated once, here, at its own recorded image size and with tracking: the gate reads it, per scene too.
+    assert report["champion_evaluation"]["inference_config"]["imgsz"] == 64
+    assert set(report["champion_evaluation"]["tracking"]["by_scene"]) == {"cam-a"}
+    from vision_assets.core.records import Evaluation
+    from vision_assets.core.registry import gate_against_champion
+
+    gate, source = gate_against_champion(registry, "vision_assets_detector", Evaluation.from_json(report), lake)
+    assert source == "eval_report (same test split)"
+    assert "idf1 scene=cam-a" in {row.metric for row in gate.rows}
     rows = report["comparison"]
     assert rows and {"metric", "slice_dimension", "slice_value", "champion", "candidate", "delta", "n_boxes",
                      "too_few"} <= set(rows[0])
