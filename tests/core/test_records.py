@@ -65,3 +65,13 @@ def test_a_registration_below_the_floor_has_the_keys_it_always_had():
     assert made.to_json() == {"name": "m", "version": None, "decision": "not registered", "dataset_version": "d",
                               "checkpoint_sha256": "c"}
     assert not made.registered
+
+
+def test_a_vision_error_names_its_object_and_its_problem():
+    from vision_assets.core.errors import VisionError
+    from vision_assets.core.training.sweep import SweepSpaceError
+
+    made = VisionError(object="clip.mp4", problem="no video stream")
+    assert str(made) == "clip.mp4: no video stream" and (made.object, made.problem) == ("clip.mp4", "no video stream")
+    assert (VisionError("a.yaml: bad key").object, VisionError("no such thing").problem) == ("a.yaml", "no such thing")
+    assert issubclass(SweepSpaceError, VisionError) and issubclass(RecordError, VisionError)

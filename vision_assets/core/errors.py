@@ -17,13 +17,6 @@ class VisionError(Exception):
         if object is not None or problem is not None:
             args = (f"{object}: {problem}" if object is not None else str(problem), *args)
         super().__init__(*args)
-
-    @property
-    def object(self) -> str:
-        head, sep, _ = str(self).partition(": ")
-        return head if sep else ""
-
-    @property
-    def problem(self) -> str:
         head, sep, tail = str(self).partition(": ")
-        return tail if sep else head
+        self.object = object if object is not None else (head if sep else "")
+        self.problem = problem if problem is not None else (tail if sep else head)
