@@ -29,6 +29,10 @@ class PackageIncomplete(VisionError, RuntimeError):
     """The environment lacks a package the deployable package needs: its requirements would not run."""
 
 
+class OnnxParityError(VisionError, ValueError):
+    """The ONNX export does not reproduce the PyTorch model within tolerance: the version is not registered."""
+
+
 class PackageTampered(VisionError, ValueError):
     """Downloaded bytes differ from the manifest recorded when the version was registered."""
 
@@ -69,7 +73,7 @@ def build_package(weights: Path, inference_config: dict, sample_images: list[Pat
         onnx_path = export_onnx(local_weights, int(config["imgsz"]))
         parity = onnx_parity(local_weights, onnx_path, sample_images, int(config["imgsz"]))
         if not parity["within_tolerance"]:
-            raise ValueError(f"ONNX export differs from the PyTorch model beyond tolerance: {parity}")
+            raise OnnxParityError(object="ONNX export", problem=f"differs from the PyTorch model beyond tolerance: {parity}")
         signature = ModelSignature(
             inputs=Schema([ColSpec("string", "image")]),
             outputs=Schema([ColSpec("long", "image_index"), ColSpec("string", "class_name"), ColSpec("double", "score"),
