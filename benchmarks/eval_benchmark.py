@@ -49,6 +49,7 @@ def main() -> int:
     os.environ.setdefault("YOLO_CONFIG_DIR", str(work / "ultralytics"))
 
     from vision_assets.core.datasets.build import latest_dataset
+    from vision_assets.core.datasets.export import local_data_yaml
     from vision_assets.core.evaluation.checkpoint_report import EvaluationConfig, _evaluate, _track
     from vision_assets.core.evaluation.inference import InferenceConfig, load_model
     from vision_assets.core.evaluation.metrics import evaluate_detections
@@ -62,8 +63,8 @@ def main() -> int:
         return 2
     weights, imgsz, sha = _checkpoint(lake, dataset, args.weights, work)
     config = InferenceConfig(imgsz=imgsz, batch=args.batch)
-    classes = list(dataset["class_names"])
-    data_yaml = lake.local_path(dataset["data_yaml"])
+    classes = list(dataset.class_names)
+    data_yaml = local_data_yaml(lake, dataset, work / "cache")  # yolo val's caches go to work, not the version
 
     def ours() -> float:
         started = time.perf_counter()
@@ -128,15 +129,15 @@ def main() -> int:
     return 0
 
 
-def _checkpoint(lake, dataset: dict, weights: str | None, work: Path) -> tuple[Path, int, str]:
+def _checkpoint(lake, dataset, weights: str | None, work: Path) -> tuple[Path, int, str]:
     from vision_assets.core.lake import sha256_file
 
     if weights:
         return Path(weights), int(os.environ.get("VISION_IMGSZ", 256)), sha256_file(Path(weights))
     records = [lake.read_json(f"checkpoints/{p.name}") for p in lake.local_path("checkpoints").glob("*.json")]
-    records = [r for r in records if r.get("dataset_version") == dataset["version"]]
+    records = [r for r in records if r.get("dataset_version") == dataset.version]
     if not records:
-        raise SystemExit(f"eval_benchmark: no checkpoint trained on dataset {dataset['version']} (or pass --weights)")
+        raise SystemExit(f"eval_benchmark: no checkpoint trained on dataset {dataset.version} (or pass --weights)")
     record = records[-1]
     return lake.local_copy(record["checkpoint_path"], work), int(record["config"]["imgsz"]), record["checkpoint_sha256"]
 

@@ -76,7 +76,7 @@ def main() -> int:
             for kind in ("yolo", "platform") if repeat % 2 else ("platform", "yolo"):
                 folder = scratch / f"{kind}-{repeat}"
                 seconds = (_platform(folder, demo, dataset, config, env) if kind == "platform"
-                           else _yolo(folder, lake.local_path(dataset["data_yaml"]), config, env))
+                           else _yolo(folder, _work_view(lake, dataset, folder), config, env))
                 times[kind].append(seconds)
                 print(f"{kind} run {repeat + 1}: {seconds:.1f} s", flush=True)
     finally:
@@ -101,6 +101,15 @@ def _settings(settings_dir: Path, scratch: Path, env: dict) -> None:
             "from vision_assets.core.registry import ModelRegistry; "
             f"ModelRegistry({env['MLFLOW_TRACKING_URI']!r}, {env['VISION_MLFLOW_ARTIFACTS']!r}).experiment_id()")
     subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
+
+
+def _work_view(lake, dataset: dict, folder: Path) -> Path:
+    """The version's data.yaml as a view in the scratch folder: Ultralytics' label caches land there, never in
+    the immutable dataset version (the platform trains from the same kind of view)."""
+    from vision_assets.core.datasets.export import local_data_yaml
+    from vision_assets.core.records import DatasetVersion
+
+    return local_data_yaml(lake, DatasetVersion.from_json(dataset), folder / "cache")
 
 
 def _platform(folder: Path, demo: Path, dataset: dict, config, env: dict) -> float:

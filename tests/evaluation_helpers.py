@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from helpers import texture, write_clip
 
+from vision_assets.core.records import DatasetVersion
+
 FRAMES, WIDTH, HEIGHT = 12, 128, 96
 SCENE, DAY, VERSION = "cam-a", "2026-11-18", "v-test"
 CLASSES = ["car", "pedestrian", "cyclist"]
@@ -92,7 +94,7 @@ def build_evaluation_lake(tmp_path: Path, root: str | None = None):
                          "height": HEIGHT, "lighting": "day", "split_group": video_sha})
     lake.write_table(keys.DATASET_MANIFEST, pd.DataFrame(manifest), {"version": VERSION})
     lake.write_table(keys.DATASET_LABELS, labels[labels["frame_index"].isin([0, 4, 8])], {"version": VERSION})
-    dataset = {"version": VERSION, "class_names": CLASSES}
+    dataset = DatasetVersion(version=VERSION, class_names=CLASSES)
 
     work = tmp_path / "work"
     model = ultralytics_yolo(work)("yolov8n.yaml")

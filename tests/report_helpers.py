@@ -60,7 +60,7 @@ def build_two_video_lake(tmp_path: Path, root: str | None = None):
                              "split_group": video_sha})
     lake.write_table(keys.DATASET_MANIFEST, pd.DataFrame(manifest), {"version": VERSION})
     lake.write_table(keys.DATASET_LABELS, pd.concat(labels_all, ignore_index=True), {"version": VERSION})
-    return lake, {"version": VERSION, "class_names": CLASSES}
+    return lake, DatasetVersion(version=VERSION, class_names=CLASSES)
 
 
 def as_h264(lake, report: dict) -> None:
@@ -81,7 +81,7 @@ def as_h264(lake, report: dict) -> None:
 
 def two_evaluations(tmp_path: Path, root: str | None = None):
     """(lake, untrained model's evaluation, confident model's evaluation): both on the same two-video test set."""
-    from vision_assets.core.evaluation.checkpoint_report import EvaluationConfig, evaluate_weights
+    from vision_assets.core.evaluation.checkpoint_report import EvaluationConfig, evaluate
     from vision_assets.core.evaluation.inference import InferenceConfig
     from vision_assets.core.training.environment import ultralytics_yolo
 
@@ -90,8 +90,9 @@ def two_evaluations(tmp_path: Path, root: str | None = None):
     ultralytics_yolo(tmp_path / "work")("yolov8n.yaml").save(str(untrained))
     config = EvaluationConfig(inference=InferenceConfig(batch=4))
     args = dict(imgsz=64, work_dir=tmp_path / "work", config=config)
-    a, _ = evaluate_weights(lake, dataset, untrained, checkpoint_sha256="a1" * 32, **args)
-    b, _ = evaluate_weights(lake, dataset, confident_weights(tmp_path), checkpoint_sha256="b2" * 32, **args)
+    a, _ = evaluate(lake, dataset, untrained, checkpoint_sha256="a1" * 32, **args)
+    b, _ = evaluate(lake, dataset, confident_weights(tmp_path), checkpoint_sha256="b2" * 32, **args)
+    a, b = a.to_json(), b.to_json()  # the report pages read the evaluation's JSON
     for report in (a, b):
         as_h264(lake, report)
     return lake, a, b

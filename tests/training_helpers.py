@@ -10,12 +10,13 @@ import numpy as np
 import pandas as pd
 
 from vision_assets.core.lake import Lake, keys
+from vision_assets.core.records import DatasetVersion
 
 TINY_VERSION = "tinytrain0001"
 FAST = dict(epochs=2, imgsz=64, batch=4, workers=0, device="cpu", mosaic=0.0, close_mosaic=0)
 
 
-def tiny_dataset(lake: Lake, version: str = TINY_VERSION, per_split: dict[str, int] | None = None) -> dict:
+def tiny_dataset(lake: Lake, version: str = TINY_VERSION, per_split: dict[str, int] | None = None) -> DatasetVersion:
     per_split = per_split or {"train": 8, "val": 4, "test": 4}
     folder = lake.local_path(keys.dataset_yolo_folder(version))
     rng = np.random.default_rng(0)
@@ -49,7 +50,7 @@ def tiny_dataset(lake: Lake, version: str = TINY_VERSION, per_split: dict[str, i
     record = {"version": version, "class_names": ["car", "pedestrian"],
               "data_yaml": f"{keys.dataset_yolo_folder(version)}/data.yaml", "manifest_path": manifest_key}
     lake.write_json(keys.dataset_record_key(version), record)
-    return record
+    return DatasetVersion.from_json(record)
 
 
 def tiny_registry(tmp_path: Path):

@@ -8,6 +8,7 @@ import pytest
 
 from vision_assets.core.ingest import ingest_report, label_drop_report, scan_label_drop_zone
 from vision_assets.core.lake import Lake, keys
+from vision_assets.core.records import Evaluation
 from vision_assets.core.registry import (
     DECISION_TAG,
     DEFAULT_MODEL_NAME,
@@ -158,15 +159,16 @@ def test_lineage_comes_from_the_dataset_record_of_the_champion_or_the_named_vers
     assert named["videos"] == [{"video_sha256": "v1"}, {"video_sha256": "v2"}] and named["label_files"] == []
 
 
-def report(score: float, test_split_hash: str = "split-1") -> dict:
-    return {"overall": {"map50_95": score}, "test_split_hash": test_split_hash}
+def report(score: float, test_split_hash: str = "split-1") -> Evaluation:
+    return Evaluation(evaluation_key=f"k-{score}", checkpoint_sha256="c" * 64, dataset_version="d1",
+                      test_split_hash=test_split_hash, overall={"map50_95": score})
 
 
 def test_champion_policy_promotes_the_first_model_and_only_a_better_one_after_it(tmp_path, lake, registry):
     v1 = register(registry, tmp_path, test_split_hash="split-1", map50_95="0.5")
     v2 = register(registry, tmp_path, test_split_hash="split-1", map50_95="0.25")
     v3 = register(registry, tmp_path, test_split_hash="split-1", map50_95="0.75")
-    args = ({}, lake, tmp_path / "work", "cpu")
+    args = (lake,)
 
     assert decide_champion(registry, DEFAULT_MODEL_NAME, v1, report(0.5), *args) == "champion (first model)"
     assert decide_champion(registry, DEFAULT_MODEL_NAME, v1, report(0.5), *args) == "champion"
@@ -180,7 +182,7 @@ def test_champion_policy_promotes_the_first_model_and_only_a_better_one_after_it
 
 def test_a_versions_champion_decision_is_made_once_and_recorded_on_it(tmp_path, lake, registry):
     v1 = register(registry, tmp_path, test_split_hash="split-1", map50_95="0.5")
-    args = ({}, lake, tmp_path / "work", "cpu")
+    args = (lake, tmp_path / "work")
 
     assert record_decision(registry, DEFAULT_MODEL_NAME, v1, report(0.5), *args) == "champion (first model)"
     again = registry.client.get_model_version(DEFAULT_MODEL_NAME, "1")

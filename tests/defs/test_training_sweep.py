@@ -45,7 +45,7 @@ def _materialize(tmp_path, space_file):
 def test_a_grid_sweep_ranks_its_trials_the_best_becomes_the_checkpoint_and_a_rerun_trains_nothing(tmp_path):
     store = tiny_lake(tmp_path)
     dataset = tiny_dataset(store)
-    store.write_json("assets/dataset_split.json", dataset)  # what dataset_split's IO manager would have stored
+    store.write_json("assets/dataset_split.json", dataset.to_json())  # what dataset_split's IO manager would have stored
     space_file = tmp_path / "space.yaml"
     space_file.write_text(SPACE)
 
@@ -53,15 +53,15 @@ def test_a_grid_sweep_ranks_its_trials_the_best_becomes_the_checkpoint_and_a_rer
     progress = [m for m in messages if m.startswith("trial ") and " epoch 1: box_loss " in m]
     assert len(progress) == 4 and all("val mAP50-95 0." in m and "ETA" in m for m in progress)
 
-    summary = store.read_json(keys.sweep_record_key(record["sweep_id"]))
+    summary = store.read_json(keys.sweep_record_key(record.sweep_id))
     assert summary["trained"] == 4 and summary["reused"] == 0
     trials = summary["trials"]
     assert sorted((t["params"]["lr0"], t["params"]["batch"]) for t in trials) == [(0.001, 4), (0.001, 8), (0.01, 4), (0.01, 8)]
     fitness = [t["val_fitness"] for t in trials]
     assert fitness == sorted(fitness, reverse=True)  # ranked, best first
-    assert record["fingerprint"] == trials[0]["fingerprint"] == summary["best_fingerprint"]
-    assert record["config"]["epochs"] == 1 and record["val_fitness"] == trials[0]["val_fitness"]
-    assert {record["config"]["lr0"], record["config"]["batch"]} == {trials[0]["params"]["lr0"], trials[0]["params"]["batch"]}
+    assert record.fingerprint == trials[0]["fingerprint"] == summary["best_fingerprint"]
+    assert record.config["epochs"] == 1 and record.val_fitness == trials[0]["val_fitness"]
+    assert {record.config["lr0"], record.config["batch"]} == {trials[0]["params"]["lr0"], trials[0]["params"]["batch"]}
     table = metadata["sweep_ranking"].value
     assert table.count("| trained |") == 4 and table.splitlines()[2].startswith(f"| 1 | {trials[0]['trial']} |")
     for trial in trials:
@@ -70,6 +70,6 @@ def test_a_grid_sweep_ranks_its_trials_the_best_becomes_the_checkpoint_and_a_rer
         assert run.data.params["lr0"] == str(trial["params"]["lr0"])
 
     again, metadata_again, _, _ = _materialize(tmp_path, space_file)
-    second = store.read_json(keys.sweep_record_key(again["sweep_id"]))
+    second = store.read_json(keys.sweep_record_key(again.sweep_id))
     assert second["trained"] == 0 and second["reused"] == 4
-    assert again["checkpoint_sha256"] == record["checkpoint_sha256"] and metadata_again["reused_existing"].value is True
+    assert again.checkpoint_sha256 == record.checkpoint_sha256 and metadata_again["reused_existing"].value is True

@@ -121,8 +121,9 @@ def _on_the_same_test_set(settings, lake, a_side: dict, b_side: dict) -> tuple[d
 
 def _evaluate_like(settings, lake, side: dict, other: dict) -> dict:
     """The model's evaluation on `other`'s test set with `other`'s evaluation config (computed once, stored)."""
-    from vision_assets.core.evaluation.checkpoint_report import evaluate_weights
+    from vision_assets.core.evaluation.checkpoint_report import evaluate
     from vision_assets.core.evaluation.compare import evaluation_config_from
+    from vision_assets.core.records import DatasetVersion
     from vision_assets.core.lake import keys
 
     work = settings.work_dir / "compare"
@@ -139,10 +140,11 @@ def _evaluate_like(settings, lake, side: dict, other: dict) -> dict:
             raise CompareError(f"{side['name']}: the registered version holds no .pt weights")
     else:
         raise CompareError(f"{side['name']}: its checkpoint is neither in the lake nor in the registry")
-    dataset = {"version": other["dataset_version"], "class_names": other["inference_config"]["class_names"]}
+    dataset = DatasetVersion(version=other["dataset_version"],
+                             class_names=list(other["inference_config"]["class_names"]))
     print(f"evaluating {side['name']} on test set {other['test_set_hash']} (as {other['evaluation_key']} was) ...",
           file=sys.stderr)
-    report, _ = evaluate_weights(lake, dataset, weights, checkpoint_sha256=side["sha"],
-                                 imgsz=int(side.get("imgsz") or other["inference_config"]["imgsz"]),
-                                 work_dir=work, device=settings.device, config=evaluation_config_from(other))
-    return report
+    report, _ = evaluate(lake, dataset, weights, checkpoint_sha256=side["sha"],
+                         imgsz=int(side.get("imgsz") or other["inference_config"]["imgsz"]),
+                         work_dir=work, device=settings.device, config=evaluation_config_from(other))
+    return report.to_json()

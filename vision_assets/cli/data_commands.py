@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import math
 import sys
 import time
 from pathlib import Path
 
 from vision_assets.cli.environment import in_process_daemon, open_lake, open_registry, prepare_environment
 from vision_assets.core.errors import VisionError
+from vision_assets.core.numbers import json_ready
 from vision_assets.settings import Settings
 
 # Core imports stay inside the commands: each command loads only what it uses (video decoding, QC, MLflow).
@@ -175,19 +175,7 @@ def _image_size(text: str) -> tuple[int, int]:
 
 def strict_json(report) -> str:
     """JSON any parser takes: NaN and infinities (a box of non-finite coordinates) become null."""
-    return json.dumps(_finite(report), indent=2, default=str, allow_nan=False)
-
-
-def _finite(value):
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:  # numpy scalars
-        return _finite(value.item())
-    return value
+    return json.dumps(json_ready(report), indent=2, default=str, allow_nan=False)
 
 
 def _warn_unreadable_tables(lake) -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
+
+from vision_assets.core.numbers import json_ready
 
 # Core imports stay inside the commands: each command loads only what it uses (motmetrics, pycocotools).
 
@@ -63,7 +64,7 @@ def cmd_track_eval(args: argparse.Namespace) -> int:
             return _fail("track-eval", path, _without_prefix(str(exc), path))
     result = evaluate_tracking(*tables, iou_threshold=args.iou_threshold)
     if args.json:
-        print(json.dumps(_json_ready(result), indent=2))
+        print(json.dumps(json_ready(result), indent=2))
         return 0
     print(f"tracking: {args.gt} vs {args.pred} (CLEAR/identity IoU >= {args.iou_threshold:g}; HOTA over 0.05..0.95)")
     for name in TRACK_TEXT_FIELDS:
@@ -80,7 +81,7 @@ def cmd_det_eval(args: argparse.Namespace) -> int:
     except InputFileError as exc:
         return _fail("det-eval", exc.path, exc.problem)
     if args.json:
-        print(json.dumps(_json_ready(result), indent=2))
+        print(json.dumps(json_ready(result), indent=2))
         return 0
     print(f"COCO bbox: {args.detections} vs {args.gt} "
           f"({result['n_images']} images, {result['n_ground_truth']} boxes, {result['n_detections']} detections)")
@@ -119,7 +120,7 @@ def cmd_errors(args: argparse.Namespace) -> int:
     shown = rows.head(max(args.limit, 0))
     if args.json:
         records = [{**{k: r.get(k) for k in LISTED_COLUMNS}, "caption": caption(r)} for r in shown.to_dict("records")]
-        print(json.dumps(_json_ready({"evaluation_key": report["evaluation_key"], "total": len(rows),
+        print(json.dumps(json_ready({"evaluation_key": report["evaluation_key"], "total": len(rows),
                                       "errors": records}), indent=2, default=str))
         return 0
     print(f"evaluation {report['evaluation_key']}: {len(rows)} error(s)"
@@ -169,14 +170,3 @@ def _without_prefix(message: str, path: Path) -> str:
     # The MOT reader already names the file; say it once.
     prefix = f"{path}: "
     return message[len(prefix):] if message.startswith(prefix) else message
-
-
-def _json_ready(value):
-    """NaN and infinities are not JSON: undefined numbers (e.g. MOTP with no match) become null."""
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -52,23 +52,23 @@ def dataset_split(context: dg.AssetExecutionContext, config: SplitSettings, lake
     except NotEnoughGroups as error:
         raise dg.Failure(str(error)) from error
     record, report, problems = build.record, build.report, build.problems
-    counts = pd.DataFrame(record["counts"]).T.reset_index(names="split")
-    context.log.info(f"dataset {record['version']}: {len(build.manifest)} frames, {len(build.labels)} boxes, "
+    counts = pd.DataFrame(record.counts).T.reset_index(names="split")
+    context.log.info(f"dataset {record.version}: {len(build.manifest)} frames, {len(build.labels)} boxes, "
                      f"usable={build.usable}")
     yield dg.Output(
         record,
         metadata={
-            "dataset_version": record["version"],
+            "dataset_version": record.version,
             "dagster/row_count": len(build.manifest),
             "boxes": len(build.labels),
-            "videos": len(record["videos"]),
+            "videos": len(record.videos),
             "splits": dg.MetadataValue.md(md_table(counts)),
             "excluded_partitions": dg.MetadataValue.json(report["excluded_partitions"]),
             "frames_dropped_by_qc": report.get("frames_dropped_by_qc", 0),
             "duplicate_video_frames": report.get("duplicate_video_frames", 0),
-            **lake_location(lake.lake(), record["data_yaml"]),
+            **lake_location(lake.lake(), record.data_yaml),
         },
-        data_version=dg.DataVersion(record["version"]),
+        data_version=dg.DataVersion(record.version),
     )
     crossing = problems["groups_in_two_splits"] + problems["groups_moved_since_earlier_versions"]
     yield dg.AssetCheckResult(
@@ -83,7 +83,7 @@ def dataset_split(context: dg.AssetExecutionContext, config: SplitSettings, lake
         passed=not problems["empty_splits"],
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={"empty_splits": dg.MetadataValue.json(problems["empty_splits"]),
-                  "counts": dg.MetadataValue.json(record["counts"])},
+                  "counts": dg.MetadataValue.json(record.counts)},
     )
 
 

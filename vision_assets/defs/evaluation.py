@@ -1,17 +1,16 @@
 """Stage 6: eval_report, the checkpoint's evaluation on its dataset version's test split, beside the champion's."""
 
 import base64
+import dataclasses
 
 import dagster as dg
 import pandas as pd
 
-from vision_assets.core.evaluation.checkpoint_report import (
-    EvaluationConfig,
-    evaluate_checkpoint_record,
-    with_champion_comparison,
-)
+from vision_assets.core.evaluation.champion import compare_with_champion
+from vision_assets.core.evaluation.checkpoint_report import EvaluationConfig, evaluate
 from vision_assets.core.evaluation.curves import thumbnail
 from vision_assets.core.evaluation.inference import InferenceConfig
+from vision_assets.core.records import Checkpoint, DatasetVersion, Evaluation
 from vision_assets.defs import keys
 from vision_assets.defs.markdown import md_table, mlflow_run_link, readable, report_page_link
 from vision_assets.defs.resources import LakeResource, MlflowResource, TrainerResource
@@ -59,58 +58,58 @@ def _inline_png(lake, key: str, alt: str) -> str:
     return f"![{alt}](data:{mime};base64,{base64.b64encode(small).decode()})"
 
 
-def report_markdown(report: dict, lake) -> str:
+def report_markdown(report: Evaluation, lake) -> str:
     from vision_assets.links_server import lake_page_url
 
-    inference = report["inference_config"]
-    conf = report["confidence"]
+    inference = report.inference_config
+    conf = report.confidence
+    page = report.extra.get("report_page")
     lines = [
-        f"### Test split of dataset `{report['dataset_version']}` ({report['test_images']} images)",
+        f"### Test split of dataset `{report.dataset_version}` ({report.test_images} images)",
         "",
-        *([f"**Interactive report** (curves, error gallery, replays, intervals): {lake_page_url(report['report_page'])}",
-           ""] if report.get("report_page") else []),
+        *([f"**Interactive report** (curves, error gallery, replays, intervals): {lake_page_url(page)}",
+           ""] if page else []),
         f"Operating point: confidence **{inference['conf']:.2f}** ({conf['how'].replace('_', '-')}, best mean F1 "
         f"{conf['best_f1']:.3f}), NMS IoU {inference['iou']}, max_det {inference['max_det']}, imgsz "
         f"{inference['imgsz']}, tracker {inference['tracker']}. Precision and recall are at IoU 0.5 and that "
-        f"confidence; mAP integrates over all confidences. Evaluation `{report['evaluation_key']}`.",
-        "", md_table(pd.DataFrame([{k: _shown(report["overall"].get(k)) for k in OVERALL_KEYS}])),
+        f"confidence; mAP integrates over all confidences. Evaluation `{report.evaluation_key}`.",
+        "", md_table(pd.DataFrame([{k: _shown(report.overall.get(k)) for k in OVERALL_KEYS}])),
     ]
     lines += _comparison_section(report)
     lines += ["", "#### Per class (at the operating confidence)", "",
-              _table(report["per_class"], ["class_name", "n_boxes", "ap50_95", "ap50", "ap75", "precision", "recall",
+              _table(report.per_class, ["class_name", "n_boxes", "ap50_95", "ap50", "ap75", "precision", "recall",
                                            "f1", "tp", "fp", "fn"])]
-    lines += ["", "#### Curves", "", " ".join(_inline_png(lake, report["plots"][name], name)
+    lines += ["", "#### Curves", "", " ".join(_inline_png(lake, report.plots[name], name)
                                                for name in ("pr_curves", "f1_confidence", "confusion_matrix")),
-              "", "Full size: " + ", ".join(f"`{k}`" for k in report["plots"].values())]
-    lines += ["", f"#### Slices (too_few: under {report['evaluation_config']['min_boxes']} boxes; confounded_with: "
-                  "other slices with exactly the same images)", "", _table(report["slices"], SLICE_KEYS)]
-    tracking = report.get("tracking") or {}
+              "", "Full size: " + ", ".join(f"`{k}`" for k in report.plots.values())]
+    lines += ["", f"#### Slices (too_few: under {report.evaluation_config['min_boxes']} boxes; confounded_with: "
+                  "other slices with exactly the same images)", "", _table(report.slices, SLICE_KEYS)]
+    tracking = report.tracking or {}
     if tracking.get("overall"):
         rows = [{"group": "all", **tracking["overall"]}]
         for name in ("by_scene", "by_lighting"):
             rows += [{"group": f"{name[3:]}={k}", **v} for k, v in tracking[name].items()]
         lines += ["", f"#### Tracking ({tracking['tracker']}; MOTP as motmetrics reports it: mean 1 - IoU)", "",
                   _table(rows, ["group", *TRACK_KEYS])]
-    if report.get("replays"):
+    if report.replays:
         lines += ["", "Replays (labelled boxes green, predicted tracks coloured by id): "
-                  + ", ".join(f"`{key}`" for key in report["replays"].values())]
+                  + ", ".join(f"`{key}`" for key in report.replays.values())]
     lines += _errors_section(report, lake)
     return "\n".join(lines)
 
 
-def _comparison_section(report: dict) -> list[str]:
-    champion = report.get("champion") or {}
-    if not report.get("comparison"):
+def _comparison_section(report: Evaluation) -> list[str]:
+    champion = report.champion or {}
+    if not report.comparison:
         return ["", f"#### Against the champion: {champion.get('note', 'nothing to compare')}"]
-    regressed = sum(1 for r in report["comparison"] if r["regressed"])
     return ["", f"#### Against the champion v{champion['version']} (same test split; {champion['source']}): "
-                f"{regressed} of {len(report['comparison'])} numbers worse, those first", "",
-            _table(report["comparison"][:25], ["metric", "slice_dimension", "slice_value", "champion", "candidate",
+                f"{report.regressed} of {len(report.comparison)} numbers worse, those first", "",
+            _table(report.comparison[:25], ["metric", "slice_dimension", "slice_value", "champion", "candidate",
                                                "delta", "n_boxes", "too_few", "regressed"])]
 
 
-def _errors_section(report: dict, lake) -> list[str]:
-    errors = report["errors"]
+def _errors_section(report: Evaluation, lake) -> list[str]:
+    errors = report.errors
     counts = ", ".join(f"{k} {v}" for k, v in errors["counts"].items())
     lines = ["", f"#### Errors ({counts}); every one in `{errors['table']}` (`vision-assets errors`)", ""]
     for row in errors["worst"]:
@@ -136,40 +135,41 @@ def _errors_section(report: dict, lake) -> list[str]:
         "Keyed by (checkpoint, test set, evaluation config): never computed twice."
     ),
 )
-def eval_report(context: dg.AssetExecutionContext, config: EvalReportConfig, trained_checkpoint: dict,
-                dataset_split: dict, lake: LakeResource, mlflow: MlflowResource, trainer: TrainerResource) -> dg.Output:
-    if trained_checkpoint["dataset_version"] != dataset_split["version"]:
-        raise dg.Failure(f"checkpoint was trained on {trained_checkpoint['dataset_version']}, "
-                         f"dataset_split is {dataset_split['version']}: rematerialize trained_checkpoint first")
+def eval_report(context: dg.AssetExecutionContext, config: EvalReportConfig, trained_checkpoint: Checkpoint,
+                dataset_split: DatasetVersion, lake: LakeResource, mlflow: MlflowResource,
+                trainer: TrainerResource) -> dg.Output:
+    checkpoint, dataset = trained_checkpoint, dataset_split
+    if checkpoint.dataset_version != dataset.version:
+        raise dg.Failure(f"checkpoint was trained on {checkpoint.dataset_version}, "
+                         f"dataset_split is {dataset.version}: rematerialize trained_checkpoint first")
     store, registry = lake.lake(), mlflow.registry()
-    evaluation = config.evaluation()
-    try:
-        report, computed = evaluate_checkpoint_record(store, trained_checkpoint, dataset_split, work_dir=lake.work,
-                                                      device=trainer.device, config=evaluation, registry=registry)
-    except (ValueError, OSError) as error:
-        raise dg.Failure(f"eval_report: {error}") from error
-    context.log.info(("evaluated " if computed else "found the stored evaluation ") + report["evaluation_key"])
-    report = with_champion_comparison(store, registry, mlflow.model_name, dataset_split, report, work_dir=lake.work,
-                                      device=trainer.device, config=evaluation)
-    page = _report_page(context, store, report, trained_checkpoint)
-    report = {**report, "report_page": page}
-    overall = report["overall"]
-    tracking = (report.get("tracking") or {}).get("overall") or {}
+    settings = config.evaluation()
+    weights = store.local_copy(checkpoint.checkpoint_path, lake.work / "checkpoints")
+    report, computed = evaluate(store, dataset, weights, checkpoint_sha256=checkpoint.checkpoint_sha256,
+                                imgsz=checkpoint.imgsz, work_dir=lake.work, device=trainer.device, config=settings,
+                                registry=registry, mlflow_run_id=checkpoint.mlflow_run_id)
+    context.log.info(("evaluated " if computed else "found the stored evaluation ") + report.evaluation_key)
+    report = compare_with_champion(store, registry, mlflow.model_name, dataset, report, work_dir=lake.work,
+                                   device=trainer.device, config=settings)
+    page = _report_page(context, store, report, checkpoint)
+    if page:
+        report = dataclasses.replace(report, extra={**report.extra, "report_page": page})
+    overall, tracking = report.overall, report.tracking_overall
     return dg.Output(
         report,
         metadata={
             # Rounded for reading; the exact values are in the report (the output) and in MLflow.
             **{k: readable(overall[k]) for k in ("map50_95", "map50", "map75", "precision", "recall")},
-            "confidence": report["inference_config"]["conf"],
+            "confidence": report.inference_config["conf"],
             **{f"tracking_{k}": readable(tracking[k]) for k in ("mota", "idf1", "hota") if k in tracking},
-            **mlflow_run_link(mlflow.tracking_uri, trained_checkpoint["mlflow_run_id"]),
-            "test_images": report["test_images"],
-            "test_split_hash": report["test_split_hash"],
-            "evaluation_key": report["evaluation_key"],
+            **mlflow_run_link(mlflow.tracking_uri, checkpoint.mlflow_run_id),
+            "test_images": report.test_images,
+            "test_split_hash": report.test_split_hash,
+            "evaluation_key": report.evaluation_key,
             "computed": computed,
-            "regressed_vs_champion": sum(1 for r in report["comparison"] if r["regressed"]),
-            "errors": dg.MetadataValue.json(report["errors"]["counts"]),
-            "error_table": dg.MetadataValue.path(report["errors"]["table"]),
+            "regressed_vs_champion": report.regressed,
+            "errors": dg.MetadataValue.json(report.errors["counts"]),
+            "error_table": dg.MetadataValue.path(report.errors["table"]),
             **({"report_page": report_page_link(page), "report_page_key": dg.MetadataValue.path(page)} if page else {}),
             **_interval_metadata(store, report),
             "report": dg.MetadataValue.md(report_markdown(report, store)),
@@ -177,24 +177,24 @@ def eval_report(context: dg.AssetExecutionContext, config: EvalReportConfig, tra
     )
 
 
-def _report_page(context, store, report: dict, checkpoint: dict) -> str | None:
+def _report_page(context, store, report: Evaluation, checkpoint: Checkpoint) -> str | None:
     """The evaluation's interactive page (written beside its record); a page that cannot be drawn is a warning,
     never a lost evaluation."""
     from vision_assets.core.evaluation.report_page import write_report_page
 
     try:
-        return write_report_page(store, report, model={"mlflow_run_id": checkpoint.get("mlflow_run_id")})
+        return write_report_page(store, report.to_json(), model={"mlflow_run_id": checkpoint.mlflow_run_id})
     except (OSError, ValueError, KeyError) as error:
         context.log.warning(f"eval_report: the report page could not be written: {error}")
         return None
 
 
-def _interval_metadata(store, report: dict) -> dict:
+def _interval_metadata(store, report: Evaluation) -> dict:
     """Each headline number's 95 % interval by bootstrap over test videos, as text ("[0.41, 0.54]")."""
     from vision_assets.core.evaluation.uncertainty import evaluation_intervals, interval_text
 
     try:
-        bounds = evaluation_intervals(store, report)
+        bounds = evaluation_intervals(store, report.to_json())
     except (OSError, ValueError, KeyError):
         return {}
     return {f"{k}_95ci": interval_text(bounds.get(("all", "all", k))) for k in ("map50_95", "map50", "recall")}

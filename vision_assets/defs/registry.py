@@ -7,34 +7,28 @@ from pathlib import Path
 import dagster as dg
 
 from vision_assets.core.lake import keys as lake_keys
+from vision_assets.core.numbers import finite_number
+from vision_assets.core.records import Checkpoint, DatasetVersion, Evaluation, Registration
 from vision_assets.core.registry import GateConfig, read_audit, record_decision, record_event
 from vision_assets.core.registry.consistency import alias_problems
-from vision_assets.core.registry.package import (
-    MANIFEST_TAG,
-    PACKAGE_ARTIFACT,
-    build_package,
-    inference_config,
-    log_package,
-)
+from vision_assets.core.registry.package import MANIFEST_TAG, PACKAGE_ARTIFACT, Package, build_package, log_package
 from vision_assets.defs import keys
 from vision_assets.defs.markdown import md_table, mlflow_model_url, mlflow_run_link, readable, report_page_link
-from vision_assets.defs.resources import LakeResource, MlflowResource, RetentionPolicyResource, TrainerResource
+from vision_assets.defs.resources import LakeResource, MlflowResource, RetentionPolicyResource
 
 PRIMARY_METRIC = "map50_95"
 PARITY_IMAGES = 4  # test images the ONNX export is checked on
 
 
 class RegistrySettings(dg.Config):
-    """The promotion gate, the evaluation floor and the inference config the package carries."""
+    """The promotion gate and the evaluation floor. What the package serves (confidence, NMS IoU, max_det, image
+    size) is eval_report's operating point, carried as it is: what is served is what was evaluated."""
 
     min_map50: float = 0.0  # the evaluation floor: below it the version is not registered
     margin: float = 0.0  # the candidate must beat the champion's mAP50-95 by more than this
     slice_tolerance: float = 0.05  # a scene, lighting or class slice may drop by at most this
     tracking_tolerance: float = 0.05  # IDF1 per scene may drop by at most this
     min_boxes: int = 20  # slices with fewer boxes are shown, not gated
-    conf: float = 0.25
-    iou: float = 0.7
-    max_det: int = 300
 
     def gate(self) -> GateConfig:
         return GateConfig(margin=self.margin, slice_tolerance=self.slice_tolerance, min_boxes=self.min_boxes,
@@ -63,74 +57,74 @@ class RegistrySettings(dg.Config):
         "here and recorded on the version. `vision-assets promote V --reason` overrides; `rollback` restores."
     ),
 )
-def registered_model(context: dg.AssetExecutionContext, config: RegistrySettings, eval_report: dict,
-                     trained_checkpoint: dict, dataset_split: dict, lake: LakeResource, mlflow: MlflowResource,
-                     trainer: TrainerResource):
-    if eval_report["checkpoint_sha256"] != trained_checkpoint["checkpoint_sha256"]:
+def registered_model(context: dg.AssetExecutionContext, config: RegistrySettings, eval_report: Evaluation,
+                     trained_checkpoint: Checkpoint, dataset_split: DatasetVersion, lake: LakeResource,
+                     mlflow: MlflowResource):
+    evaluation, checkpoint, dataset = eval_report, trained_checkpoint, dataset_split
+    if evaluation.checkpoint_sha256 != checkpoint.checkpoint_sha256:
         raise dg.Failure("eval_report is not the evaluation of this checkpoint: rematerialize eval_report first")
     registry, store = mlflow.registry(), lake.lake()
     name = mlflow.model_name
-    overall = eval_report["overall"]
-    floor_ok = float(overall.get("map50", float("nan"))) >= config.min_map50
+    map50 = finite_number(evaluation.overall.get("map50"))
+    floor_ok = map50 is not None and map50 >= config.min_map50
     floor = dg.AssetCheckResult(check_name=keys.EVALUATION_FLOOR, passed=floor_ok, severity=dg.AssetCheckSeverity.ERROR,
-                                metadata={"map50": float(overall.get("map50", float("nan"))),
+                                metadata={"map50": float("nan") if map50 is None else map50,
                                           "min_map50": config.min_map50})
     if not floor_ok:
         # Dagster records a materialization even when a blocking check fails: the floor is applied before
         # anything reaches the registry, and the check shows why.
-        context.log.warning(f"mAP50 {overall.get('map50')} < {config.min_map50}: not registered")
-        yield dg.Output({"name": name, "version": None, "decision": "not registered (below the evaluation floor)",
-                         "dataset_version": dataset_split["version"],
-                         "checkpoint_sha256": trained_checkpoint["checkpoint_sha256"]},
-                        metadata={"decision": "not registered (below the evaluation floor)", "map50": overall.get("map50")})
+        decision = "not registered (below the evaluation floor)"
+        context.log.warning(f"mAP50 {map50} < {config.min_map50}: not registered")
+        yield dg.Output(Registration(name=name, version=None, decision=decision, dataset_version=dataset.version,
+                                     checkpoint_sha256=checkpoint.checkpoint_sha256),
+                        metadata={"decision": decision, "map50": map50})
         yield floor
         yield _consistency(registry, store, name, lake.work)
         return
-    version = registry.find_version(name, "checkpoint_sha256", trained_checkpoint["checkpoint_sha256"])
+    version = registry.find_version(name, "checkpoint_sha256", checkpoint.checkpoint_sha256)
     package = None
     if version is None:
-        package = _package(store, trained_checkpoint, dataset_split, eval_report, config, lake.work)
-        log_package(registry, trained_checkpoint["mlflow_run_id"], package["path"])
-        version = registry.register(name, trained_checkpoint["mlflow_run_id"], PACKAGE_ARTIFACT,
-                                    _tags(context, trained_checkpoint, dataset_split, eval_report, package),
-                                    description=f"dataset {dataset_split['version']}, mAP50-95 {overall['map50_95']:.4f}")
+        package = _package(store, checkpoint, dataset, evaluation, lake.work)
+        log_package(registry, checkpoint.mlflow_run_id, package.path)
+        version = registry.register(name, checkpoint.mlflow_run_id, PACKAGE_ARTIFACT,
+                                    _tags(context, checkpoint, dataset, evaluation, package),
+                                    description=f"dataset {dataset.version}, mAP50-95 "
+                                                f"{evaluation.overall['map50_95']:.4f}")
     decided_before = "champion_decision" in version.tags
     gates: list = []
-    decision = record_decision(registry, name, version, eval_report, dataset_split, store, lake.work,
-                               trainer.device, config.gate(), gates)
+    decision = record_decision(registry, name, version, evaluation, store, lake.work, config.gate(), gates)
     if not decided_before and gates:
         action = "promote" if gates[0].promote else "challenger"
         record_event(store, action, f"{name} v{version.version}", gates[0].one_line(), run_tags=dict(context.run.tags))
     champion = registry.champion(name)
-    record = {
-        "name": name, "version": str(version.version), "decision": decision,
-        "champion_version": str(champion.version) if champion else None,
-        "dataset_version": dataset_split["version"], "checkpoint_sha256": trained_checkpoint["checkpoint_sha256"],
-        "mlflow_run_id": trained_checkpoint["mlflow_run_id"], PRIMARY_METRIC: overall[PRIMARY_METRIC],
-    }
+    record = Registration(
+        name=name, version=str(version.version), decision=decision,
+        champion_version=str(champion.version) if champion else None, dataset_version=dataset.version,
+        checkpoint_sha256=checkpoint.checkpoint_sha256, mlflow_run_id=checkpoint.mlflow_run_id,
+        map50_95=evaluation.overall[PRIMARY_METRIC])
     context.log.info(f"{name} v{version.version}: {decision}")
     tags = registry.get_version(name, str(version.version)).tags
     metadata = {
         "model": dg.MetadataValue.url(mlflow_model_url(name, version.version)),
         "model_uri": f"models:/{name}/{version.version}",
-        **mlflow_run_link(mlflow.tracking_uri, trained_checkpoint["mlflow_run_id"]),
+        **mlflow_run_link(mlflow.tracking_uri, checkpoint.mlflow_run_id),
         "decision": decision,
         "gate": tags.get("gate", ""),
         "regressed_slices": tags.get("gate_regressed", ""),
-        "champion_version": record["champion_version"] or "",
-        "dataset_version": dataset_split["version"],
-        PRIMARY_METRIC: readable(overall[PRIMARY_METRIC]),
+        "champion_version": record.champion_version or "",
+        "dataset_version": dataset.version,
+        PRIMARY_METRIC: readable(record.map50_95),
     }
     if gates:
         metadata["decision_table"] = dg.MetadataValue.md(gates[0].markdown())
-    if eval_report.get("report_page"):
-        metadata["report_page"] = report_page_link(eval_report["report_page"])
+    if eval_report.extra.get("report_page"):
+        metadata["report_page"] = report_page_link(eval_report.extra["report_page"])
     recent = read_audit(store).tail(10)
     metadata["audit_recent"] = dg.MetadataValue.md(md_table(recent[["time", "action", "actor", "object", "reason"]])
                                                    + "\n\nAll events: `vision-assets audit`.")
     if package is not None:
-        metadata["onnx_parity"] = dg.MetadataValue.json(package["parity"])
-        metadata["inference_config"] = dg.MetadataValue.json(_inference(trained_checkpoint, dataset_split, config))
+        metadata["onnx_parity"] = dg.MetadataValue.json(package.parity)
+        metadata["inference_config"] = dg.MetadataValue.json(package.inference_config)
     yield dg.Output(record, metadata=metadata, data_version=dg.DataVersion(f"{name}:{version.version}"))
     yield floor
     yield _consistency(registry, store, name, lake.work)
@@ -144,49 +138,39 @@ def _consistency(registry, store, name: str, work: Path) -> dg.AssetCheckResult:
                                          "problems": dg.MetadataValue.json(problems)})
 
 
-def _inference(checkpoint: dict, dataset: dict, config: RegistrySettings) -> dict:
-    return inference_config(checkpoint["config"]["imgsz"], dataset["class_names"], conf=config.conf, iou=config.iou,
-                            max_det=config.max_det)
-
-
-def _package(store, checkpoint: dict, dataset: dict, report: dict, config: RegistrySettings, work: Path) -> dict:
-    weights = store.local_copy(checkpoint["checkpoint_path"], work / "checkpoints")
-    manifest = store.read_table(lake_keys.DATASET_MANIFEST, {"version": dataset["version"]})
+def _package(store, checkpoint: Checkpoint, dataset: DatasetVersion, evaluation: Evaluation, work: Path) -> Package:
+    """The deployable package, serving the evaluation's own operating point."""
+    weights = store.local_copy(checkpoint.checkpoint_path, work / "checkpoints")
+    manifest = store.read_table(lake_keys.DATASET_MANIFEST, {"version": dataset.version})
     test = manifest[manifest["split"] == "test"].head(PARITY_IMAGES)
     images = [Path(store.local_copy(key, work / "frames")) for key in test["image_path"]]
-    return build_package(Path(weights), _inference(checkpoint, dataset, config), images,
-                         work / "packages" / checkpoint["checkpoint_sha256"][:16])
+    return build_package(Path(weights), evaluation.inference_config, images,
+                         work / "packages" / checkpoint.checkpoint_sha256[:16])
 
 
-def _tags(context, checkpoint: dict, dataset: dict, report: dict, package: dict) -> dict:
-    videos = dataset["videos"]
-    overall = report["overall"]
-    parity = package["parity"]
+def _tags(context, checkpoint: Checkpoint, dataset: DatasetVersion, evaluation: Evaluation, package: Package) -> dict:
+    overall = evaluation.overall
     return {
-        "dataset_version": dataset["version"],
-        "dataset_manifest": dataset["manifest_path"],
-        "source_videos_sha256_digest": hashlib.sha256("\n".join(sorted(videos)).encode()).hexdigest(),
-        "source_videos": len(videos),
-        "checkpoint_sha256": checkpoint["checkpoint_sha256"],
-        "checkpoint_record": lake_keys.checkpoint_record_key(checkpoint["fingerprint"]),
-        "git_commit": checkpoint["git_commit"],
-        "code_version": checkpoint["code_version"],
+        "dataset_version": dataset.version,
+        "dataset_manifest": dataset.manifest_path,
+        "source_videos_sha256_digest": hashlib.sha256("\n".join(sorted(dataset.videos)).encode()).hexdigest(),
+        "source_videos": len(dataset.videos),
+        "checkpoint_sha256": checkpoint.checkpoint_sha256,
+        "checkpoint_record": lake_keys.checkpoint_record_key(checkpoint.fingerprint),
+        "git_commit": checkpoint.git_commit,
+        "code_version": checkpoint.code_version,
         "dagster_run_id": context.run_id,
-        "training_dagster_run_id": checkpoint["dagster_run_id"],
-        "test_split_hash": report["test_split_hash"],
-        "imgsz": checkpoint["config"]["imgsz"],
-        "conf_threshold": package_config(package, "conf"),
-        "iou_nms": package_config(package, "iou"),
-        MANIFEST_TAG: package["manifest_sha256"],
-        "onnx_max_box_diff_px": f"{parity['max_box_diff_px']:.3g}",
+        "training_dagster_run_id": checkpoint.dagster_run_id,
+        "test_split_hash": evaluation.test_split_hash,
+        "evaluation_key": evaluation.evaluation_key,
+        "imgsz": package.inference_config["imgsz"],
+        "conf_threshold": package.inference_config["conf"],
+        "iou_nms": package.inference_config["iou"],
+        "max_det": package.inference_config["max_det"],
+        MANIFEST_TAG: package.manifest_sha256,
+        "onnx_max_box_diff_px": f"{package.parity['max_box_diff_px']:.3g}",
         **{k: overall[k] for k in ("map50_95", "map50", "precision", "recall") if k in overall},
     }
-
-
-def package_config(package: dict, key: str):
-    import json
-
-    return json.loads((package["path"] / "inference_config.json").read_text())[key]
 
 
 @dg.op(description="Forgets every video older than its scene's retention period (lake bytes and rows, tainted "

@@ -1,10 +1,13 @@
 """Stage 5: trained_checkpoint, an Ultralytics YOLO model trained on one dataset version, logged to MLflow."""
 
 import base64
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
 
+from vision_assets.core.errors import VisionError
+from vision_assets.core.records import Checkpoint, DatasetVersion
 from vision_assets.core.training import existing_checkpoint, train_checkpoint
 from vision_assets.core.training.sweep import load_space, run_sweep
 from vision_assets.defs import keys
@@ -44,14 +47,14 @@ class TrainingRunConfig(dg.Config):
         "checkpoint. With a sweep space, the best trial by val fitness (ranked table below)."
     ),
 )
-def trained_checkpoint(context: dg.AssetExecutionContext, config: TrainingRunConfig, dataset_split: dict,
+def trained_checkpoint(context: dg.AssetExecutionContext, config: TrainingRunConfig, dataset_split: DatasetVersion,
                        lake: LakeResource, mlflow: MlflowResource, trainer: TrainerResource) -> dg.Output:
     store, train_config = lake.lake(), trainer.config()
     space_file = config.sweep_space or trainer.sweep_space
     if space_file:
         try:
             space = load_space(Path(space_file))
-        except ValueError as error:
+        except VisionError as error:
             raise dg.Failure(str(error)) from error
         result = run_sweep(store, mlflow.registry(), dataset_split, train_config, space, lake.work,
                            run_tags={"dagster_run_id": context.run_id}, log=context.log.info,
@@ -62,10 +65,10 @@ def trained_checkpoint(context: dg.AssetExecutionContext, config: TrainingRunCon
                          f"best {summary['best_fingerprint']}")
         return _output(result["best"], reused=summary["trained"] == 0, sweep=result, tracking_uri=mlflow.tracking_uri,
                        view=_training_view(context, store, result["best"], dataset_split, lake.work, trainer.device))
-    record = existing_checkpoint(store, train_config, dataset_split["version"])
+    record = existing_checkpoint(store, train_config, dataset_split.version)
     if record is not None:
-        context.log.info(f"dataset {dataset_split['version']} with this config was trained already: "
-                         f"reusing {record['fingerprint']}")
+        context.log.info(f"dataset {dataset_split.version} with this config was trained already: "
+                         f"reusing {record.fingerprint}")
         return _output(record, reused=True, tracking_uri=mlflow.tracking_uri,
                        view=_training_view(context, store, record, dataset_split, lake.work, trainer.device))
     epochs = train_config.epochs
@@ -76,9 +79,11 @@ def trained_checkpoint(context: dg.AssetExecutionContext, config: TrainingRunCon
                    view=_training_view(context, store, record, dataset_split, lake.work, trainer.device))
 
 
-def _training_view(context, store, record: dict, dataset: dict, work: Path, device: str) -> dict:
+def _training_view(context, store, checkpoint: Checkpoint, dataset_split: DatasetVersion, work: Path,
+                   device: str) -> dict:
     """Metadata that shows the training: loss and val-mAP curves per epoch (inline PNG and a table), the train
     split's class histogram, a few val images with predictions (thumbnails; full size on the training page)."""
+    record, dataset = checkpoint.to_json(), dataset_split.to_json()  # the page draws from the records' JSON
     from vision_assets.core.evaluation.curves import thumbnail
     from vision_assets.core.training.training_view import (
         class_histogram,
@@ -128,25 +133,25 @@ def _log_epoch(context: dg.AssetExecutionContext, metrics: dict, epoch: int, pre
         f"ETA {metrics.get('eta_s', 0):.0f} s")
 
 
-def _output(record: dict, reused: bool, sweep: dict | None = None, tracking_uri: str | None = None,
+def _output(record: Checkpoint, reused: bool, sweep: dict | None = None, tracking_uri: str | None = None,
             view: dict | None = None) -> dg.Output:
-    environment = record.get("environment", {})
+    environment = record.environment or {}
     metadata = {
-        "checkpoint_sha256": record["checkpoint_sha256"],
-        "weights_sha256": record.get("weights_sha256", ""),
-        "dataset_version": record["dataset_version"],
-        "mlflow_run_id": record["mlflow_run_id"],
-        **(mlflow_run_link(tracking_uri, record["mlflow_run_id"]) if tracking_uri else {}),
-        "device": record["device"],
-        "epochs": record["epochs"],
-        "best_epoch": record.get("best_epoch") or 0,
-        "val_fitness": readable(record.get("val_fitness") or 0.0),
-        "train_seconds": readable(record["train_seconds"]),
-        "resumed_after_epoch": record.get("resumed_after_epoch", 0),
-        "git_commit": record["git_commit"],
+        "checkpoint_sha256": record.checkpoint_sha256,
+        "weights_sha256": record.weights_sha256 or "",
+        "dataset_version": record.dataset_version,
+        "mlflow_run_id": record.mlflow_run_id,
+        **(mlflow_run_link(tracking_uri, record.mlflow_run_id) if tracking_uri else {}),
+        "device": record.device,
+        "epochs": record.epochs,
+        "best_epoch": record.best_epoch or 0,
+        "val_fitness": readable(record.val_fitness or 0.0),
+        "train_seconds": readable(record.train_seconds),
+        "resumed_after_epoch": record.resumed_after_epoch or 0,
+        "git_commit": record.git_commit,
         "environment": dg.MetadataValue.json({k: v for k, v in environment.items() if k != "lock_key"}),
         "reused_existing": reused,
-        "config": dg.MetadataValue.json(record["config"]),
+        "config": dg.MetadataValue.json(record.config),
         **(view or {}),
     }
     if sweep is not None:
@@ -154,7 +159,7 @@ def _output(record: dict, reused: bool, sweep: dict | None = None, tracking_uri:
         metadata["sweep_id"] = sweep["summary"]["sweep_id"]
         metadata["sweep_mlflow_run_id"] = sweep["summary"]["mlflow_run_id"]
     return dg.Output(
-        {**record, "sweep_id": sweep["summary"]["sweep_id"]} if sweep else record,
+        replace(record, sweep_id=sweep["summary"]["sweep_id"]) if sweep else record,
         metadata=metadata,
-        data_version=dg.DataVersion(record["checkpoint_sha256"][:16]),
+        data_version=dg.DataVersion(record.checkpoint_sha256[:16]),
     )

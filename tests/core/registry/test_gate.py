@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from vision_assets.core.lake import Lake, keys
+from vision_assets.core.records import Evaluation
 from vision_assets.core.registry import (
     CHALLENGER,
     DEFAULT_MODEL_NAME,
@@ -25,6 +28,12 @@ def evaluation(overall: float, scenes: dict[str, float], *, boxes: int = 50, idf
     if idf1 is not None:
         report["tracking"] = {"overall": {"idf1": 0.5}, "by_scene": {s: {"idf1": v, "mota": 0.4} for s, v in idf1.items()}}
     return report
+
+
+def typed(report: dict, sha: str = "c" * 64) -> Evaluation:
+    """A crafted evaluation as the candidate's record (what eval_report hands registered_model)."""
+    return Evaluation.from_json({"evaluation_key": f"{sha[:16]}-t-c", "checkpoint_sha256": sha,
+                                 "dataset_version": "d1", **report})
 
 
 def test_winning_overall_but_losing_a_scene_is_not_promoted_and_names_the_scene():
@@ -114,12 +123,12 @@ def test_a_candidate_losing_a_scene_becomes_challenger_with_the_table_on_the_ver
     champion_eval = evaluation(0.40, {"cam-a": 0.40, "cam-b": 0.40})
     v1 = register(registry, tmp_path, "a" * 64, test_split_hash="split-1", map50_95="0.4")
     lake.write_json(f"{keys.report_folder('a' * 64)}/eval.json", champion_eval)  # what eval_report stores
-    assert record_decision(registry, DEFAULT_MODEL_NAME, v1, champion_eval, {}, lake, work, "cpu") == \
+    assert record_decision(registry, DEFAULT_MODEL_NAME, v1, typed(champion_eval), lake, work) == \
         "champion (first model)"
     v2 = register(registry, tmp_path, "b" * 64, test_split_hash="split-1", map50_95="0.46")
 
-    decision = record_decision(registry, DEFAULT_MODEL_NAME, v2, evaluation(0.46, {"cam-a": 0.6, "cam-b": 0.3}),
-                               {}, lake, work, "cpu")
+    decision = record_decision(registry, DEFAULT_MODEL_NAME, v2, typed(evaluation(0.46, {"cam-a": 0.6, "cam-b": 0.3})),
+                               lake, work)
 
     assert decision == ("not promoted (v1 keeps it: regressed: map50_95 scene=cam-b 0.4000 -> 0.3000, "
                         "its score from its stored evaluation (same test split))")
@@ -139,10 +148,8 @@ def test_eval_reports_own_champion_evaluation_is_used_only_for_the_current_champ
     v1 = register(registry, tmp_path, "a" * 64, test_split_hash="split-1", map50_95="0.4")
     registry.promote(DEFAULT_MODEL_NAME, v1.version)
     theirs = evaluation(0.41, {"cam-a": 0.5})
-    report = {**evaluation(0.5, {"cam-a": 0.5}), "champion": {"version": "1"}, "champion_evaluation": theirs}
+    report = typed({**evaluation(0.5, {"cam-a": 0.5}), "champion": {"version": "1"}, "champion_evaluation": theirs})
     champion = registry.champion(DEFAULT_MODEL_NAME)
-    assert champion_evaluation(registry, DEFAULT_MODEL_NAME, champion, {}, report, lake, tmp_path, "cpu") == (
-        theirs, "eval_report (same test split)")
-    stale = {**report, "champion": {"version": "7"}}
-    assert champion_evaluation(registry, DEFAULT_MODEL_NAME, champion, {}, stale, lake, tmp_path, "cpu")[1] == \
-        "its registry tags (same test split)"
+    assert champion_evaluation(DEFAULT_MODEL_NAME, champion, report, lake) == (theirs, "eval_report (same test split)")
+    stale = replace(report, champion={"version": "7"})
+    assert champion_evaluation(DEFAULT_MODEL_NAME, champion, stale, lake)[1] == "its registry tags (same test split)"

@@ -47,7 +47,7 @@ def test_a_killed_training_resumes_after_its_last_epoch(tmp_path):
                             json.dumps(config.as_dict()), str(KILL_AFTER)],
                            cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
     assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
-    run_dir = run_dir_for(tmp_path / "work", config.fingerprint(dataset["version"]))
+    run_dir = run_dir_for(tmp_path / "work", config.fingerprint(dataset.version))
     dead_run = read_state(run_dir)["mlflow_run_id"]
     assert registry.client.get_run(dead_run).info.status == "RUNNING"  # nobody ended it: the process died
     # A kill between Ultralytics writing epoch 2's CSV row and its last.pt leaves a row the checkpoint lacks.
@@ -62,13 +62,13 @@ def test_a_killed_training_resumes_after_its_last_epoch(tmp_path):
 
     assert trained == list(range(KILL_AFTER + 1, EPOCHS + 1))
     assert [int(r["epoch"]) for r in read_results_csv(csv_path)] == list(range(1, EPOCHS + 1))
-    assert record["resumed_after_epoch"] == KILL_AFTER and record["epochs"] == EPOCHS
+    assert record.resumed_after_epoch == KILL_AFTER and record.epochs == EPOCHS
     dead = registry.client.get_run(dead_run)
-    assert dead.info.status == "FAILED" and dead.data.tags["resumed_by_run_id"] == record["mlflow_run_id"]
-    new = registry.client.get_run(record["mlflow_run_id"])
+    assert dead.info.status == "FAILED" and dead.data.tags["resumed_by_run_id"] == record.mlflow_run_id
+    new = registry.client.get_run(record.mlflow_run_id)
     assert new.info.status == "FINISHED" and new.data.tags["resumed_from_run_id"] == dead_run
     # the new run's history is whole: the dead attempt's epoch plus its own
-    steps = [m.step for m in registry.client.get_metric_history(record["mlflow_run_id"], "train/box_loss")]
+    steps = [m.step for m in registry.client.get_metric_history(record.mlflow_run_id, "train/box_loss")]
     assert sorted(steps) == list(range(1, EPOCHS + 1))
     assert any("resuming" in m for m in messages) and any("FAILED" in m for m in messages)
 

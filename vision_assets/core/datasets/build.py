@@ -20,7 +20,9 @@ from vision_assets.core.datasets.splits import (
     record_splits,
     split_problems,
 )
+from vision_assets.core.errors import VisionError
 from vision_assets.core.lake import Lake, keys
+from vision_assets.core.records import DatasetVersion
 from vision_assets.core.registry.forgotten import forgotten_videos
 
 MANIFEST_COLUMNS = [
@@ -154,13 +156,13 @@ def _near_duplicate_roots(lake: Lake, partitions: list[dict], videos: pd.Series)
     return videos.map(root).to_numpy()
 
 
-class NotEnoughGroups(ValueError):
+class NotEnoughGroups(VisionError, ValueError):
     """Fewer labelled videos (or scenes) than splits: no honest train/val/test can be made."""
 
 
 @dataclass(frozen=True)
 class DatasetBuild:
-    record: dict  # the immutable dataset.json
+    record: DatasetVersion  # the immutable dataset.json
     manifest: pd.DataFrame
     labels: pd.DataFrame
     report: dict  # what gather_labelled_frames excluded and why
@@ -199,11 +201,11 @@ def _video_sources(lake: Lake, frames: pd.DataFrame) -> list[dict]:
     return used[columns].drop_duplicates("video_sha256").to_dict("records")
 
 
-def latest_dataset(lake: Lake) -> dict | None:
+def latest_dataset(lake: Lake) -> DatasetVersion | None:
     """The record of the latest usable dataset version, or None before the first."""
     if not lake.exists(keys.LATEST_DATASET):
         return None
-    return lake.read_json(keys.dataset_record_key(lake.read_json(keys.LATEST_DATASET)["version"]))
+    return DatasetVersion.from_json(lake.read_json(keys.dataset_record_key(lake.read_json(keys.LATEST_DATASET)["version"])))
 
 
 def new_label_count(lake: Lake) -> tuple[int, list[str]]:
@@ -214,9 +216,10 @@ def new_label_count(lake: Lake) -> tuple[int, list[str]]:
         return 0, []
     passing = summaries[summaries["passed"].astype(bool)]
     previous = latest_dataset(lake)
-    known = set(previous.get("label_versions_considered", previous["label_versions"])) if previous else set()
+    known = set(previous.label_versions if previous.label_versions_considered is None
+                else previous.label_versions_considered) if previous else set()
     fresh = passing[~passing["label_version"].isin(known)]
-    removed = sorted(set(previous.get("videos", [])) & forgotten_videos(lake)) if previous else []
+    removed = sorted(set(previous.videos) & forgotten_videos(lake)) if previous else []
     if removed:  # the latest version holds forgotten footage: every label counts, and the run key changes
         return int(passing["kept"].sum()), sorted(passing["label_version"].tolist()) + [f"forgotten:{s}" for s in removed]
     return int(fresh["kept"].sum()), sorted(passing["label_version"].tolist())

@@ -16,6 +16,7 @@ import pandas as pd
 from vision_assets.core.datasets.splits import SPLITS, SplitConfig, split_counts
 from vision_assets.core.labels.formats.yolo import yolo_lines
 from vision_assets.core.lake import Lake, keys
+from vision_assets.core.records import DatasetVersion
 
 
 def export_yolo(manifest: pd.DataFrame, labels: pd.DataFrame, class_names: list[str], out_dir: Path,
@@ -54,7 +55,7 @@ def export_yolo(manifest: pd.DataFrame, labels: pd.DataFrame, class_names: list[
 
 
 def publish_dataset(lake: Lake, manifest: pd.DataFrame, labels: pd.DataFrame, class_names: list[str],
-                    config: SplitConfig, version: str, provenance: dict) -> dict:
+                    config: SplitConfig, version: str, provenance: dict) -> DatasetVersion:
     """Write an immutable dataset version once; a rerun with the same content finds it and returns it.
 
     The record carries its own provenance (video bytes, label files, label versions), so a lineage audit
@@ -82,21 +83,55 @@ def publish_dataset(lake: Lake, manifest: pd.DataFrame, labels: pd.DataFrame, cl
             **provenance,
         }
         lake.write_json(record_key, record)
-    return lake.read_json(record_key)
+    return DatasetVersion.from_json(lake.read_json(record_key))
 
 
-def local_data_yaml(lake: Lake, dataset: dict, cache_dir: Path) -> Path:
-    """The data.yaml Ultralytics trains from: the lake's own export on a local lake; on an object store the same
-    export built under cache_dir from the version's tables, its links pointing at cached frames (by content hash,
-    so a second build downloads nothing)."""
+def local_data_yaml(lake: Lake, dataset: DatasetVersion, cache_dir: Path) -> Path:
+    """The data.yaml Ultralytics trains and validates from: a view of the version under cache_dir (the work
+    folder), never the version itself, because Ultralytics writes its label caches (labels/<split>.cache) beside
+    the labels it reads, and a dataset version is immutable. On a local lake the view is folders of links to the
+    version's own files; on an object store the same export built from the version's tables, its links pointing
+    at cached frames (by content hash, so a second build downloads nothing)."""
+    version = dataset.version
+    view = cache_dir / keys.dataset_yolo_folder(version)
     if lake.is_local:
-        return lake.local_path(dataset["data_yaml"])
-    version = dataset["version"]
-    export_dir = cache_dir / keys.dataset_yolo_folder(version)
-    if not export_dir.exists():
+        return _linked_view(lake.local_path(dataset.data_yaml).parent, view)
+    if not view.exists():
         manifest = lake.read_table(keys.DATASET_MANIFEST, {"version": version})
         labels = lake.read_table(keys.DATASET_LABELS, {"version": version})
         frames = cache_dir / "frames"
-        export_yolo(manifest, labels, list(dataset["class_names"]), export_dir,
+        export_yolo(manifest, labels, list(dataset.class_names), view,
                     locate=lambda key: str(lake.local_copy(key, frames)))
-    return export_dir / "data.yaml"
+    return view / "data.yaml"
+
+
+VIEW_SOURCE = ".source"  # the export a linked view was made from: a moved data folder gets a new view
+
+
+def _linked_view(export: Path, view: Path) -> Path:
+    """`view`: real folders mirroring `export`, every image and label a link into it, the small split lists and
+    data.yaml copied (Ultralytics resolves the yaml's own folder, so that folder must be the view's). Built under
+    a temporary name and renamed, once per version and lake location."""
+    source = str(export.resolve())
+    marker = view / VIEW_SOURCE
+    if marker.exists() and marker.read_text() == source:
+        return view / "data.yaml"
+    tmp = view.with_name(f".{view.name}.{uuid.uuid4().hex}.partial")
+    for path in sorted(export.rglob("*")):
+        if path.is_dir() or path.suffix == ".cache":  # a cache some earlier tool left there is not the version's
+            continue
+        target = tmp / path.relative_to(export)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent == export:
+            shutil.copyfile(path, target)
+        else:
+            os.symlink(path.resolve(), target)
+    (tmp / VIEW_SOURCE).write_text(source)
+    shutil.rmtree(view, ignore_errors=True)
+    try:
+        os.rename(tmp, view)
+    except OSError:
+        if not (view / VIEW_SOURCE).exists():
+            raise
+        shutil.rmtree(tmp)  # another process made the same view meanwhile
+    return view / "data.yaml"

@@ -7,13 +7,12 @@ from vision_assets.core.evaluation.metrics import (
     load_coco_files,
     per_class_ap,
 )
-from vision_assets.core.evaluation.report import error_montage, evaluate_checkpoint
+from vision_assets.core.evaluation.report import error_montage
 
 __all__ = [
     "DetectionMetrics",
     "error_montage",
     "evaluate_by_slice",
-    "evaluate_checkpoint",
     "evaluate_detections",
     "load_coco_files",
     "per_class_ap",

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from vision_assets.core.errors import VisionError
 from vision_assets.core.evaluation.curves import (
     confusion_matrix,
     f1_confidence,
@@ -57,11 +57,19 @@ from vision_assets.core.evaluation.video_tracking import (
     video_identity_errors,
     write_replay,
 )
-from vision_assets.core.lake import Lake, keys, sha256_file
+from vision_assets.core.lake import Lake, keys
+from vision_assets.core.numbers import finite_number, json_ready
+from vision_assets.core.records import DatasetVersion, Evaluation
 
 TEST_METRICS = ("map50_95", "map50", "map75", "precision", "recall")
 TRACK_METRICS_LOGGED = ("mota", "motp", "idf1", "idp", "idr", "hota", "deta", "assa", "num_switches",
                         "num_fragmentations")
+
+
+class EmptyTestSplit(VisionError, ValueError):
+    """A dataset version whose test split holds no image: nothing to evaluate on."""
+
+
 # Bumped when the evaluation computes something differently: old records then stop answering for new keys.
 EVALUATION_CODE = "evaluation-2"
 # F1 is read at these confidences (the best one becomes the operating point): exact at each, 0.01 apart.
@@ -93,97 +101,42 @@ def evaluation_key(checkpoint_sha256: str, test_set: str, config: EvaluationConf
     return f"{checkpoint_sha256[:16]}-{test_set}-{config.fingerprint()}"
 
 
-def find_evaluation(lake: Lake, key: str) -> dict | None:
+def find_evaluation(lake: Lake, key: str) -> Evaluation | None:
     record = keys.evaluation_record_key(key)
-    return lake.read_json(record) if lake.exists(record) else None
+    return Evaluation.from_json(lake.read_json(record)) if lake.exists(record) else None
 
 
-def evaluate_checkpoint_record(lake: Lake, checkpoint: dict, dataset: dict, *, work_dir: Path, device: str = "auto",
-                               config: EvaluationConfig | None = None, registry=None) -> tuple[dict, bool]:
-    """(report, computed now) for a trained checkpoint's record; metrics and artifacts go to its MLflow run when
-    `registry` is given and the evaluation is new."""
-    weights = lake.local_copy(checkpoint["checkpoint_path"], work_dir / "checkpoints")
-    return evaluate_weights(lake, dataset, Path(weights), checkpoint_sha256=checkpoint["checkpoint_sha256"],
-                            imgsz=int(checkpoint["config"]["imgsz"]), work_dir=work_dir, device=device, config=config,
-                            registry=registry, mlflow_run_id=checkpoint.get("mlflow_run_id"))
-
-
-def evaluate_weights(lake: Lake, dataset: dict, weights: Path, *, checkpoint_sha256: str, imgsz: int, work_dir: Path,
-                     device: str = "auto", config: EvaluationConfig | None = None, registry=None,
-                     mlflow_run_id: str | None = None) -> tuple[dict, bool]:
-    """(report, computed now): the lake's record for this key if there is one, else the evaluation, stored."""
+def evaluate(lake: Lake, dataset: DatasetVersion, weights: Path, *, checkpoint_sha256: str, imgsz: int,
+             work_dir: Path, device: str = "auto", config: EvaluationConfig | None = None, registry=None,
+             mlflow_run_id: str | None = None) -> tuple[Evaluation, bool]:
+    """(the evaluation of `weights` on the dataset version's test set, computed now): the lake's record for this
+    key if there is one, else the evaluation, stored; its metrics and files go to `mlflow_run_id` when a registry
+    is given and the evaluation is new. The one way a checkpoint is evaluated, the champion's included."""
     config = config or EvaluationConfig()
     from vision_assets.core.evaluation.report import test_split
 
     test, gt = test_split(lake, dataset)
     if test.empty:
-        raise ValueError(f"dataset {dataset['version']} has an empty test split: nothing to evaluate on")
+        raise EmptyTestSplit(f"dataset {dataset.version}: its test split is empty, nothing to evaluate on")
     key = evaluation_key(checkpoint_sha256, test_set_hash(test, gt), config)
     found = find_evaluation(lake, key)
     if found is not None:
         return found, False
-    report = json_ready(_evaluate(lake, dataset, weights, key, checkpoint_sha256, imgsz, work_dir, device, config))
-    lake.write_json(keys.evaluation_record_key(key), report)
+    evaluation = Evaluation.from_json(json_ready(_evaluate(lake, dataset, weights, key, checkpoint_sha256, imgsz,
+                                                           work_dir, device, config)))
+    lake.write_json(keys.evaluation_record_key(key), evaluation.to_json())
     # The checkpoint's latest evaluation, where the registry looks for a champion's stored numbers.
-    lake.write_json(f"{keys.report_folder(checkpoint_sha256)}/eval.json", report)
+    lake.write_json(f"{keys.report_folder(checkpoint_sha256)}/eval.json", evaluation.to_json())
     if registry is not None and mlflow_run_id:
-        log_to_mlflow(lake, registry, mlflow_run_id, report, work_dir)
-    return report, True
+        log_to_mlflow(lake, registry, mlflow_run_id, evaluation, work_dir)
+    return evaluation, True
 
 
-CHAMPION_FIELDS = ("evaluation_key", "checkpoint_sha256", "test_split_hash", "test_set_hash", "dataset_version",
-                   "inference_config", "overall", "by_scene", "by_lighting", "per_class_ap50_95", "per_class", "slices")
-
-
-def with_champion_comparison(lake: Lake, registry, model_name: str, dataset: dict, report: dict, *, work_dir: Path,
-                             device: str = "auto", config: EvaluationConfig | None = None) -> dict:
-    """The report plus `champion` (version, evaluation key, where its numbers came from), `champion_evaluation`
-    (its evaluation on this very test set, the report's own fields) and `comparison` (compare_reports' rows).
-
-    The champion's evaluation is looked up by its key in the lake first; only when it was never evaluated on
-    this test set are its weights fetched from the registry and evaluated, once, like any other checkpoint."""
-    from vision_assets.core.evaluation.comparison import compare_reports
-
-    config = config or EvaluationConfig()
-    champion = registry.champion(model_name)
-    out = {**report, "comparison": [], "champion": None, "champion_evaluation": None}
-    if champion is None:
-        out["champion"] = {"version": None, "note": "no champion yet: nothing to compare with"}
-        return out
-    sha = champion.tags.get("checkpoint_sha256", "")
-    info = {"version": str(champion.version), "checkpoint_sha256": sha}
-    if sha == report["checkpoint_sha256"]:
-        out["champion"] = {**info, "note": "this checkpoint is the champion"}
-        return out
-    key = evaluation_key(sha, report["test_set_hash"], config)
-    theirs = find_evaluation(lake, key)
-    source = "its stored evaluation on this test set"
-    if theirs is None:
-        try:
-            weights_dir = registry.download(model_name, champion.version,
-                                            work_dir / "registry" / f"v{champion.version}")
-            weights = next(Path(weights_dir).rglob("*.pt"))
-        except (OSError, StopIteration, LookupError) as error:
-            out["champion"] = {**info, "note": f"the champion's weights could not be fetched: {error}"}
-            return out
-        sha = sha or sha256_file(weights)  # a version registered without its hash tag
-        imgsz = int(champion.tags.get("imgsz") or report["inference_config"]["imgsz"])
-        theirs, _ = evaluate_weights(lake, dataset, weights, checkpoint_sha256=sha, imgsz=imgsz, work_dir=work_dir,
-                                     device=device, config=config, registry=registry, mlflow_run_id=champion.run_id)
-        source = "evaluated now on this test set"
-    out["champion"] = {**info, "evaluation_key": theirs["evaluation_key"], "source": source}
-    out["champion_evaluation"] = {k: theirs.get(k) for k in CHAMPION_FIELDS}
-    out["champion_evaluation"]["tracking"] = {k: v for k, v in (theirs.get("tracking") or {}).items()
-                                              if k in ("overall", "by_scene", "by_lighting", "tracker")}
-    out["comparison"] = compare_reports(theirs, report)
-    return out
-
-
-def _evaluate(lake: Lake, dataset: dict, weights: Path, key: str, checkpoint_sha256: str, imgsz: int,
+def _evaluate(lake: Lake, dataset: DatasetVersion, weights: Path, key: str, checkpoint_sha256: str, imgsz: int,
               work_dir: Path, device: str, config: EvaluationConfig) -> dict:
     started = time.perf_counter()
     inference = config.inference.with_imgsz(imgsz)
-    classes = list(dataset["class_names"])
+    classes = list(dataset.class_names)
     folder = keys.evaluation_folder(key)
     test, gt, detections = detect_on_test_split(lake, dataset, weights, inference, work_dir=work_dir, device=device)
     detect_seconds = time.perf_counter() - started
@@ -202,8 +155,7 @@ def _evaluate(lake: Lake, dataset: dict, weights: Path, key: str, checkpoint_sha
                                                                 class_names=classes, slice_column=column,
                                                                 score_threshold=conf).items()}
           for column in ("scene", "lighting")}
-    per_class_ap_ = {k: (None if math.isnan(v) else v)
-                     for k, v in per_class_ap(gt, detections, images=slice_images, class_names=classes).items()}
+    per_class_ap_ = {k: finite_number(v) for k, v in per_class_ap(gt, detections, images=slice_images, class_names=classes).items()}
     per_class = _per_class(slices, precision_recall_at(matched, gt, classes, conf))
     matrix = confusion_matrix(gt, detections, classes, confidence=conf)
     plots = {
@@ -229,7 +181,7 @@ def _evaluate(lake: Lake, dataset: dict, weights: Path, key: str, checkpoint_sha
     return {
         "evaluation_key": key,
         "checkpoint_sha256": checkpoint_sha256,
-        "dataset_version": dataset["version"],
+        "dataset_version": dataset.version,
         "test_split_hash": test_split_hash(test),
         "test_set_hash": test_set_hash(test, gt),
         "test_images": int(len(test)),
@@ -259,19 +211,6 @@ def _evaluate(lake: Lake, dataset: dict, weights: Path, key: str, checkpoint_sha
     }
 
 
-def json_ready(value):
-    """NaN and infinities are not JSON (undefined numbers, e.g. IDP with no prediction): they become None."""
-    if isinstance(value, dict):
-        return {k: json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_ready(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _images_table(lake: Lake, test: pd.DataFrame) -> pd.DataFrame:
     """One row per test image: id, size, where it comes from, and every slice field (manifest and sidecar)."""
     images = test.rename(columns={"sample_id": "image_id"})[
@@ -299,15 +238,10 @@ def _per_class(slices: pd.DataFrame, at_conf: pd.DataFrame) -> list[dict]:
     out = []
     for r in at_conf.itertuples(index=False):
         s = rows.loc[r.class_name]
-        out.append({"class_name": r.class_name, "n_boxes": int(s["n_boxes"]), "ap50_95": _num(s["map50_95"]),
-                    "ap50": _num(s["map50"]), "ap75": _num(s["map75"]), "precision": _num(r.precision),
-                    "recall": _num(r.recall), "f1": _num(r.f1), "tp": int(r.tp), "fp": int(r.fp), "fn": int(r.fn)})
+        out.append({"class_name": r.class_name, "n_boxes": int(s["n_boxes"]), "ap50_95": finite_number(s["map50_95"]),
+                    "ap50": finite_number(s["map50"]), "ap75": finite_number(s["map75"]), "precision": finite_number(r.precision),
+                    "recall": finite_number(r.recall), "f1": finite_number(r.f1), "tp": int(r.tp), "fp": int(r.fp), "fn": int(r.fn)})
     return out
-
-
-def _num(value) -> float | None:
-    value = float(value)
-    return None if math.isnan(value) else value
 
 
 def _with_crops(lake: Lake, rows: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
@@ -362,9 +296,7 @@ def _worst_records(table: pd.DataFrame, per_kind: int) -> list[dict]:
     rows = worst(table, per_kind)
     out = []
     for row in rows.to_dict("records"):
-        clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
-        clean = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in clean.items()}
-        out.append({**clean, "caption": caption(row)})
+        out.append({**json_ready(row), "caption": caption(row)})
     return out
 
 
@@ -374,20 +306,20 @@ def _write_parquet(lake: Lake, key: str, df: pd.DataFrame) -> str:
     return lake.write_bytes(key, buffer.getvalue())
 
 
-def log_to_mlflow(lake: Lake, registry, run_id: str, report: dict, work_dir: Path) -> None:
+def log_to_mlflow(lake: Lake, registry, run_id: str, evaluation: Evaluation, work_dir: Path) -> None:
     """Test metrics and the evaluation's files (report, plots) on the checkpoint's MLflow run."""
-    metrics = {f"test_{k}": report["overall"][k] for k in TEST_METRICS}
-    metrics["test_confidence"] = report["inference_config"]["conf"]
-    overall = (report.get("tracking") or {}).get("overall") or {}
+    metrics = {f"test_{k}": evaluation.overall[k] for k in TEST_METRICS}
+    metrics["test_confidence"] = evaluation.inference_config["conf"]
+    overall = evaluation.tracking_overall
     metrics.update({f"test_tracking_{k}": overall[k] for k in TRACK_METRICS_LOGGED
-                    if isinstance(overall.get(k), int | float) and math.isfinite(overall[k])})
+                    if finite_number(overall.get(k)) is not None})
     registry.log_metrics(run_id, metrics)
-    staging = work_dir / "mlflow_evaluation" / report["evaluation_key"]
+    staging = work_dir / "mlflow_evaluation" / evaluation.evaluation_key
     staging.mkdir(parents=True, exist_ok=True)
-    (staging / "eval.json").write_text(json.dumps(report, indent=1, sort_keys=True, default=str))
-    artifact_path = f"evaluation/{report['evaluation_key']}"
+    (staging / "eval.json").write_text(json.dumps(evaluation.to_json(), indent=1, sort_keys=True, default=str))
+    artifact_path = f"evaluation/{evaluation.evaluation_key}"
     registry.log_artifact(run_id, staging / "eval.json", artifact_path)
-    for name, key in report["plots"].items():
+    for name, key in evaluation.plots.items():
         target = staging / f"{name}.png"
         target.write_bytes(lake.fs.cat_file(lake.path(key)))
         registry.log_artifact(run_id, target, artifact_path)

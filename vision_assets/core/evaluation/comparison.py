@@ -8,7 +8,8 @@ reports it, switches and fragmentations are better lower).
 
 from __future__ import annotations
 
-import math
+from vision_assets.core.errors import VisionError
+from vision_assets.core.numbers import finite_number
 
 SLICE_METRICS = ("map50_95", "map50", "map75", "precision", "recall")
 TRACK_METRICS = ("mota", "motp", "idf1", "idp", "idr", "hota", "deta", "assa", "num_switches", "num_fragmentations")
@@ -17,11 +18,15 @@ COMPARISON_COLUMNS = ["metric", "slice_dimension", "slice_value", "champion", "c
                       "too_few", "regressed"]
 
 
+class DifferentTestSplits(VisionError, ValueError):
+    """Two evaluations on different test images: neither the comparison nor the gate puts them side by side."""
+
+
 def compare_reports(champion: dict, candidate: dict) -> list[dict]:
     """COMPARISON_COLUMNS rows for every slice row and tracking group both evaluations have, regressions first
     (largest drop first), then the rest in report order. Raises ValueError for two different test splits."""
     if champion.get("test_split_hash") != candidate.get("test_split_hash"):
-        raise ValueError(f"the champion was evaluated on test split {champion.get('test_split_hash')}, the candidate "
+        raise DifferentTestSplits(f"the champion was evaluated on test split {champion.get('test_split_hash')}, the candidate "
                          f"on {candidate.get('test_split_hash')}: only the same test images compare")
     rows = []
     theirs = {(r["dimension"], r["value"]): r for r in champion.get("slices") or []}
@@ -61,12 +66,3 @@ def _badness(row: dict) -> float:
     """How far it fell, in the metric's direction (more negative = worse), so the worst regression sorts first."""
     sign = -1.0 if row["metric"].removeprefix("tracking_") in LOWER_IS_BETTER else 1.0
     return sign * row["delta"]
-
-
-def finite_number(value) -> float | None:
-    """A metric as a float, or None when it is missing, not a number or NaN (never compared)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number

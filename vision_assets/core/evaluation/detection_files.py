@@ -11,15 +11,17 @@ import json
 import math
 from pathlib import Path
 
+from vision_assets.core.errors import VisionError
 from vision_assets.core.evaluation.metrics import (
     COCO_STAT_NAMES,
     evaluate_detections,
     load_coco_files,
     per_class_ap,
 )
+from vision_assets.core.numbers import finite_number
 
 
-class InputFileError(ValueError):
+class InputFileError(VisionError, ValueError):
     """An input file is missing, unreadable or not what it should be; `path` names it, `problem` says why."""
 
     def __init__(self, path: Path | str, problem: str):
@@ -50,7 +52,7 @@ def score_coco_files(gt_json: Path | str, detections_json: Path | str) -> dict:
         "map50_95": metrics.map50_95,
         "map50": metrics.map50,
         "map75": metrics.map75,
-        "per_class_ap": {name: (None if math.isnan(ap) else ap) for name, ap in per_class.items()},
+        "per_class_ap": {name: finite_number(ap) for name, ap in per_class.items()},
         "n_images": metrics.n_images,
         "n_ground_truth": metrics.n_ground_truth,
         "n_detections": metrics.n_detections,

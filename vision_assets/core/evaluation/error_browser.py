@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from vision_assets.core.errors import VisionError
 from vision_assets.core.evaluation.error_table import caption, filter_errors
 from vision_assets.core.lake import Lake, atomic_write_bytes, keys
 
@@ -14,7 +15,7 @@ LISTED_COLUMNS = ["kind", "scene", "video_sha256", "frame_index", "class_name", 
                   "track_id", "previous_track_id", "gt_track_id", "crop_key"]
 
 
-class EvaluationNotFound(LookupError):
+class EvaluationNotFound(VisionError, LookupError):
     """No stored evaluation answers to what was asked for; the message says what was looked for."""
 
 

@@ -15,11 +15,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vision_assets.core.errors import VisionError
 from vision_assets.core.training.environment import resolve_device, ultralytics_yolo
 
 DETECTION_TABLE = ["image_path", "class_name", "x1", "y1", "x2", "y2", "score"]
 TRACK_TABLE = ["frame", "track_id", "class_name", "x1", "y1", "x2", "y2", "score"]
 TRACKERS = ("bytetrack", "botsort")
+
+
+class InvalidInferenceConfig(VisionError, ValueError):
+    """An inference setting out of its range (a run config of eval_report, a project file)."""
 
 
 @dataclass(frozen=True)
@@ -40,12 +45,12 @@ class InferenceConfig:
 
     def __post_init__(self):
         if self.tracker not in TRACKERS:
-            raise ValueError(f"tracker {self.tracker!r} is not one of {', '.join(TRACKERS)}")
+            raise InvalidInferenceConfig(object=f"tracker {self.tracker!r}", problem=f"not one of {', '.join(TRACKERS)}")
         for name in ("conf", "iou", "predict_conf", "track_conf"):
             if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must lie in [0, 1], not {getattr(self, name)}")
+                raise InvalidInferenceConfig(f"{name} must lie in [0, 1], not {getattr(self, name)}")
         if self.imgsz <= 0 or self.max_det <= 0 or self.batch <= 0:
-            raise ValueError("imgsz, max_det and batch must be positive")
+            raise InvalidInferenceConfig("imgsz, max_det and batch must be positive")
 
     def as_dict(self) -> dict:
         return asdict(self)

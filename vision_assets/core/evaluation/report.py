@@ -1,25 +1,25 @@
-"""Evaluate a checkpoint on a dataset version's test split: overall, per scene, per lighting, per class."""
+"""A dataset version's test split (images and labelled boxes, with the hashes that identify them), detection on it,
+and the montage of its worst images; the evaluation itself is checkpoint_report.evaluate."""
 
 from __future__ import annotations
 
 import hashlib
-import math
 from pathlib import Path
 
 import pandas as pd
 
 from vision_assets.core.evaluation.inference import InferenceConfig, predict_images
-from vision_assets.core.evaluation.metrics import evaluate_by_slice, evaluate_detections, per_class_ap
 from vision_assets.core.geometry import pairwise_iou
 from vision_assets.core.lake import Lake, keys
+from vision_assets.core.records import DatasetVersion
 
 GT_COLUMNS = ["image_id", "class_name", "x1", "y1", "x2", "y2", "occluded", "track_id"]
 
 
-def test_split(lake: Lake, dataset: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+def test_split(lake: Lake, dataset: DatasetVersion) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(the test split's manifest rows, their labelled boxes as GT_COLUMNS, image_id = sample_id)."""
-    manifest = lake.read_table(keys.DATASET_MANIFEST, {"version": dataset["version"]})
-    labels = lake.read_table(keys.DATASET_LABELS, {"version": dataset["version"]})
+    manifest = lake.read_table(keys.DATASET_MANIFEST, {"version": dataset.version})
+    labels = lake.read_table(keys.DATASET_LABELS, {"version": dataset.version})
     test = manifest[manifest["split"] == "test"].reset_index(drop=True)
     if labels is None or labels.empty:
         return test, pd.DataFrame(columns=GT_COLUMNS)
@@ -48,12 +48,14 @@ def test_set_hash(test: pd.DataFrame, gt: pd.DataFrame) -> str:
     return digest.hexdigest()[:16]
 
 
-def detect_on_test_split(lake: Lake, dataset: dict, weights: Path, config: InferenceConfig, *, work_dir: Path,
+def detect_on_test_split(lake: Lake, dataset: DatasetVersion, weights: Path, config: InferenceConfig, *, work_dir: Path,
                          device: str = "auto") -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(test manifest with local image paths, ground truth, detections by image_id): batched inference."""
     test, gt = test_split(lake, dataset)
     if test.empty:
-        raise ValueError(f"dataset {dataset['version']} has an empty test split: nothing to evaluate on")
+        from vision_assets.core.evaluation.checkpoint_report import EmptyTestSplit
+
+        raise EmptyTestSplit(f"dataset {dataset.version}: its test split is empty, nothing to evaluate on")
     # The manifest names frames by lake key; the model and the crops read local files.
     test = test.assign(image_key=test["image_path"])
     test["image_path"] = [str(lake.local_copy(key, work_dir / "frames")) for key in test["image_key"]]
@@ -61,37 +63,7 @@ def detect_on_test_split(lake: Lake, dataset: dict, weights: Path, config: Infer
     by_path = dict(zip(test["image_path"], test["sample_id"]))
     detections = detections.assign(image_id=detections["image_path"].map(by_path)).drop(columns=["image_path"])
     # A checkpoint trained on another class list (an older champion) is scored on the classes both know.
-    return test, gt, detections[detections["class_name"].isin(dataset["class_names"])].reset_index(drop=True)
-
-
-def evaluate_checkpoint(lake: Lake, dataset: dict, weights: Path, *, work_dir: Path, imgsz: int, device: str = "auto",
-                        config: InferenceConfig | None = None) -> dict:
-    """Detection metrics only (overall, per scene and lighting, per-class AP) at config.conf, with the tables
-    behind them; the full evaluation (slices, tracking, errors) is checkpoint_report.evaluate_weights."""
-    config = (config or InferenceConfig()).with_imgsz(imgsz)
-    test, gt, detections = detect_on_test_split(lake, dataset, weights, config, work_dir=work_dir, device=device)
-    images = test.rename(columns={"sample_id": "image_id"})[["image_id", "width", "height", "scene", "lighting"]]
-    images["lighting"] = images["lighting"].replace("", "unknown")
-    classes = list(dataset["class_names"])
-    overall = evaluate_detections(gt, detections, images=images, class_names=classes, score_threshold=config.conf)
-    slices = {column: {k: v.as_dict() for k, v in evaluate_by_slice(gt, detections, images=images, class_names=classes,
-                                                                  slice_column=column,
-                                                                  score_threshold=config.conf).items()}
-              for column in ("scene", "lighting")}
-    per_class = {k: (None if math.isnan(v) else v) for k, v in
-                 per_class_ap(gt, detections, images=images, class_names=classes).items()}
-    return {
-        "dataset_version": dataset["version"],
-        "test_split_hash": test_split_hash(test),
-        "test_images": int(len(test)),
-        "overall": overall.as_dict(),
-        "by_scene": slices["scene"],
-        "by_lighting": slices["lighting"],
-        "per_class_ap50_95": per_class,
-        "detections": detections,
-        "ground_truth": gt,
-        "test": test,
-    }
+    return test, gt, detections[detections["class_name"].isin(dataset.class_names)].reset_index(drop=True)
 
 
 def error_montage(report: dict, *, score_threshold: float = 0.25, max_images: int = 6, tile_width: int = 320) -> bytes | None:

@@ -44,8 +44,9 @@ def test_images(lake, dataset_version: str) -> tuple[pd.DataFrame, pd.DataFrame]
     evaluation saw them."""
     from vision_assets.core.evaluation.checkpoint_report import _images_table
     from vision_assets.core.evaluation.report import test_split
+    from vision_assets.core.records import DatasetVersion
 
-    test, gt = test_split(lake, {"version": dataset_version})
+    test, gt = test_split(lake, DatasetVersion(version=dataset_version, class_names=[]))
     images = _images_table(lake, test.assign(image_key=test["image_path"]))
     return images.drop(columns=["image_path"], errors="ignore"), gt
 

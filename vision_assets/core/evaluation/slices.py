@@ -30,6 +30,7 @@ from vision_assets.core.evaluation.metrics import (
     evaluate_detections,
 )
 from vision_assets.core.geometry import area
+from vision_assets.core.numbers import json_ready
 
 SLICE_COLUMNS = ["dimension", "value", "n_images", "n_boxes", "map50_95", "map50", "map75", "precision", "recall",
                  "too_few", "confounded_with"]
@@ -100,8 +101,7 @@ def slice_table(ground_truth: pd.DataFrame, detections: pd.DataFrame, *, images:
 
 def slice_records(table: pd.DataFrame) -> list[dict]:
     """JSON-ready rows (NaN becomes None)."""
-    return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
-            for row in table.astype(object).to_dict("records")]
+    return json_ready(table.astype(object).to_dict("records"))
 
 
 def _values(column: pd.Series) -> pd.Series:

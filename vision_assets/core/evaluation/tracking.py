@@ -1,4 +1,4 @@
-"""Multi-object tracking metrics: CLEAR-MOT and identity metrics by py-motmetrics, HOTA as TrackEval defines it.
+"""Multi-object tracking metrics: CLEAR-MOT and identity metrics by py-motmetrics, HOTA by TrackEval.
 
 Track table contract (pixel boxes, top-left origin), for ground truth and predictions alike:
     frame, track_id, x1, y1, x2, y2
@@ -6,9 +6,9 @@ Track table contract (pixel boxes, top-left origin), for ground truth and predic
 
 CLEAR-MOT (MOTA, MOTP, switches, fragmentations, ...) and the identity metrics (IDF1, IDP, IDR) come from
 py-motmetrics' own accumulator and metric host, fed the way its `utils.compare_to_groundtruth` feeds them, so
-the numbers are motmetrics' numbers. motmetrics 1.4.0 (the release on PyPI) has no HOTA, so HOTA/DetA/AssA are
-computed here, step for step as TrackEval's `metrics/hota.py` does (the reference later motmetrics releases are
-tested against), on motmetrics' own IoU: see `hota_metrics`.
+the numbers are motmetrics' numbers. motmetrics 1.4.0 (the release on PyPI) has no HOTA, so HOTA/DetA/AssA come
+from TrackEval's own `metrics/hota.py` (trackeval on PyPI, the reference later motmetrics releases are tested
+against), fed motmetrics' IoU: see `hota_metrics`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
 
 # motmetrics 1.4.0 calls np.asfarray (in distances.iou_matrix), which numpy 2 removed; put back the equivalent
 # before motmetrics runs. Only when missing, so an older numpy keeps its own. The patch is process-wide, and
@@ -33,8 +32,8 @@ from vision_assets.core.labels.formats.mot import read_mot  # noqa: E402
 TRACK_COLUMNS = ("frame", "track_id", "x1", "y1", "x2", "y2")
 # HOTA's localisation thresholds, exactly as TrackEval builds them (0.05 ... 0.95, 19 values).
 HOTA_ALPHAS = np.arange(0.05, 0.99, 0.05)
-_EPS = np.finfo("float").eps
 HOTA_NAMES = ("hota", "deta", "assa", "detre", "detpr", "assre", "asspr", "loca")
+_TRACKEVAL_NAMES = dict(zip(HOTA_NAMES, ("HOTA", "DetA", "AssA", "DetRe", "DetPr", "AssRe", "AssPr", "LocA")))
 
 # motmetrics' names, reported under the same names.
 _MOTMETRICS = (
@@ -124,48 +123,26 @@ def identity_errors(ground_truth: pd.DataFrame, predictions: pd.DataFrame, *,
 
 
 def hota_metrics(ground_truth: pd.DataFrame, predictions: pd.DataFrame) -> dict:
-    """HOTA, DetA, AssA, DetRe, DetPr, AssRe, AssPr, LocA: TrackEval's algorithm, averaged over HOTA_ALPHAS.
+    """HOTA, DetA, AssA, DetRe, DetPr, AssRe, AssPr, LocA by TrackEval's own HOTA (trackeval 1.3.0), averaged over
+    HOTA_ALPHAS, on motmetrics' IoU; the per-alpha arrays under "<name>_alpha".
 
-    Per frame, boxes are paired by the Hungarian algorithm on IoU weighted by the pair's global alignment score
-    (how often the two ids overlap over the whole sequence), and a pair counts at threshold alpha when its IoU is
-    at least alpha. The per-alpha arrays are returned under "<name>_alpha".
-    """
+    TrackEval is given what its MOTChallenge loader would give it for the sequence: 0-based ids per frame and the
+    IoU of every ground-truth box with every prediction, frame by frame in order."""
+    from trackeval.metrics.hota import HOTA  # imported when used: TrackEval is needed here only
+
     gt = check_tracks(ground_truth, "ground_truth")
     pred = check_tracks(predictions, "predictions")
-    n_alpha = len(HOTA_ALPHAS)
-    if not len(gt) or not len(pred):  # TrackEval's early return: nothing can match, LocA reads 1
-        tp, fn, fp = np.zeros(n_alpha), np.full(n_alpha, float(len(gt))), np.full(n_alpha, float(len(pred)))
-        zeros = np.zeros(n_alpha)
-        return _hota_summary(tp, fn, fp, zeros, zeros, zeros, np.ones(n_alpha))
-
     frames = _frames(gt, pred)
-    n_gt_ids, n_pred_ids = len(np.unique(gt["track_id"])), len(np.unique(pred["track_id"]))
-    alignment, gt_count, pred_count = _global_alignment(frames, n_gt_ids, n_pred_ids)
-    matches = np.zeros((n_alpha, n_gt_ids, n_pred_ids))
-    tp, fn, fp, loc = (np.zeros(n_alpha) for _ in range(4))
-    for gt_ids, pred_ids, iou in frames:
-        if len(gt_ids) == 0 or len(pred_ids) == 0:
-            fn += len(gt_ids)
-            fp += len(pred_ids)
-            continue
-        rows, cols = linear_sum_assignment(-(alignment[gt_ids[:, None], pred_ids[None, :]] * iou))
-        for a, alpha in enumerate(HOTA_ALPHAS):
-            ok = iou[rows, cols] >= alpha - _EPS
-            n = int(ok.sum())
-            tp[a] += n
-            fn[a] += len(gt_ids) - n
-            fp[a] += len(pred_ids) - n
-            if n:
-                loc[a] += iou[rows[ok], cols[ok]].sum()
-                matches[a, gt_ids[rows[ok]], pred_ids[cols[ok]]] += 1
-
-    # Association scores per id pair, averaged over the true positives (TrackEval's AssA, AssRe, AssPr).
-    per_tp = np.maximum(1, tp)
-    assa = (matches * (matches / np.maximum(1, gt_count + pred_count - matches))).sum(axis=(1, 2)) / per_tp
-    assre = (matches * (matches / np.maximum(1, gt_count))).sum(axis=(1, 2)) / per_tp
-    asspr = (matches * (matches / np.maximum(1, pred_count))).sum(axis=(1, 2)) / per_tp
-    loca = np.maximum(1e-10, loc) / np.maximum(1e-10, tp)
-    return _hota_summary(tp, fn, fp, assa, assre, asspr, loca)
+    data = {"num_gt_ids": int(gt["track_id"].nunique()), "num_tracker_ids": int(pred["track_id"].nunique()),
+            "num_gt_dets": len(gt), "num_tracker_dets": len(pred), "gt_ids": [f[0] for f in frames],
+            "tracker_ids": [f[1] for f in frames], "similarity_scores": [f[2] for f in frames]}
+    metric = HOTA()
+    result = metric.eval_sequence(data)
+    per_alpha = {name: np.asarray(result[theirs], dtype=float) for name, theirs in _TRACKEVAL_NAMES.items()}
+    out: dict = {name: float(values.mean()) for name, values in per_alpha.items()}
+    out.update({f"{name}_alpha": values.tolist() for name, values in per_alpha.items()})
+    out["alphas"] = HOTA_ALPHAS.tolist()
+    return out
 
 
 def read_mot_tracks(path: Path, *, ground_truth: bool) -> pd.DataFrame:
@@ -266,38 +243,4 @@ def _frames(gt: pd.DataFrame, pred: pd.DataFrame) -> list[tuple[np.ndarray, np.n
         if len(g) and len(p):  # the IoU motmetrics matches on (its iou_matrix is 1 - this)
             iou = np.asarray(mm.distances.boxiou(_xywh(g)[:, None], _xywh(p)[None, :]), dtype=float)
         out.append((gt_ids, pred_ids, iou))
-    return out
-
-
-def _global_alignment(frames, n_gt_ids: int, n_pred_ids: int):
-    """TrackEval's global alignment score between every gt id and prediction id, with the per-id box counts."""
-    potential = np.zeros((n_gt_ids, n_pred_ids))
-    gt_count = np.zeros((n_gt_ids, 1))
-    pred_count = np.zeros((1, n_pred_ids))
-    for gt_ids, pred_ids, iou in frames:
-        denom = iou.sum(0)[None, :] + iou.sum(1)[:, None] - iou
-        sim = np.zeros_like(iou)
-        mask = denom > 0 + _EPS
-        sim[mask] = iou[mask] / denom[mask]
-        potential[gt_ids[:, None], pred_ids[None, :]] += sim
-        gt_count[gt_ids] += 1
-        pred_count[0, pred_ids] += 1
-    return potential / (gt_count + pred_count - potential), gt_count, pred_count
-
-
-def _hota_summary(tp, fn, fp, assa, assre, asspr, loca) -> dict:
-    deta = tp / np.maximum(1, tp + fn + fp)
-    per_alpha = {
-        "hota": np.sqrt(deta * assa),
-        "deta": deta,
-        "assa": assa,
-        "detre": tp / np.maximum(1, tp + fn),
-        "detpr": tp / np.maximum(1, tp + fp),
-        "assre": assre,
-        "asspr": asspr,
-        "loca": loca,
-    }
-    out: dict = {name: float(values.mean()) for name, values in per_alpha.items()}
-    out.update({f"{name}_alpha": values.tolist() for name, values in per_alpha.items()})
-    out["alphas"] = HOTA_ALPHAS.tolist()
     return out

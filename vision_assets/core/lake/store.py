@@ -155,6 +155,9 @@ class Lake:
         return relpath
 
     def write_json(self, relpath: str, payload: object) -> str:
+        """A JSON record; a typed record (core/records.py) is written as its JSON, never as its repr."""
+        if hasattr(payload, "to_json"):
+            payload = payload.to_json()
         return self.write_bytes(relpath, json.dumps(payload, indent=2, sort_keys=True, default=str).encode())
 
     def read_json(self, relpath: str) -> object:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from vision_assets.core.errors import VisionError
 from vision_assets.core.lake import Lake, keys
+from vision_assets.core.records import Evaluation
 from vision_assets.core.registry.gate import GateConfig, GateDecision, gate_decision
 from vision_assets.core.registry.mlflow_registry import CHALLENGER, ModelRegistry
 
@@ -19,79 +21,70 @@ GATE_REGRESSED_TAG = "gate_regressed"
 GATE_ARTIFACT = "gate/decision.md"
 
 
-def champion_evaluation(registry: ModelRegistry, name: str, champion, dataset: dict, report: dict,
-                        lake: Lake, work_dir: Path, device: str) -> tuple[dict, str]:
-    """(the champion's evaluation on this report's test split, where it came from).
+class ChampionNotEvaluated(VisionError, LookupError):
+    """The champion has no evaluation on the candidate's test split for the gate to read."""
 
-    In order: what eval_report already computed for the champion on this split; the champion's own stored
-    evaluation when it was made on the very same images; its registry tags (overall only) on the same images;
-    otherwise its own weights evaluated, at its own image size, on them now."""
-    split = report.get("test_split_hash")
-    stored = report.get("champion_evaluation")
-    made_for = (report.get("champion") or {}).get("version")  # the champion may have changed since evaluation
-    if isinstance(stored, dict) and stored.get("test_split_hash") == split \
-            and made_for in (None, str(champion.version)):
+
+def champion_evaluation(name: str, champion, evaluation: Evaluation, lake: Lake) -> tuple[dict, str]:
+    """(the champion's evaluation on this evaluation's test split, where it came from): read, never computed.
+
+    eval_report evaluated the champion beside the candidate (its own image size, tracking included); when the
+    champion changed since, the new champion's own stored evaluation on the same test images, else its registry
+    tags (overall only) on the same images. Without any, ChampionNotEvaluated: rematerializing eval_report
+    evaluates it. Nothing is evaluated here: the gate reads."""
+    split = evaluation.test_split_hash
+    made_for = (evaluation.champion or {}).get("version")  # the champion may have changed since evaluation
+    stored = evaluation.champion_evaluation
+    if isinstance(stored, dict) and stored.get("test_split_hash") == split and made_for == str(champion.version):
         return stored, "eval_report (same test split)"
     sha = champion.tags.get("checkpoint_sha256", "")
-    for own_key in _stored_evaluations(lake, sha):
+    for own_key in stored_evaluations(lake, sha):
         own = lake.read_json(own_key)
         if own.get("test_split_hash") == split and own.get("checkpoint_sha256", sha) == sha:
             return own, "its stored evaluation (same test split)"
     if champion.tags.get("test_split_hash") == split and PRIMARY_METRIC in champion.tags:
+        # The overall number only: the slice and tracking rows of the gate show "not in the champion's evaluation".
         return {"overall": {PRIMARY_METRIC: float(champion.tags[PRIMARY_METRIC])}, "test_split_hash": split}, \
             "its registry tags (same test split)"
-    # Imported here: evaluation needs training, whose checkpoint step imports this package to log to MLflow.
-    from vision_assets.core.evaluation import evaluate_checkpoint
-
-    weights_dir = registry.download(name, champion.version, work_dir / "registry" / f"v{champion.version}")
-    weights = next(Path(weights_dir).rglob("*.pt"))
-    again = evaluate_checkpoint(lake, dataset, weights, work_dir=work_dir,
-                                imgsz=int(champion.tags.get("imgsz", 320)), device=device)
-    again = {k: v for k, v in again.items() if k not in ("detections", "ground_truth", "test")}
-    return again, "re-evaluated on this test split"
+    raise ChampionNotEvaluated(f"{name} v{champion.version}: the champion has no evaluation on test split {split}; "
+                               "rematerialize eval_report to evaluate it beside the candidate")
 
 
-def _stored_evaluations(lake: Lake, checkpoint_sha256: str) -> list[str]:
+def stored_evaluations(lake: Lake, checkpoint_sha256: str) -> list[str]:
     """Keys of the evaluations the lake holds for a checkpoint: its report folder, and every evaluation record
-    (one per checkpoint x test split x config) that names it."""
+    (one per checkpoint x test set x config) that names it."""
     if not checkpoint_sha256:
         return []
     found = [f"{keys.report_folder(checkpoint_sha256)}/eval.json"]
     base = lake.path("")
-    for path in sorted(lake.fs.glob(lake.path("evaluations", "*", "eval.json"))):
+    for path in sorted(lake.fs.glob(lake.path("evaluations", f"{checkpoint_sha256[:16]}-*", "eval.json"))):
         found.append(path[len(base):].lstrip("/") if path.startswith(base) else path)
     return [key for key in found if lake.exists(key)]
 
 
-def champion_score_on(registry: ModelRegistry, name: str, champion, dataset: dict, report: dict,
-                      lake: Lake, work_dir: Path, device: str) -> tuple[float, str]:
-    evaluation, source = champion_evaluation(registry, name, champion, dataset, report, lake, work_dir, device)
-    return float(evaluation["overall"][PRIMARY_METRIC]), source
-
-
-def gate_against_champion(registry: ModelRegistry, name: str, version, report: dict, dataset: dict, lake: Lake,
-                          work_dir: Path, device: str, config: GateConfig | None = None) -> tuple[GateDecision, str]:
-    """The gate's decision for `version` (evaluated in `report`) and where the champion's numbers came from.
+def gate_against_champion(registry: ModelRegistry, name: str, evaluation: Evaluation, lake: Lake,
+                          config: GateConfig | None = None) -> tuple[GateDecision, str]:
+    """The gate's decision for the candidate `evaluation` describes and where the champion's numbers came from.
     Raises RegistryUnavailable when the registry cannot be asked: an outage is never "no champion"."""
     champion = registry.champion(name)
+    ours = evaluation.to_json()
     if champion is None:
-        return gate_decision(None, report, config), "no champion"
-    theirs, source = champion_evaluation(registry, name, champion, dataset, report, lake, work_dir, device)
+        return gate_decision(None, ours, config), "no champion"
+    theirs, source = champion_evaluation(name, champion, evaluation, lake)
     from vision_assets.core.evaluation.uncertainty import gate_deltas
 
-    return gate_decision(theirs, report, config, champion_version=str(champion.version),
-                         deltas=gate_deltas(lake, theirs, report)), source
+    return gate_decision(theirs, ours, config, champion_version=str(champion.version),
+                         deltas=gate_deltas(lake, theirs, ours)), source
 
 
-def decide_champion(registry: ModelRegistry, name: str, version, report: dict, dataset: dict,
-                    lake: Lake, work_dir: Path, device: str, config: GateConfig | None = None,
-                    gate_out: list | None = None) -> str:
-    """Promote `version` (evaluated in `report`) if it passes the gate, else make it the challenger; the decision,
-    in words. gate_out, when given, receives the GateDecision (for the table recorded beside it)."""
+def decide_champion(registry: ModelRegistry, name: str, version, evaluation: Evaluation, lake: Lake,
+                    config: GateConfig | None = None, gate_out: list | None = None) -> str:
+    """Promote `version` (evaluated in `evaluation`) if it passes the gate, else make it the challenger; the
+    decision, in words. gate_out, when given, receives the GateDecision (for the table recorded beside it)."""
     champion = registry.champion(name)
     if champion is not None and str(champion.version) == str(version.version):
         return "champion"
-    gate, source = gate_against_champion(registry, name, version, report, dataset, lake, work_dir, device, config)
+    gate, source = gate_against_champion(registry, name, evaluation, lake, config)
     if gate_out is not None:
         gate_out.append(gate)
     if champion is None:
@@ -113,9 +106,8 @@ def decide_champion(registry: ModelRegistry, name: str, version, report: dict, d
     return f"not promoted (v{champion.version} keeps it: {', '.join(reasons)}, its score from {source})"
 
 
-def record_decision(registry: ModelRegistry, name: str, version, report: dict, dataset: dict,
-                    lake: Lake, work_dir: Path, device: str, config: GateConfig | None = None,
-                    gate_out: list | None = None) -> str:
+def record_decision(registry: ModelRegistry, name: str, version, evaluation: Evaluation, lake: Lake, work_dir: Path,
+                    config: GateConfig | None = None, gate_out: list | None = None) -> str:
     """The decision recorded on `version`, or decide_champion's, recorded now (tags, and the gate's table as a
     Markdown artifact of the version's run).
 
@@ -125,7 +117,7 @@ def record_decision(registry: ModelRegistry, name: str, version, report: dict, d
     if decision is not None:
         return decision
     gates: list[GateDecision] = []
-    decision = decide_champion(registry, name, version, report, dataset, lake, work_dir, device, config, gates)
+    decision = decide_champion(registry, name, version, evaluation, lake, config, gates)
     if gates:
         gate = gates[0]
         if gate_out is not None:

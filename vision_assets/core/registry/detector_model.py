@@ -22,6 +22,8 @@ class YoloDetector(PythonModel):
         os.environ.setdefault("YOLO_OFFLINE", "1")  # nothing is downloaded at load or predict time
         from ultralytics import YOLO
 
+        # The evaluation's operating point (conf, iou, max_det, imgsz, class names), saved as the model config:
+        # what is served is what was evaluated, with no default of its own.
         self.config = dict(context.model_config or {})
         self.model = YOLO(context.artifacts["weights"], task="detect")
 
@@ -39,8 +41,8 @@ class YoloDetector(PythonModel):
             images.append(image)
         names = list(config.get("class_names") or [])
         rows = []
-        results = self.model.predict(images, imgsz=int(config.get("imgsz", 640)), conf=float(config.get("conf", 0.25)),
-                                     iou=float(config.get("iou", 0.7)), max_det=int(config.get("max_det", 300)),
+        results = self.model.predict(images, imgsz=int(config["imgsz"]), conf=float(config["conf"]),
+                                     iou=float(config["iou"]), max_det=int(config["max_det"]),
                                      device=config.get("device", "cpu"), verbose=False) if images else []
         for index, result in enumerate(results):
             boxes = result.boxes

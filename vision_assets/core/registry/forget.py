@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from vision_assets.core.lake import Lake, keys
+from vision_assets.core.records import DatasetVersion
 from vision_assets.core.registry.audit import current_actor, record_event
 from vision_assets.core.registry.forgotten import forgotten_videos, mark_forgotten
 from vision_assets.core.registry.lineage import video_lineage
@@ -80,11 +81,11 @@ def _scrub_tables(lake: Lake, shas: set[str]) -> dict:
     return removed
 
 
-def dataset_uses_forgotten(lake: Lake, record: dict | None) -> list[str]:
+def dataset_uses_forgotten(lake: Lake, record: DatasetVersion | None) -> list[str]:
     """The forgotten videos a dataset record still names (the latest version must be rebuilt without them)."""
     if not record:
         return []
-    return sorted(set(record.get("videos", [])) & forgotten_videos(lake))
+    return sorted(set(record.videos) & forgotten_videos(lake))
 
 
 def retention_due(lake: Lake, retention_days: dict[str, int], default_days: int | None, today: date) -> list[dict]:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-from vision_assets.core.evaluation.comparison import finite_number
+from vision_assets.core.evaluation.comparison import DifferentTestSplits
+from vision_assets.core.numbers import finite_number
 
 PASS, FAIL, SKIP = "pass", "fail", "skipped"
 
@@ -106,7 +107,7 @@ def gate_decision(champion: dict | None, candidate: dict, config: GateConfig | N
         return GateDecision([row], True, None, config)
     if champion.get("test_split_hash") and candidate.get("test_split_hash") \
             and champion["test_split_hash"] != candidate["test_split_hash"]:
-        raise ValueError(f"the champion was evaluated on test split {champion['test_split_hash']}, the candidate on "
+        raise DifferentTestSplits(f"the champion was evaluated on test split {champion['test_split_hash']}, the candidate on "
                          f"{candidate['test_split_hash']}: the gate compares the same test images only")
     theirs = finite_number(champion.get("overall", {}).get(config.primary_metric))
     primary_ok = ours is not None and (theirs is None or ours - theirs > config.margin)

@@ -144,6 +144,28 @@ def _verify_dataset_version(lake: Lake, lineage: dict) -> None:
                             SplitConfig(**record["split_config"]))
     if again != version:
         raise LineageMismatch(f"dataset {lineage['dataset']['manifest']}: its content hashes to {again}, not {version}")
+    strays = stray_files(lake, version, manifest)
+    if strays:
+        more = f" (and {len(strays) - 1} more)" if len(strays) > 1 else ""
+        raise LineageMismatch(f"{strays[0]}: in dataset version {version} but not written by it{more}; a version is "
+                              "immutable (tools keep their caches in VISION_WORK_DIR)")
+
+
+def stray_files(lake: Lake, version: str, manifest: pd.DataFrame) -> list[str]:
+    """Lake keys under the version's folder that the version did not write: anything but its record, its
+    Ultralytics export (data.yaml, the split lists, an image link and a label file per manifest row) and the
+    marker `forget` leaves on a version that used a forgotten video."""
+    from vision_assets.core.datasets.splits import SPLITS
+    from vision_assets.core.registry.forget import tainted_marker_key  # forget walks lineage: imported when used
+
+    folder, export = keys.dataset_folder(version), keys.dataset_yolo_folder(version)
+    expected = {keys.dataset_record_key(version), tainted_marker_key(version), f"{export}/data.yaml",
+                *(f"{export}/{s}.txt" for s in SPLITS)}
+    for split, sample in zip(manifest["split"], manifest["sample_id"]):
+        expected |= {f"{export}/images/{split}/{sample}.jpg", f"{export}/labels/{split}/{sample}.txt"}
+    base = lake.path("")
+    found = [path[len(base):].lstrip("/") for path in lake.fs.find(lake.path(folder))]
+    return sorted(key for key in found if key not in expected)
 
 
 def _sha256(lake: Lake, key: str) -> str:

@@ -9,6 +9,7 @@ import hashlib
 import json
 import shutil
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,21 +25,45 @@ BOX_TOLERANCE_PX = 0.05
 SCORE_TOLERANCE = 1e-3
 
 
+class PackageIncomplete(VisionError, RuntimeError):
+    """The environment lacks a package the deployable package needs: its requirements would not run."""
+
+
+class OnnxParityError(VisionError, ValueError):
+    """The ONNX export does not reproduce the PyTorch model within tolerance: the version is not registered."""
+
+
 class PackageTampered(VisionError, ValueError):
     """Downloaded bytes differ from the manifest recorded when the version was registered."""
 
 
-def inference_config(imgsz: int, class_names: list[str], conf: float = 0.25, iou: float = 0.7,
-                     max_det: int = 300) -> dict:
-    return {"imgsz": int(imgsz), "conf": float(conf), "iou": float(iou), "max_det": int(max_det),
-            "class_names": list(class_names)}
+# What the pyfunc serves with: the evaluation's operating point (Evaluation.inference_config), carried as it is.
+SERVED_KEYS = ("imgsz", "conf", "iou", "max_det", "class_names")
+# What the package needs to load and run, the pyfunc and the ONNX export both: pinned to this environment's versions.
+REQUIREMENTS = ("mlflow", "ultralytics", "torch", "torchvision", "opencv-python", "onnx", "onnxruntime", "pandas",
+                "numpy")
+INFERENCE_CONFIG = "inference_config.json"
 
 
-def build_package(weights: Path, config: dict, sample_images: list[Path], out_dir: Path) -> dict:
-    """The package folder (out_dir/model) and its record: manifest digest and ONNX parity on sample_images."""
+@dataclass(frozen=True)
+class Package:
+    path: Path  # the package folder (an MLflow Model)
+    manifest_sha256: str
+    parity: dict  # ONNX Runtime against PyTorch on sample images
+    inference_config: dict  # what the pyfunc serves with
+
+
+def build_package(weights: Path, inference_config: dict, sample_images: list[Path], out_dir: Path) -> Package:
+    """The package folder (out_dir/model): the pyfunc serving `inference_config` (the evaluation's operating
+    point), the ONNX export with its parity on sample_images, and the manifest."""
     import mlflow.pyfunc
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
+
+    missing = [key for key in SERVED_KEYS if key not in inference_config]
+    if missing:
+        raise ValueError(f"inference config lacks {', '.join(missing)}: the package serves the evaluation's own")
+    config = dict(inference_config)
 
     build = out_dir / f".build-{uuid.uuid4().hex[:8]}"
     build.mkdir(parents=True)
@@ -48,7 +73,7 @@ def build_package(weights: Path, config: dict, sample_images: list[Path], out_di
         onnx_path = export_onnx(local_weights, int(config["imgsz"]))
         parity = onnx_parity(local_weights, onnx_path, sample_images, int(config["imgsz"]))
         if not parity["within_tolerance"]:
-            raise ValueError(f"ONNX export differs from the PyTorch model beyond tolerance: {parity}")
+            raise OnnxParityError(object="ONNX export", problem=f"differs from the PyTorch model beyond tolerance: {parity}")
         signature = ModelSignature(
             inputs=Schema([ColSpec("string", "image")]),
             outputs=Schema([ColSpec("long", "image_index"), ColSpec("string", "class_name"), ColSpec("double", "score"),
@@ -61,12 +86,12 @@ def build_package(weights: Path, config: dict, sample_images: list[Path], out_di
             path=str(target), python_model=str(Path(__file__).with_name("detector_model.py")),
             artifacts={"weights": str(local_weights), "onnx": str(onnx_path)}, model_config=config,
             signature=signature, input_example=example, pip_requirements=_requirements())
-        (target / "inference_config.json").write_text(json.dumps(config, indent=1, sort_keys=True))
+        (target / INFERENCE_CONFIG).write_text(json.dumps(config, indent=1, sort_keys=True))
         (target / "onnx_parity.json").write_text(json.dumps(parity, indent=1, sort_keys=True))
         digest = write_manifest(target)
     finally:
         shutil.rmtree(build, ignore_errors=True)
-    return {"path": target, "manifest_sha256": digest, "parity": parity}
+    return Package(path=target, manifest_sha256=digest, parity=parity, inference_config=config)
 
 
 def export_onnx(weights: Path, imgsz: int) -> Path:
@@ -144,14 +169,16 @@ def _input_example(images: list[Path]):
 
 
 def _requirements() -> list[str]:
-    from importlib.metadata import version
+    """Every package REQUIREMENTS names, pinned to the version installed here (the one the parity check ran on)."""
+    from importlib.metadata import PackageNotFoundError, version
 
     pins = []
-    for name in ("mlflow", "ultralytics", "torch", "torchvision", "opencv-python", "onnxruntime", "pandas", "numpy"):
+    for name in REQUIREMENTS:
         try:
             pins.append(f"{name}=={version(name)}")
-        except Exception:  # a package the environment lacks is left for the deployer to choose
-            continue
+        except PackageNotFoundError:
+            raise PackageIncomplete(f"{name}: not installed here, so the package could not name the version it "
+                                    "was checked with") from None
     return pins
 
 

@@ -20,12 +20,13 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
+from vision_assets.core.errors import VisionError
 from vision_assets.core.video import DecodedFrame
 
 DECODE_MODES = ("all", "keyframes")
 
 
-class StrategyError(ValueError):
+class StrategyError(VisionError, ValueError):
     """An unknown strategy name or a bad parameter; the message lists what is accepted."""
 
 

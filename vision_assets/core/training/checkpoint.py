@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from vision_assets.core.datasets.export import local_data_yaml
 from vision_assets.core.lake import Lake, keys, sha256_file
+from vision_assets.core.records import Checkpoint, DatasetVersion
 from vision_assets.core.training.environment import (
     code_version,
     distribution_lock,
@@ -33,30 +34,30 @@ if TYPE_CHECKING:  # the registry package depends on training (champion re-evalu
 LOCK_ARTIFACT = "environment/requirements.lock"
 
 
-def existing_checkpoint(lake: Lake, config: TrainConfig, dataset_version: str) -> dict | None:
+def existing_checkpoint(lake: Lake, config: TrainConfig, dataset_version: str) -> Checkpoint | None:
     """The record of a checkpoint already trained on this dataset version with this config and code."""
     record_key = keys.checkpoint_record_key(config.fingerprint(dataset_version))
-    return lake.read_json(record_key) if lake.exists(record_key) else None
+    return Checkpoint.from_json(lake.read_json(record_key)) if lake.exists(record_key) else None
 
 
 def run_dir_for(work_dir: Path, fingerprint: str) -> Path:
     return work_dir / "runs" / fingerprint
 
 
-def train_checkpoint(lake: Lake, registry: ModelRegistry, dataset: dict, config: TrainConfig, work_dir: Path,
+def train_checkpoint(lake: Lake, registry: ModelRegistry, dataset: DatasetVersion, config: TrainConfig, work_dir: Path,
                      run_tags: dict[str, str], on_epoch: Callable[[int, dict], None] | None = None,
-                     log: Callable[[str], None] | None = None) -> dict:
+                     log: Callable[[str], None] | None = None) -> Checkpoint:
     """Train (or resume) on the dataset version's export, log params, per-epoch metrics and artifacts to MLflow,
     store the weights as a blob and the record beside it (the record last: a crash before it means the retry
     resumes). on_epoch gets (epoch, metrics) with elapsed_s and eta_s added."""
     log = log or (lambda _: None)
-    fingerprint = config.fingerprint(dataset["version"])
+    fingerprint = config.fingerprint(dataset.version)
     run_dir = run_dir_for(work_dir, fingerprint)
     device = resolve_device(config.device)
     data_yaml = local_data_yaml(lake, dataset, work_dir / "cache")
     started_at, started = _now(), time.monotonic()
     git = git_state()
-    tags = {"dataset_version": dataset["version"], **run_tags, "git_commit": git["git_commit"],
+    tags = {"dataset_version": dataset.version, **run_tags, "git_commit": git["git_commit"],
             "code_version": code_version(), "fingerprint": fingerprint}
 
     point = prepare_run_dir(run_dir, config.epochs)
@@ -70,7 +71,7 @@ def train_checkpoint(lake: Lake, registry: ModelRegistry, dataset: dict, config:
         run_only_tags = {"resumed_from_run_id": previous_run or "", "resumed_after_epoch": point.completed_epochs}
         log(f"resuming {fingerprint} after epoch {point.completed_epochs} of {config.epochs} "
             f"(earlier attempt's MLflow run {previous_run or 'unknown'})")
-    run_id = client.create_run(registry.experiment_id(), run_name=f"train-{dataset['version']}",
+    run_id = client.create_run(registry.experiment_id(), run_name=f"train-{dataset.version}",
                                tags={k: str(v) for k, v in {**tags, **run_only_tags}.items()}).info.run_id
     if previous_run:
         client.set_tag(previous_run, "resumed_by_run_id", run_id)
@@ -115,10 +116,10 @@ def train_checkpoint(lake: Lake, registry: ModelRegistry, dataset: dict, config:
     client.log_batch(run_id, metrics=[], params=[], tags=_record_tags(record))
     client.set_terminated(run_id, status="FINISHED")
     lake.write_json(keys.checkpoint_record_key(fingerprint), record)
-    return record
+    return Checkpoint.from_json(record)
 
 
-def _record(lake: Lake, dataset: dict, config: TrainConfig, result: TrainResult, fingerprint: str, run_id: str,
+def _record(lake: Lake, dataset: DatasetVersion, config: TrainConfig, result: TrainResult, fingerprint: str, run_id: str,
             tags: dict, git: dict, environment: dict, lock: str, started_at: str, started: float, work_dir: Path,
             resumed_after: int) -> dict:
     digest, stored, _ = lake.put_blob_file(keys.CHECKPOINT_BLOBS, result.weights_path, ".pt",
@@ -126,13 +127,13 @@ def _record(lake: Lake, dataset: dict, config: TrainConfig, result: TrainResult,
     lock_key = keys.environment_lock_key(_sha(lock))
     if not lake.exists(lock_key):
         lake.write_bytes(lock_key, lock.encode())
-    manifest = dataset.get("manifest_path")
+    manifest = dataset.manifest_path or None
     epochs = result.epochs
     return {
         "fingerprint": fingerprint, "checkpoint_sha256": digest, "checkpoint_path": stored,
         # sha256 of the tensors alone (see weights.py): the .pt file also pickles a date, so it differs per run
         "weights_sha256": weights_sha256(result.weights_path),
-        "dataset_version": dataset["version"], "dataset_manifest": manifest,
+        "dataset_version": dataset.version, "dataset_manifest": manifest,
         "dataset_manifest_sha256": _lake_sha256(lake, manifest, work_dir) if manifest else None,
         "mlflow_run_id": run_id, "config": config.as_dict(), "seed": config.seed,
         "base_model_sha256": model_file_sha256(config.model),

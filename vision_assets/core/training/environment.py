@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from vision_assets import __version__
+from vision_assets.core.errors import VisionError
 
 # The checkout this code runs from (absent in an installed image: then the commit is "unknown").
 SOURCE_ROOT = Path(__file__).resolve().parents[3]
@@ -30,6 +31,10 @@ def configure_third_party(work_dir: Path) -> None:
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
 
+class InvalidDevice(VisionError, ValueError):
+    """A device setting that names no device this code can use."""
+
+
 def resolve_device(requested: str = "auto") -> str:
     if requested and requested != "auto":
         requested_gpus(requested)  # a malformed string fails here, in one line, not inside Ultralytics
@@ -47,7 +52,7 @@ def requested_gpus(device: str) -> list[int]:
         return []
     indices = [part.strip().removeprefix("cuda:") for part in text.split(",") if part.strip()]
     if not all(index.isdigit() for index in indices):
-        raise ValueError(f"device {device!r}: expected 'cpu', 'mps', a GPU index or indices like '0,1'")
+        raise InvalidDevice(object=f"device {device!r}", problem="expected 'cpu', 'mps', a GPU index or indices like '0,1'")
     return [int(index) for index in indices]
 
 

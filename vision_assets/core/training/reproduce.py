@@ -11,6 +11,7 @@ from pathlib import Path
 
 from vision_assets.core.datasets.export import local_data_yaml
 from vision_assets.core.lake import Lake, keys, sha256_file
+from vision_assets.core.records import DatasetVersion
 from vision_assets.core.training.environment import (
     distribution_lock,
     environment_differences,
@@ -42,7 +43,7 @@ def reproduce(lake: Lake, record: dict, work_dir: Path, *, evaluate: bool = True
     dataset_key = keys.dataset_record_key(record["dataset_version"])
     if not lake.exists(dataset_key):
         raise LookupError(f"dataset version {record['dataset_version']} is not in {lake.root}: cannot retrain")
-    dataset = lake.read_json(dataset_key)
+    dataset = DatasetVersion.from_json(lake.read_json(dataset_key))
     device = resolve_device(config.device)
     differences = _differences(lake, record, device, work_dir)
 
@@ -97,15 +98,21 @@ def _epochs_side_by_side(original: list[dict], rerun: list[dict]) -> list[dict]:
     return rows
 
 
-def _test_metrics(lake: Lake, record: dict, dataset: dict, original: Path, rerun: Path, work_dir: Path, imgsz: int,
-                  device: str) -> dict:
-    from vision_assets.core.evaluation.report import evaluate_checkpoint  # evaluation imports training, not back
+def _test_metrics(lake: Lake, record: dict, dataset: DatasetVersion, original: Path, rerun: Path, work_dir: Path,
+                  imgsz: int, device: str) -> dict:
+    # Imported here: evaluation imports training, not back.
+    from vision_assets.core.evaluation.checkpoint_report import EvaluationConfig, evaluate
 
     names = ("map50_95", "map50", "precision", "recall")
     stored = keys.report_folder(record["checkpoint_sha256"]) + "/eval.json"
-    if lake.exists(stored):
-        before = lake.read_json(stored)["overall"]
-    else:
-        before = evaluate_checkpoint(lake, dataset, original, work_dir=work_dir, imgsz=imgsz, device=device)["overall"]
-    after = evaluate_checkpoint(lake, dataset, rerun, work_dir=work_dir, imgsz=imgsz, device=device)["overall"]
+    # Detection only: both sides at the same configured confidence, stored by key like any evaluation.
+    config = EvaluationConfig(choose_confidence=False, tracking=False, replays=False)
+
+    def overall(weights: Path, sha: str) -> dict:
+        return evaluate(lake, dataset, weights, checkpoint_sha256=sha, imgsz=imgsz, work_dir=work_dir, device=device,
+                        config=config)[0].overall
+
+    before = lake.read_json(stored)["overall"] if lake.exists(stored) else \
+        overall(original, record["checkpoint_sha256"])
+    after = overall(rerun, sha256_file(rerun))
     return {"original": {k: before.get(k) for k in names}, "rerun": {k: after.get(k) for k in names}}

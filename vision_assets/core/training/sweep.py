@@ -32,7 +32,9 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from vision_assets.core.errors import VisionError
 from vision_assets.core.lake import Lake, keys
+from vision_assets.core.records import Checkpoint, DatasetVersion
 from vision_assets.core.training.checkpoint import existing_checkpoint, train_checkpoint
 from vision_assets.core.training.yolo import TrainConfig
 
@@ -56,16 +58,20 @@ class SweepSpace:
                 "time_budget_s": self.time_budget_s, "seed": self.seed, "base": self.base or {}}
 
 
+class SweepSpaceError(VisionError, ValueError):
+    """A sweep space file that cannot be read or says something the sweep cannot do."""
+
+
 def load_space(path: Path) -> SweepSpace:
     """A sweep space from YAML; a bad file is one clear line naming it."""
     try:
         raw = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as error:
-        raise ValueError(f"{path}: cannot read the sweep space: {error}") from error
+        raise SweepSpaceError(object=str(path), problem=f"cannot read the sweep space: {error}") from error
     try:
         return parse_space(raw)
     except ValueError as error:
-        raise ValueError(f"{path}: {error}") from error
+        raise SweepSpaceError(object=str(path), problem=str(error)) from error
 
 
 def parse_space(raw: object) -> SweepSpace:
@@ -144,15 +150,15 @@ def sweep_id(space: SweepSpace, base: TrainConfig, dataset_version: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def run_sweep(lake: Lake, registry: ModelRegistry, dataset: dict, base: TrainConfig, space: SweepSpace,
+def run_sweep(lake: Lake, registry: ModelRegistry, dataset: DatasetVersion, base: TrainConfig, space: SweepSpace,
               work_dir: Path, run_tags: dict[str, str], *, log: Callable[[str], None] | None = None,
               on_epoch: Callable[[int, int, dict], None] | None = None) -> dict:
     """Train (or find) each trial, rank them by val fitness; the record names the best trial's checkpoint record."""
     log = log or (lambda _: None)
     base = replace(base, **(space.base or {}))
-    identity = sweep_id(space, base, dataset["version"])
-    parent = registry.client.create_run(registry.experiment_id(), run_name=f"sweep-{dataset['version']}",
-                                        tags={**run_tags, "sweep_id": identity, "dataset_version": dataset["version"]})
+    identity = sweep_id(space, base, dataset.version)
+    parent = registry.client.create_run(registry.experiment_id(), run_name=f"sweep-{dataset.version}",
+                                        tags={**run_tags, "sweep_id": identity, "dataset_version": dataset.version})
     parent_id = parent.info.run_id
     trials, spent, started = [], 0.0, time.monotonic()
     try:
@@ -160,7 +166,7 @@ def run_sweep(lake: Lake, registry: ModelRegistry, dataset: dict, base: TrainCon
                                         "time_budget_s": space.time_budget_s, "space": json.dumps(space.space)})
         for number, params in enumerate(trial_params(space), start=1):
             config = replace(base, **params)
-            record = existing_checkpoint(lake, config, dataset["version"])
+            record = existing_checkpoint(lake, config, dataset.version)
             reused = record is not None
             if not reused:
                 if space.time_budget_s is not None and spent >= space.time_budget_s:
@@ -176,7 +182,7 @@ def run_sweep(lake: Lake, registry: ModelRegistry, dataset: dict, base: TrainCon
                     log=log)
                 spent += time.monotonic() - began
             else:
-                log(f"trial {number}: {params} was trained already ({record['fingerprint']}), reused")
+                log(f"trial {number}: {params} was trained already ({record.fingerprint}), reused")
             trials.append(_trial(number, params, record, "reused" if reused else "trained"))
         ranked = rank(trials)
         if not ranked:
@@ -186,13 +192,13 @@ def run_sweep(lake: Lake, registry: ModelRegistry, dataset: dict, base: TrainCon
         registry.client.log_text(parent_id, table, "sweep/ranking.md")
         registry.log_metrics(parent_id, {"best_val_fitness": best["val_fitness"] or 0.0, "trials": len(ranked)})
         registry.client.set_tag(parent_id, "best_fingerprint", best["fingerprint"])
-        registry.client.set_tag(parent_id, "best_mlflow_run_id", best["record"]["mlflow_run_id"])
+        registry.client.set_tag(parent_id, "best_mlflow_run_id", best["record"].mlflow_run_id)
     except BaseException:
         registry.client.set_terminated(parent_id, status="FAILED")
         raise
     registry.client.set_terminated(parent_id, status="FINISHED")
     summary = {
-        "sweep_id": identity, "dataset_version": dataset["version"], "space": space.as_dict(),
+        "sweep_id": identity, "dataset_version": dataset.version, "space": space.as_dict(),
         "mlflow_run_id": parent_id, "seconds": round(time.monotonic() - started, 1),
         "trained": sum(t["status"] == "trained" for t in trials), "reused": sum(t["status"] == "reused" for t in trials),
         "best_fingerprint": best["fingerprint"],
@@ -202,14 +208,14 @@ def run_sweep(lake: Lake, registry: ModelRegistry, dataset: dict, base: TrainCon
     return {"summary": summary, "best": best["record"], "table": table}
 
 
-def _trial(number: int, params: dict, record: dict | None, status: str) -> dict:
-    best_val = (record or {}).get("best_val") or {}
+def _trial(number: int, params: dict, record: Checkpoint | None, status: str) -> dict:
+    best_val = (record.best_val if record else None) or {}
     return {"trial": number, "params": params, "status": status, "record": record,
-            "fingerprint": record["fingerprint"] if record else None,
-            "val_fitness": record.get("val_fitness") if record else None,
+            "fingerprint": record.fingerprint if record else None,
+            "val_fitness": record.val_fitness if record else None,
             "val_map50_95": best_val.get("metrics/mAP50-95(B)"), "val_map50": best_val.get("metrics/mAP50(B)"),
-            "best_epoch": record.get("best_epoch") if record else None,
-            "mlflow_run_id": record["mlflow_run_id"] if record else None}
+            "best_epoch": record.best_epoch if record else None,
+            "mlflow_run_id": record.mlflow_run_id if record else None}
 
 
 def rank(trials: list[dict]) -> list[dict]:

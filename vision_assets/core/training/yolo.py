@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from vision_assets.core.lake import sha256_file
+from vision_assets.core.numbers import finite_number
 from vision_assets.core.training.environment import code_version, resolve_device, seed_everything, ultralytics_yolo
 
 
@@ -166,7 +167,7 @@ def _amp_without_self_check(amp: bool):
 
 
 def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(float(value))
+    return isinstance(value, (int, float)) and finite_number(value) is not None
 
 
 def _epoch_metrics(trainer) -> dict:

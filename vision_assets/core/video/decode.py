@@ -20,6 +20,8 @@ import cv2
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
+from vision_assets.core.errors import VisionError
+
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".ts"})
 # A container may round its frame count; more than this share missing means the file was cut short.
 TRUNCATION_TOLERANCE = 0.02
@@ -34,7 +36,7 @@ _LUMA_FIRST = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p"
                          "yuvj440p", "yuv411p", "yuv410p", "nv12", "nv21", "gray"})
 
 
-class UnreadableVideo(Exception):
+class UnreadableVideo(VisionError):
     """The file cannot be opened as a video at all; the message names the file and why."""
 
 

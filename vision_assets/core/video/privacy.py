@@ -14,6 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vision_assets.core.errors import VisionError
+
 Box = tuple[int, int, int, int]  # x, y, width, height in pixels
 
 FRONTAL_FACE = "haarcascade_frontalface_default.xml"
@@ -24,7 +26,7 @@ PLATE = "haarcascade_russian_plate_number.xml"
 BLUR_CELLS = 6
 
 
-class PrivacyUnavailableError(RuntimeError):
+class PrivacyUnavailableError(VisionError, RuntimeError):
     """Blurring was asked for but this OpenCV build cannot detect what to blur."""
 
 
