@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from helpers import MATERIAL, REPO_ROOT, TINY_SPEC, run_once, settings_for, tiny_definitions  # noqa: F401 (shared with tests)
+from helpers import MATERIAL, MATERIAL_PROBLEM, REPO_ROOT, TINY_SPEC, run_once, settings_for, tiny_definitions  # noqa: F401 (shared with tests)
 
 # Before anything imports Ultralytics or MLflow: nothing may download or write outside temp folders.
 _SESSION_TMP = Path(tempfile.mkdtemp(prefix="vision_assets_tests_"))
@@ -20,8 +20,9 @@ os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 @pytest.fixture(scope="session")
 def material() -> Path:
-    if not MATERIAL.exists():
-        pytest.fail(f"test material missing: {MATERIAL} (expected ../shared/material beside the repo)")
+    if MATERIAL_PROBLEM or not MATERIAL.exists():
+        pytest.fail(f"test material missing: {MATERIAL}: {MATERIAL_PROBLEM or 'no such folder'} "
+                    "(set VISION_TEST_MATERIAL, or run python tests/material_fetch.py)")
     return MATERIAL
 
 

