@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -50,3 +51,25 @@ def tiny_landing() -> Path:
     landing = _SESSION_TMP / "tiny_landing"
     generate_demo_data(landing, DemoSpec(**TINY_SPEC))
     return landing
+
+
+@pytest.fixture(scope="session")
+def trained_world(tiny_landing):
+    """One whole-graph build with training, once per session: never change it, take `world_copy` instead."""
+    from helpers import build_trained_world
+
+    world = build_trained_world(tiny_landing, _SESSION_TMP / "trained_world" / "data")
+    assert world.runs and all(r.success for r in world.runs), [r for r in world.runs if not r.success]
+    return world
+
+
+@pytest.fixture
+def world_copy(trained_world, tmp_path: Path):
+    """A private copy of the trained world's data folder (lake, MLflow, Dagster instance): (settings, instance)."""
+    from helpers import data_folder_instance
+
+    data = tmp_path / "data"
+    shutil.copytree(trained_world.data_dir, data, symlinks=True)
+    with data_folder_instance(data) as instance:
+        yield settings_for(data), instance
+
