@@ -65,7 +65,11 @@ def trained_world(tiny_landing):
 
 @pytest.fixture
 def world_copy(trained_world, tmp_path: Path):
-    """A private copy of the trained world's data folder (lake, MLflow, Dagster instance): (settings, instance)."""
+    """A private copy of the trained world's data folder (lake, MLflow, Dagster instance): (settings, instance).
+
+    Known gap (issue 19, copied data folders): MLflow keeps the experiment's absolute artifact location, so a copy
+    that trains again stores that run's artifacts under the world's folder (its database rows stay in the copy).
+    No test reads them from there, but it is why the moved-folder test builds its own original."""
     from helpers import data_folder_instance
 
     data = tmp_path / "data"
