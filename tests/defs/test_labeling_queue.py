@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 import pytest
-from helpers import settings_for, tiny_definitions
+from helpers import tiny_definitions
 
 from vision_assets.core.labels import ANNOTATION_COLUMNS, read_annotations
 from vision_assets.core.mining import queue_annotations, write_labeling_queue
@@ -173,17 +172,12 @@ def queued_files(lake, instance, scene: str) -> tuple[dict, pd.DataFrame, pd.Dat
 
 
 @pytest.mark.slow
-def test_pipeline_puts_the_queue_files_in_the_lake(tmp_path, instance, tiny_landing, monkeypatch):
-    from helpers import run_once
-
+def test_pipeline_puts_the_queue_files_in_the_lake(world_copy, monkeypatch):
     from vision_assets.core.lake import Lake
     from vision_assets.core.mining import hard_examples as mining
 
-    settings = settings_for(tmp_path / "data")
-    shutil.copytree(tiny_landing, settings.landing_dir, dirs_exist_ok=True)
+    settings, instance = world_copy  # after one whole-graph pass (the session's trained world)
     defs = tiny_definitions(settings)
-    daemon = run_once(defs, instance)
-    assert daemon.runs and all(r.success for r in daemon.runs)
     lake = Lake(settings.lake_root)
     for scene in ("cam-a", "cam-b"):  # a one-epoch champion may find nothing: an empty queue, files all the same
         queued_files(lake, instance, scene)

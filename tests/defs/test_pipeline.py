@@ -1,4 +1,6 @@
-"""The whole asset graph on tiny generated data, in a real Dagster instance with real MLflow and files."""
+"""The whole asset graph on tiny generated data, in a real Dagster instance with real MLflow and files.
+
+The first whole-graph pass is the session's trained world (conftest); each test reads or extends its own copy."""
 
 from __future__ import annotations
 
@@ -10,23 +12,22 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
-from helpers import run_once, settings_for, tiny_definitions
+from helpers import run_once, tiny_definitions
 
 pytestmark = pytest.mark.slow  # the whole graph, training included
 
 
-def test_whole_chain_materializes_and_model_traces_back_to_video_bytes(tmp_path, instance, tiny_landing, monkeypatch, capsys):
+def test_whole_chain_materializes_and_model_traces_back_to_video_bytes(trained_world, world_copy, monkeypatch, capsys):
     from vision_assets.core.lake import Lake, sha256_file
     from vision_assets.core.registry import ModelRegistry
 
-    settings = settings_for(tmp_path / "data")
-    shutil.copytree(tiny_landing, settings.landing_dir, dirs_exist_ok=True)
-    defs = tiny_definitions(settings)
+    settings, instance = world_copy
+    runs = trained_world.runs
     cwd_before = set(os.listdir(Path.cwd()))
 
-    daemon = run_once(defs, instance)
-
-    assert daemon.runs and all(r.success for r in daemon.runs), [r for r in daemon.runs if not r.success]
+    assert runs and all(r.success for r in runs), [r for r in runs if not r.success]
+    # Nothing written into the working directory by the build (Ultralytics and MLflow both like to).
+    assert trained_world.wrote_into_cwd == frozenset()
     for key in ("raw_videos", "sampled_frames", "annotations", "qc_annotations", "hard_examples"):
         materialized = instance.get_materialized_partitions(dg.AssetKey(key))
         assert len(materialized) == 2, (key, materialized)  # 2 scenes x 1 day
@@ -40,7 +41,7 @@ def test_whole_chain_materializes_and_model_traces_back_to_video_bytes(tmp_path,
     registry = ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
     champion = registry.champion("vision_assets_detector")
     assert champion is not None and str(champion.version) == "1"
-    assert champion.tags["dagster_run_id"] in {r.run_id for r in daemon.runs}
+    assert champion.tags["dagster_run_id"] in {r.run_id for r in runs}
     lake = Lake(settings.lake_root)
     dataset = lake.read_json(f"datasets/{champion.tags['dataset_version']}/dataset.json")
     manifest = pd.read_parquet(lake.path(champion.tags["dataset_manifest"]))  # a lake key, resolved by the lake
@@ -66,19 +67,16 @@ def test_whole_chain_materializes_and_model_traces_back_to_video_bytes(tmp_path,
     label_blobs = {f["label_file_sha256"] for f in audit["label_files"]}
     assert label_blobs == {sha256_file(p) for p in settings.landing_dir.rglob("*.xml")}
 
-    # Nothing written into the working directory (Ultralytics and MLflow both like to).
+    # Nor by the audit.
     assert set(os.listdir(Path.cwd())) == cwd_before
 
 
-def test_second_run_ingests_nothing_and_registers_nothing_new(tmp_path, instance, tiny_landing, material):
+def test_second_run_ingests_nothing_and_registers_nothing_new(world_copy, material):
     from vision_assets.core.lake import Lake
     from vision_assets.core.registry import ModelRegistry
 
-    settings = settings_for(tmp_path / "data")
-    shutil.copytree(tiny_landing, settings.landing_dir, dirs_exist_ok=True)
+    settings, instance = world_copy  # after the first run
     defs = tiny_definitions(settings)
-    first = run_once(defs, instance)
-    assert all(r.success for r in first.runs)
 
     second = run_once(defs, instance)
 
@@ -100,7 +98,7 @@ def test_second_run_ingests_nothing_and_registers_nothing_new(tmp_path, instance
     assert queue is not None and queue.empty
 
 
-def test_new_footage_gives_a_new_dataset_version_and_a_fair_champion_decision(tmp_path, instance, tiny_landing):
+def test_new_footage_gives_a_new_dataset_version_and_a_fair_champion_decision(world_copy):
     """A new day arrives: its partitions are carried through, splits of known videos stay put, a new version is
     trained and registered, and champion status is decided on the new test split for both models."""
     from helpers import TINY_SPEC
@@ -109,10 +107,8 @@ def test_new_footage_gives_a_new_dataset_version_and_a_fair_champion_decision(tm
     from vision_assets.core.registry import ModelRegistry
     from vision_assets.demo import DemoSpec, generate_demo_data
 
-    settings = settings_for(tmp_path / "data")
-    shutil.copytree(tiny_landing, settings.landing_dir, dirs_exist_ok=True)
+    settings, instance = world_copy  # after the first run
     defs = tiny_definitions(settings)
-    assert all(r.success for r in run_once(defs, instance).runs)
     lake = Lake(settings.lake_root)
     first = lake.read_json("assets/dataset_split.json")
     first_manifest = lake.read_table("dataset_manifest", {"version": first["version"]})

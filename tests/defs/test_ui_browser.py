@@ -8,7 +8,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import REPO_ROOT, dagster_webserver, run_once, settings_for, tiny_definitions
+from helpers import REPO_ROOT, dagster_webserver
 
 pytestmark = pytest.mark.slow  # an end-to-end run, the webserver and a browser
 
@@ -21,22 +21,17 @@ DAY = "2026-11-18"
 
 
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory, tiny_landing):
-    """A small end-to-end run on its own instance, and the real webserver on it (loopback, a free port)."""
-    import dagster as dg
-
+def ui(tmp_path_factory, trained_world):
+    """The session's trained world (one end-to-end run) copied, and the real webserver on it (loopback, a free
+    port), its instance read through the repository's dagster.yaml as `make ui` reads it."""
+    if not CHROMIUM.exists():  # before paying for the world and the webserver
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium; .ci/run does)")
     root = tmp_path_factory.mktemp("ui")
-    home = root / "dagster_home"
-    home.mkdir()
+    data = root / "data"
+    shutil.copytree(trained_world.data_dir, data, symlinks=True)
+    home = data / "dagster_home"
     shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
-    settings = settings_for(root / "data", DAGSTER_HOME=str(home))
-    shutil.copytree(tiny_landing, settings.landing_dir, dirs_exist_ok=True)
-    with pytest.MonkeyPatch.context() as env_patch:
-        env_patch.setenv("DAGSTER_HOME", str(home))  # the instance's dagster.yaml reads it
-        with dg.DagsterInstance.from_config(str(home)) as instance:
-            daemon = run_once(tiny_definitions(settings), instance)
-            assert daemon.runs and all(r.success for r in daemon.runs)
-    with dagster_webserver(home, settings.data_dir, root / "webserver.log") as url:
+    with dagster_webserver(home, data, root / "webserver.log") as url:
         yield url
 
 

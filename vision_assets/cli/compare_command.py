@@ -123,8 +123,8 @@ def _evaluate_like(settings, lake, side: dict, other: dict) -> dict:
     """The model's evaluation on `other`'s test set with `other`'s evaluation config (computed once, stored)."""
     from vision_assets.core.evaluation.checkpoint_report import evaluate
     from vision_assets.core.evaluation.compare import evaluation_config_from
-    from vision_assets.core.records import DatasetVersion
     from vision_assets.core.lake import keys
+    from vision_assets.core.records import DatasetVersion
 
     work = settings.work_dir / "compare"
     blob = keys.blob_key(keys.CHECKPOINT_BLOBS, side["sha"], ".pt")

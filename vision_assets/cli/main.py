@@ -1,4 +1,15 @@
-"""`vision-assets`: the demo, ingest without the daemon, lineage audits, promote and rollback."""
+"""`vision-assets`: the demo, ingest without the daemon, lineage audits, promote and rollback.
+
+How a command is added (and why `vision-assets --help` starts in a fraction of a second):
+- A command lives in a `vision_assets/cli/<area>_commands.py` module with `register(sub)`, which adds its
+  subparser and `set_defaults(func=cmd_x)`; `build_parser` below calls it.
+- A command module imports only the standard library and light project modules (`cli.environment`,
+  `core.errors`, `settings`) at module level. Everything heavy (Dagster, pandas, torch, Ultralytics, MLflow,
+  motmetrics, even numpy/cv2/av) is imported inside the `cmd_*` function that needs it, so each command pays
+  only for itself. tests/cli/test_cli_startup.py fails when a module-level import breaks this.
+- Package `__init__`s under `core/` resolve their names lazily (`vision_assets.lazy.lazy_exports`), so importing
+  one light submodule does not import its heavy siblings.
+"""
 
 from __future__ import annotations
 

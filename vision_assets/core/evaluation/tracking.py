@@ -18,16 +18,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-# motmetrics 1.4.0 calls np.asfarray (in distances.iou_matrix), which numpy 2 removed; put back the equivalent
-# before motmetrics runs. Only when missing, so an older numpy keeps its own. The patch is process-wide, and
-# harmless: it restores a function numpy 1 had, with numpy 1's meaning.
-if not hasattr(np, "asfarray"):
-    np.asfarray = lambda a, dtype=np.float64: np.asarray(a, dtype=dtype)
+from vision_assets.core.geometry import xyxy_to_xywh
+from vision_assets.core.labels.formats.mot import read_mot
 
-import motmetrics as mm  # noqa: E402  (needs the shim above)
 
-from vision_assets.core.geometry import xyxy_to_xywh  # noqa: E402
-from vision_assets.core.labels.formats.mot import read_mot  # noqa: E402
+def _motmetrics():
+    """motmetrics (and the scipy it brings) on first use: the code location imports this module at load."""
+    # motmetrics 1.4.0 calls np.asfarray (in distances.iou_matrix), which numpy 2 removed; put back the equivalent
+    # before motmetrics runs. Only when missing, so an older numpy keeps its own. The patch is process-wide, and
+    # harmless: it restores a function numpy 1 had, with numpy 1's meaning.
+    if not hasattr(np, "asfarray"):
+        np.asfarray = lambda a, dtype=np.float64: np.asarray(a, dtype=dtype)
+    import motmetrics
+
+    return motmetrics
+
 
 TRACK_COLUMNS = ("frame", "track_id", "x1", "y1", "x2", "y2")
 # HOTA's localisation thresholds, exactly as TrackEval builds them (0.05 ... 0.95, 19 values).
@@ -56,7 +61,7 @@ def evaluate_tracking(
     gt = check_tracks(ground_truth, "ground_truth")
     pred = check_tracks(predictions, "predictions")
     acc = _accumulate(gt, pred, max_distance=1.0 - iou_threshold)
-    summary = mm.metrics.create().compute(acc, metrics=list(_MOTMETRICS), return_dataframe=False)
+    summary = _motmetrics().metrics.create().compute(acc, metrics=list(_MOTMETRICS), return_dataframe=False)
     out: dict[str, float | int] = {}
     for name in _MOTMETRICS:
         value = summary[name]
@@ -207,13 +212,13 @@ def _motmetrics_table(df: pd.DataFrame) -> pd.DataFrame:
     ).set_index(["FrameId", "Id"])
 
 
-def _accumulate(gt: pd.DataFrame, pred: pd.DataFrame, *, max_distance: float) -> mm.MOTAccumulator:
+def _accumulate(gt: pd.DataFrame, pred: pd.DataFrame, *, max_distance: float) -> object:
     """motmetrics' compare_to_groundtruth, which needs both tables non-empty (it takes index levels)."""
     gt_mm, pred_mm = _motmetrics_table(gt), _motmetrics_table(pred)
     if len(gt_mm) and len(pred_mm):
-        return mm.utils.compare_to_groundtruth(gt_mm, pred_mm, "iou", distth=max_distance)
+        return _motmetrics().utils.compare_to_groundtruth(gt_mm, pred_mm, "iou", distth=max_distance)
     # One side empty: every box is a miss or a false positive; same per-frame updates, no distances.
-    acc = mm.MOTAccumulator()
+    acc = _motmetrics().MOTAccumulator()
     by_frame_gt = {f: g.index.get_level_values("Id") for f, g in gt_mm.groupby(level="FrameId")}
     by_frame_pred = {f: g.index.get_level_values("Id") for f, g in pred_mm.groupby(level="FrameId")}
     for frame in sorted(set(by_frame_gt) | set(by_frame_pred)):
@@ -241,6 +246,6 @@ def _frames(gt: pd.DataFrame, pred: pd.DataFrame) -> list[tuple[np.ndarray, np.n
         pred_ids = np.array([pred_index[v] for v in p["track_id"]], dtype=np.int64)
         iou = np.zeros((len(g), len(p)))
         if len(g) and len(p):  # the IoU motmetrics matches on (its iou_matrix is 1 - this)
-            iou = np.asarray(mm.distances.boxiou(_xywh(g)[:, None], _xywh(p)[None, :]), dtype=float)
+            iou = np.asarray(_motmetrics().distances.boxiou(_xywh(g)[:, None], _xywh(p)[None, :]), dtype=float)
         out.append((gt_ids, pred_ids, iou))
     return out

@@ -1,32 +1,14 @@
-"""Frame sampling: strategies (register_strategy is the plugin hook), one file's sampler, whole partitions."""
+"""Frame sampling: strategies (register_strategy is the plugin hook), one file's sampler, whole partitions.
+Names load on first use: sampling one file (`vision-assets sample`) never imports the partition code and pandas."""
 
-from vision_assets.core.sampling.partition import (
-    FRAME_COLUMNS,
-    SamplingPlan,
-    frames_version,
-    sample_partition,
-    sampling_source,
-)
-from vision_assets.core.sampling.sampler import sample_file_report, sample_video_file
-from vision_assets.core.sampling.strategies import (
-    STRATEGIES,
-    SamplingStrategy,
-    StrategyError,
-    get_strategy,
-    register_strategy,
-)
+from vision_assets.lazy import lazy_exports
 
-__all__ = [
-    "FRAME_COLUMNS",
-    "STRATEGIES",
-    "SamplingPlan",
-    "SamplingStrategy",
-    "StrategyError",
-    "frames_version",
-    "get_strategy",
-    "register_strategy",
-    "sample_file_report",
-    "sample_partition",
-    "sample_video_file",
-    "sampling_source",
-]
+_EXPORTS = {
+    "FRAME_COLUMNS": "partition", "SamplingPlan": "partition", "frames_version": "partition",
+    "sample_partition": "partition", "sampling_source": "partition",
+    "sample_file_report": "sampler", "sample_video_file": "sampler",
+    "STRATEGIES": "strategies", "SamplingStrategy": "strategies", "StrategyError": "strategies",
+    "get_strategy": "strategies", "register_strategy": "strategies",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,10 +1,13 @@
 """Training: Ultralytics YOLO on a dataset version, the checkpoint record, resume, sweeps, reproduction, and the
-environment it runs in."""
+environment it runs in. Names load on first use: `settings` imports `environment` without the training code."""
 
-from vision_assets.core.training.checkpoint import existing_checkpoint, train_checkpoint
-from vision_assets.core.training.environment import code_version, git_commit, resolve_device
-from vision_assets.core.training.weights import weights_sha256
-from vision_assets.core.training.yolo import TrainConfig, TrainResult, predict, read_results_csv, train_yolo
+from vision_assets.lazy import lazy_exports
 
-__all__ = ["TrainConfig", "TrainResult", "code_version", "existing_checkpoint", "git_commit", "predict",
-           "read_results_csv", "resolve_device", "train_checkpoint", "train_yolo", "weights_sha256"]
+_EXPORTS = {
+    "existing_checkpoint": "checkpoint", "train_checkpoint": "checkpoint",
+    "code_version": "environment", "git_commit": "environment", "resolve_device": "environment",
+    "weights_sha256": "weights",
+    "TrainConfig": "yolo", "TrainResult": "yolo", "predict": "yolo", "read_results_csv": "yolo", "train_yolo": "yolo",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

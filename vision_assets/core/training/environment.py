@@ -8,8 +8,6 @@ import random
 import subprocess
 from pathlib import Path
 
-import numpy as np
-
 from vision_assets import __version__
 from vision_assets.core.errors import VisionError
 
@@ -79,6 +77,7 @@ def ultralytics_yolo(work_dir: Path):
 
 
 def seed_everything(seed: int) -> None:
+    import numpy as np  # here, not at module level: `settings` imports this module on every command
     import torch
 
     random.seed(seed)
