@@ -13,6 +13,7 @@ from vision_assets.cli import (
     delivery_commands,
     evaluation_commands,
     model_commands,
+    project_commands,
     training_commands,
 )
 from vision_assets.cli.data_commands import cmd_demo, cmd_ingest, cmd_qc, cmd_sample, cmd_summary
@@ -61,11 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation_commands.register(sub)  # track-eval, det-eval, errors
     training_commands.register(sub)  # reproduce, sweep
     backfill_commands.register(sub)  # backfill
+    project_commands.register(sub)  # config, run
     return parser
 
 
 def _add_data_commands(sub) -> None:
-    demo = sub.add_parser("demo", help="generate demo videos and run the whole asset graph once, in-process")
+    demo = sub.add_parser("demo", help="generate demo videos, then `run`: the whole asset graph once, in-process")
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(func=cmd_demo)
     ingest = sub.add_parser("ingest", help="one landing-sensor evaluation and the runs it and automation request, "

@@ -10,8 +10,8 @@ UNKNOWN_CLASS = "unknown_class"
 
 def pass_rate_line(pass_rate: float, threshold: float, labels: int, rule_counts: dict[str, int],
                    rejected: pd.DataFrame | None = None) -> str:
-    """The pass rate against its threshold, then the error rules that rejected rows, most rows first."""
-    head = f"{pass_rate * 100:.1f} % {'<' if pass_rate < threshold else '>='} {threshold * 100:g} % of {labels} labels"
+    """The pass rate against its threshold, then the error rules that rejected rows (of `labels`), most rows first."""
+    head = f"{pass_rate * 100:.1f} % {'<' if pass_rate < threshold else '>='} {threshold * 100:g} %"
     rules = []
     for rule, count in sorted(rule_counts.items(), key=lambda item: -item[1]):
         if not count or rejected is None or rejected.empty \
