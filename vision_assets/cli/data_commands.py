@@ -157,17 +157,18 @@ def cmd_qc(args: argparse.Namespace) -> int:
     from vision_assets.core.qc import audit_labels
 
     size = _image_size(args.image_size) if args.image_size else None
-    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
     if not Path(args.path).exists():
         raise VisionError(f"qc: {args.path}: no such file or folder")
+    classes, aliases, classes_from = _qc_classes(args.classes)
     try:
-        report = audit_labels(Path(args.path), args.format, image_size=size, class_names=classes)
+        report = audit_labels(Path(args.path), args.format, image_size=size, class_names=classes, aliases=aliases)
     except (FileNotFoundError, ValueError) as error:
         print(f"vision-assets qc: {error}", file=sys.stderr)
         return 2
     if args.json:
-        print(strict_json(report))
+        print(strict_json({**report, "classes_from": classes_from}))
         return 0
+    print(f"classes: {classes_from}")
     classes_text = ", ".join(f"{name or '<none>'} {count}" for name, count in report["classes"].items())
     print(f"{args.path}: {report['rows']} rows, {report['frames']} frames, {report['tracks']} tracks; {classes_text}")
     print(f"pass rate {report['pass_rate']:.1%}: {len(report['rejected'])} rejected, {len(report['flagged'])} flagged")
@@ -183,6 +184,20 @@ def cmd_qc(args: argparse.Namespace) -> int:
     for problem in report["unreadable"]:
         print(f"  unreadable {problem['error']}")
     return 0
+
+
+def _qc_classes(option: str | None) -> tuple[list[str] | None, dict[str, str], str]:
+    """(known classes, aliases, where they came from): --classes a,b; --classes file: the file's own; by default
+    the project's classes and aliases (vision.yaml), which is what the import and QC of the pipeline use."""
+    if option == "file":
+        return None, {}, "the file's own (--classes file)"
+    if option:
+        return [c.strip() for c in option.split(",") if c.strip()], {}, "--classes"
+    project = Settings.from_env().project()
+    aliases = project.aliases
+    shown = ", ".join(project.class_names) + (f" (aliases {', '.join(f'{a}->{c}' for a, c in aliases.items())})"
+                                              if aliases else "")
+    return project.class_names, aliases, f"{shown} from {project.path or 'the defaults (no project file)'}"
 
 
 def _image_size(text: str) -> tuple[int, int]:

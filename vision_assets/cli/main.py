@@ -88,7 +88,8 @@ def _add_data_commands(sub) -> None:
     qc.add_argument("path")
     qc.add_argument("--format", help="coco, yolo, cvat_video, cvat_images, mot or label_studio (default: detected)")
     qc.add_argument("--image-size", metavar="WxH", help="frame size when the file does not declare one")
-    qc.add_argument("--classes", help="comma-separated known classes (default: the classes the file uses)")
+    qc.add_argument("--classes", help="comma-separated known classes, or 'file' for the classes the file uses "
+                                      "(default: the project's classes and aliases, vision.yaml)")
     qc.add_argument("--limit", type=int, default=20, help="rejected rows to print (text output)")
     qc.add_argument("--json", action="store_true", help="print one JSON object")
     qc.set_defaults(func=cmd_qc)

@@ -170,11 +170,15 @@ def _video_text(report: dict) -> str:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     """`dagster dev` (webserver + daemon) on the same instance and data as the demo, and the MLflow UI on the same
-    tracking store beside it (its own port), which asset metadata links to (VISION_MLFLOW_UI_URL)."""
+    tracking store beside it (its own port), which asset metadata links to (VISION_MLFLOW_UI_URL).
+
+    Each runs in its own process group, so stopping this command (Ctrl-C, SIGTERM, SIGHUP) stops everything they
+    started too: dagster dev's webserver, daemon and code servers, and MLflow's workers."""
     import signal
     import subprocess
 
     settings = prepare_environment()
+    settings.project()  # a bad project file is one line here, not a code location error in the UI
     mlflow_port = getattr(args, "mlflow_port", 5000)
     mlflow_url = f"http://{args.host}:{mlflow_port}"
     env = {**os.environ, "VISION_MLFLOW_UI_URL": os.environ.get("VISION_MLFLOW_UI_URL") or mlflow_url}
@@ -185,19 +189,66 @@ def cmd_ui(args: argparse.Namespace) -> int:
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
     print(f"DAGSTER_HOME={settings.dagster_home}\nUI: http://{args.host}:{args.port}\nMLflow UI: {mlflow_url}")
-    # Not the repo root, whose dagster.yaml is only the template.
-    tracking = subprocess.Popen(mlflow_command, cwd=settings.dagster_home, env=env)
-    ui = subprocess.Popen(command, cwd=settings.dagster_home, env=env)
+    children: list[subprocess.Popen] = []
+
+    def stop(signum, _frame):
+        raise _Stopped(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        return ui.wait()
+        # Not the repo root, whose dagster.yaml is only the template.
+        children.append(subprocess.Popen(mlflow_command, cwd=settings.dagster_home, env=env, start_new_session=True))
+        children.append(subprocess.Popen(command, cwd=settings.dagster_home, env=env, start_new_session=True))
+        return children[-1].wait()
     except KeyboardInterrupt:
-        ui.send_signal(signal.SIGINT)
-        return ui.wait()
+        return 130
+    except _Stopped as stopped:
+        return 128 + stopped.signum
     finally:
-        for child in (ui, tracking):
-            if child.poll() is None:
-                child.terminate()
-                try:
-                    child.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        stop_process_groups(children)
+
+
+class _Stopped(Exception):  # noqa: N818 - a signal, not an error
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def stop_process_groups(children, grace_s: float = 20.0) -> None:
+    """SIGINT to each child's process group (dagster dev shuts its webserver and daemon down on it, as on Ctrl-C),
+    then whatever of a group is left after grace_s is killed: no process outlives the command."""
+    import signal
+    import subprocess
+    import time
+
+    def signal_group(child, sig) -> None:
+        try:
+            os.killpg(child.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass  # the group is gone
+
+    for child in children:
+        signal_group(child, signal.SIGINT)
+    deadline = time.monotonic() + grace_s
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    # A leader may be gone (and reaped) while its webserver, daemon or workers still shut down.
+    while time.monotonic() < deadline and any(_group_alive(child.pid) for child in children):
+        time.sleep(0.2)
+    for child in children:
+        signal_group(child, signal.SIGKILL)
+        if child.poll() is None:
+            child.wait()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
