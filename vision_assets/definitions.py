@@ -14,7 +14,7 @@ from vision_assets.defs.ingest import ingest_job, landing_sensor, raw_videos
 from vision_assets.defs.labels import annotations, import_labels_job, label_drop_sensor, qc_annotations
 from vision_assets.defs.registry import nightly_retention, registered_model, retention_job
 from vision_assets.defs.training import trained_checkpoint
-from vision_assets.defs.wiring import build_resources
+from vision_assets.defs.wiring import build_resources, project_metadata
 
 CODE_LOCATION = "vision_assets"
 ALL_ASSETS = [raw_videos, sampled_frames, annotations, qc_annotations, dataset_split, trained_checkpoint,
@@ -54,6 +54,7 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
         schedules=[nightly_hard_examples, nightly_retention],
         resources=resources or build_resources(),
         executor=select_executor(),
+        metadata=project_metadata() if resources is None else {},
     )
 
 

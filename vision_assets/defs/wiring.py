@@ -42,6 +42,16 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
     }
 
 
+def project_metadata(settings: Settings | None = None) -> dict:
+    """The effective project configuration and where each value came from, shown with the code location (the
+    resources' own values are on the UI's Resources page)."""
+    settings = settings or Settings.from_env()
+    project = settings.project()
+    return {"project_file": str(project.path) if project.path else f"none ({settings.project_file.name} absent: defaults)",
+            "project_config": dg.MetadataValue.json(project.as_dict()),
+            "project_config_sources": dg.MetadataValue.json({k: src for k, _, src in project.flat() if src != "default"})}
+
+
 def _tracking_uri(settings: Settings):
     """From the environment by name when it is set there, so the UI's Resources page shows the variable, never a
     URI that may carry a password; the default SQLite file has none."""
