@@ -77,7 +77,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             print()
             print_story(story_lines(story))
         print()
-        print("still due: " + "; ".join(due) + " -> run `vision-assets run`" if due
+        print("still due: " + "; ".join(due) + " -> vision-assets run" if due
               else "nothing else due (training and mining are up to date)")
     lines = not_done_lines(daemon.instance, daemon.unfinished(training=False),
                            [r.run_id for r in daemon.runs if not r.success])
