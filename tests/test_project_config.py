@@ -97,7 +97,7 @@ def test_a_named_project_file_must_exist(tmp_path):
 def test_the_video_policy_file_is_folded_in_with_a_deprecation_warning(tmp_path):
     policy = tmp_path / "policy.yaml"
     policy.write_text("sampling:\n  scenes: {lot: {strategy: motion}}\nretention: {default_days: 30}\n")
-    with pytest.warns(DeprecationWarning, match="VISION_VIDEO_POLICY is deprecated"):
+    with pytest.warns(FutureWarning, match="VISION_VIDEO_POLICY is deprecated"):
         config = load_project_config(tmp_path / "vision.yaml", video_policy=policy)
     assert config.sampling["scenes"] == {"lot": {"strategy": "motion"}} and config.retention["default_days"] == 30
     both = _write(tmp_path, "retention: {default_days: 10}\n")

@@ -436,7 +436,7 @@ def _fold_video_policy(config: ProjectConfig, path: Path) -> None:
     message = (f"{VIDEO_POLICY_ENV} is deprecated: move the sections of {path.name} ({', '.join(s for s in raw)}) "
                f"into the project file ({PROJECT_FILE_NAME})")
     config.warnings.append(message)
-    warnings.warn(message, DeprecationWarning, stacklevel=3)
+    warnings.warn(message, FutureWarning, stacklevel=3)  # FutureWarning: shown to end users by default
 
 
 def _apply_env(config: ProjectConfig, env: Mapping[str, str], label: str) -> None:
