@@ -62,9 +62,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     partitions = {tuple(reversed(r.partition.split("|"))) for r in daemon.runs if r.partition and "|" in r.partition}
     story = label_story(lake, partitions, project.class_names)
     checks = failed_check_lines(daemon.instance, [r.run_id for r in daemon.runs if not r.success])
-    due = still_due(settings, project)
+    due, not_due = still_due(settings, project)
     if args.json:
-        print(json.dumps({"files": report, "labels": story, "failed_checks": checks, "due": due,
+        print(json.dumps({"files": report, "labels": story, "failed_checks": checks, "due": due, "not_due": not_due,
                           "runs": [r.__dict__ for r in daemon.runs]}, indent=2, default=str))
     else:
         print()
@@ -78,7 +78,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             print_story(story_lines(story))
         print()
         print("still due: " + "; ".join(due) + " -> vision-assets run" if due
-              else "nothing else due (training and mining are up to date)")
+              else "nothing else due: " + "; ".join(not_due))
     lines = not_done_lines(daemon.instance, daemon.unfinished(training=False),
                            [r.run_id for r in daemon.runs if not r.success])
     for line in lines:
@@ -291,5 +291,7 @@ def print_summary(s: dict) -> None:
     if "model" in s:
         m = s["model"]
         print(f"model:             {m['name']} v{m['version']}  mAP50-95 {m['map50_95']:.4f}  mAP50 {m['map50']:.4f}")
+        if m.get("decision"):
+            print(f"decision:          {m['decision']}")
     if "champion" in s:
         print(f"champion:          v{s['champion']['version']}")

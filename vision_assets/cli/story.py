@@ -37,25 +37,28 @@ def failed_check_lines(instance, run_ids: list[str]) -> list[str]:
     return list(dict.fromkeys(lines))
 
 
-def still_due(settings, project) -> list[str]:
-    """Work the next `vision-assets run` would do: training on enough new labels, mining by the champion."""
+def still_due(settings, project) -> tuple[list[str], list[str]]:
+    """(work the next `vision-assets run` would do: training on enough new labels, mining by the champion;
+    why the rest is not due)."""
     from vision_assets.cli.environment import open_lake, open_registry
     from vision_assets.core.datasets import new_label_count
     from vision_assets.core.mining.partition import partitions_to_mine
     from vision_assets.core.registry import DEFAULT_MODEL_NAME
 
     lake = open_lake(settings)
-    due = []
+    due, not_due = [], []
     count, _ = new_label_count(lake)
     threshold = project.retrain["min_new_labels"]
-    if count >= threshold:
-        due.append(f"training: {count} new QC-passed labels (retrain.min_new_labels {threshold})")
+    labels = f"{count} new QC-passed labels (retrain.min_new_labels {threshold})"
+    (due if count >= threshold else not_due).append(f"training: {labels}")
     champion = open_registry(settings).champion(DEFAULT_MODEL_NAME)
-    if champion is not None:
+    if champion is None:
+        not_due.append("hard examples: no champion to mine with")
+    else:
         todo = partitions_to_mine(lake, str(champion.version))
-        if todo:
-            due.append(f"hard examples: {len(todo)} partition(s) not mined by champion v{champion.version}")
-    return due
+        (due if todo else not_due).append(f"hard examples: {len(todo)} partition(s) not mined by champion "
+                                          f"v{champion.version}")
+    return due, not_due
 
 
 def print_story(lines: list[str]) -> None:
