@@ -35,3 +35,17 @@ def test_the_gate_line_names_the_rate_the_threshold_and_the_rules_that_rejected(
     assert pass_rate_line(0.529, 0.9, 8, counts, rejected) == \
         "52.9 % < 90 %: unknown_class 3 (person), box_outside_image 1, duplicate_box 1"
     assert pass_rate_line(1.0, 0.9, 8, {}, rejected.iloc[:0]) == "100.0 % >= 90 %"
+
+
+def test_each_video_tells_its_label_rows_and_a_video_without_labels_is_a_warning():
+    from vision_assets.core.labels.story import story_lines
+
+    story = [{"scene": "campus", "day": "2024-03-05", "video": "a.mp4", "label_files": ["a.txt"], "imported": 548,
+              "kept": 547, "unknown_classes": [{"source_file": "a.txt", "class_name": "dog", "rows": 1}]},
+             {"scene": "campus", "day": "2024-03-05", "video": "b.mp4", "label_files": [], "imported": 0, "kept": 0,
+              "unknown_classes": []}]
+    assert story_lines(story) == [
+        "campus/2024-03-05 a.mp4: 548 label rows imported, 547 kept (a.txt)",
+        "  a.txt: dog: 1 rows, not in classes",
+        "warning: campus/2024-03-05 b.mp4: no labels (usable for mining, not for datasets)",
+    ]
