@@ -115,6 +115,15 @@ class RetrainPolicyResource(dg.ConfigurableResource):
     min_new_labels: int = 200
 
 
+class ProjectFileResource(dg.ConfigurableResource):
+    """Which project file (vision.yaml) the other resources were built from and where each value that is not a
+    default came from (the file, or an environment variable for this run): shown on the UI's Resources page, as
+    `vision-assets config` prints it."""
+
+    project_file: str = ""  # empty: none, every value is the default
+    sources: dict[str, str] = {}
+
+
 class PromotionPolicyResource(dg.ConfigurableResource):
     """The project file's `promotion`: the evaluation floor (min_map50: below it, not registered), the champion
     floor (min_map50_95: below it, registered but never champion, the first model too) and the gate's margins.

@@ -8,6 +8,7 @@ import dagster as dg
 from vision_assets.defs.io import LakeJsonIOManager
 from vision_assets.defs.resources import (
     IngestPolicyResource,
+    ProjectFileResource,
     PromotionPolicyResource,
     QcPolicyResource,
     LakeResource,
@@ -35,6 +36,8 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
         "retrain_policy": RetrainPolicyResource(**project.retrain),
         "promotion": PromotionPolicyResource(**project.promotion),
         "qc_policy": QcPolicyResource(**project.qc),
+        "project": ProjectFileResource(project_file=str(project.path or ""),
+                                       sources={key: src for key, _, src in project.flat() if src != "default"}),
         "ingest_policy": IngestPolicyResource(**policy.get("ingest", {})),
         "sampling": _sampling_policy(policy.get("sampling", {})),
         "retention": RetentionPolicyResource(**policy.get("retention", {})),
@@ -43,8 +46,8 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
 
 
 def project_metadata(settings: Settings | None = None) -> dict:
-    """The effective project configuration and where each value came from, shown with the code location (the
-    resources' own values are on the UI's Resources page)."""
+    """The effective project configuration and where each value came from, recorded with the code location's
+    definitions (the UI shows the values on its Resources page: the `project` resource and the others)."""
     settings = settings or Settings.from_env()
     project = settings.project()
     return {"project_file": str(project.path) if project.path else f"none ({settings.project_file.name} absent: defaults)",
