@@ -21,6 +21,22 @@ from typing import Any
 import yaml
 
 from vision_assets.core.errors import VisionError
+from vision_assets.project_schema import (
+    DEFAULT_SAMPLING,
+    ENV_OVERRIDES,
+    INGEST,
+    POSITIVE,
+    PROMOTION,
+    QC,
+    RETRAIN,
+    SCENE_SAMPLING,
+    SECTIONS,
+    TRAINING,
+    VIDEO_POLICY_SECTIONS,
+    non_empty_text,
+    optional,
+    show,
+)
 
 PROJECT_FILE_NAME = "vision.yaml"
 CONFIG_ENV = "VISION_CONFIG"
@@ -30,128 +46,6 @@ DEFAULT_CLASSES = ("car", "pedestrian", "cyclist")
 
 class ProjectConfigError(VisionError):
     """`<file>: <key>: <problem>`; the CLI prints it as one line."""
-
-
-# -- value checks: each returns the value (normalised) or raises ValueError with what was expected -------------
-def _show(value: Any) -> str:
-    return json.dumps(value) if isinstance(value, str) else repr(value) if not isinstance(value, bool) else str(value).lower()
-
-
-def _int(minimum: int | None = None, what: str = "an integer") -> Callable[[Any], int]:
-    def check(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
-            raise ValueError(f"must be {what}, got {_show(value)}")
-        return value
-    return check
-
-
-def _number(low: float | None = None, high: float | None = None, what: str = "a number") -> Callable[[Any], float]:
-    def check(value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != value \
-                or (low is not None and value < low) or (high is not None and value > high):
-            raise ValueError(f"must be {what}, got {_show(value)}")
-        return float(value)
-    return check
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"must be a non-empty string, got {_show(value)}")
-    return value
-
-
-def _boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"must be true or false, got {_show(value)}")
-    return value
-
-
-def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda value: None if value is None else check(value)
-
-
-def _one_of(*choices: str) -> Callable[[Any], str]:
-    def check(value: Any) -> str:
-        if value not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)}, got {_show(value)}")
-        return value
-    return check
-
-
-def _mapping(value: Any) -> dict:
-    if not isinstance(value, dict):
-        raise ValueError(f"must be a mapping, got {_show(value)}")
-    return value
-
-
-POSITIVE = _int(1, "a positive integer")
-NON_NEGATIVE = _int(0, "an integer >= 0")
-FRACTION = _number(0.0, 1.0, "a number from 0 to 1")
-NON_NEGATIVE_NUMBER = _number(0.0, None, "a number >= 0")
-
-# Every TrainConfig option (tests/test_project_config.py keeps this list equal to TrainConfig's fields), plus a
-# sweep file. Paths (model ending in .pt, sweep_space) are resolved against the project file's folder.
-TRAINING: dict[str, tuple[Any, Callable[[Any], Any]]] = {
-    "model": ("yolov8n.yaml", _text),
-    "epochs": (20, POSITIVE),
-    "imgsz": (256, _int(32, "an integer >= 32")),
-    "batch": (16, POSITIVE),
-    "seed": (0, NON_NEGATIVE),
-    "device": ("auto", _text),
-    "workers": (2, NON_NEGATIVE),
-    "optimizer": ("AdamW", _text),
-    "lr0": (0.003, _number(0.0, None, "a number > 0")),
-    "patience": (50, POSITIVE),
-    "val_every": (1, POSITIVE),
-    "mosaic": (1.0, FRACTION),
-    "close_mosaic": (5, NON_NEGATIVE),
-    "mixup": (0.0, FRACTION),
-    "hsv_h": (0.015, FRACTION),
-    "hsv_s": (0.7, FRACTION),
-    "hsv_v": (0.4, FRACTION),
-    "fliplr": (0.5, FRACTION),
-    "flipud": (0.0, FRACTION),
-    "scale": (0.5, NON_NEGATIVE_NUMBER),
-    "amp": (None, _optional(_boolean)),
-    "sweep_space": ("", lambda v: "" if v in (None, "") else _text(v)),
-}
-RETRAIN = {"min_new_labels": (200, POSITIVE)}
-PROMOTION = {
-    "min_map50_95": (0.0, FRACTION),  # under it a version is registered but never champion (the first one too)
-    "min_map50": (0.0, FRACTION),  # the evaluation floor: under it a version is not registered at all
-    "margin": (0.0, NON_NEGATIVE_NUMBER),
-    "slice_tolerance": (0.05, NON_NEGATIVE_NUMBER),
-    "tracking_tolerance": (0.05, NON_NEGATIVE_NUMBER),
-    "min_boxes": (20, NON_NEGATIVE),
-}
-QC = {
-    "min_pass_rate": (0.9, FRACTION),
-    "min_agreement": (0.8, FRACTION),
-    "duplicate_iou": (0.9, FRACTION),
-    "max_gap_frames": (5.0, NON_NEGATIVE_NUMBER),
-    "max_jump": (0.5, NON_NEGATIVE_NUMBER),
-    "review_share": (0.05, FRACTION),
-}
-INGEST = {
-    "normalise": (False, _boolean),
-    "normalise_codec": ("h264", _text),
-    "normalise_fps": (None, _optional(_number(0.0, None, "a number > 0"))),
-    "normalise_max_height": (None, _optional(POSITIVE)),
-    "near_duplicate_distance": (24.0, NON_NEGATIVE_NUMBER),  # core.ingest.NEAR_DUPLICATE_DISTANCE
-}
-SCENE_SAMPLING = {
-    "strategy": ("fixed_interval", _text),
-    "params": ({}, _mapping),
-    "near_duplicate_distance": (4, NON_NEGATIVE),
-    "blur_faces": (False, _boolean),
-    "blur_plates": (False, _boolean),
-}
-DEFAULT_SAMPLING = {"strategy": "fixed_interval", "params": {"every_seconds": 0.5}}
-SECTIONS = ("classes", "training", "retrain", "promotion", "qc", "ingest", "sampling", "retention")
-VIDEO_POLICY_SECTIONS = ("ingest", "sampling", "retention")
-# Environment variables that override one value for one run.
-ENV_OVERRIDES = {"VISION_EPOCHS": ("training", "epochs"), "VISION_IMGSZ": ("training", "imgsz"),
-                 "VISION_DEVICE": ("training", "device")}
 
 
 @dataclass(frozen=True)
@@ -273,7 +167,7 @@ def _section(raw: Mapping, name: str, schema: dict, label: str, origin: str, sou
     if given is None:
         given = {}
     if not isinstance(given, dict):
-        raise _error(label, prefix, f"must be a mapping, got {_show(given)}")
+        raise _error(label, prefix, f"must be a mapping, got {show(given)}")
     _unknown(label, prefix, given, schema)
     values = {}
     for key, (default, check) in schema.items():
@@ -313,23 +207,23 @@ def _classes(given: Any, label: str) -> list[ClassSpec]:
     if given is None:
         return [ClassSpec(name) for name in DEFAULT_CLASSES]
     if not isinstance(given, list) or not given:
-        raise _error(label, "classes", f"must be a non-empty list of names or {{name, aliases}}, got {_show(given)}")
+        raise _error(label, "classes", f"must be a non-empty list of names or {{name, aliases}}, got {show(given)}")
     specs, seen = [], {}
     for index, entry in enumerate(given):
         key = f"classes[{index}]"
         if isinstance(entry, str):
-            spec = ClassSpec(_checked(label, key, entry, _text))
+            spec = ClassSpec(_checked(label, key, entry, non_empty_text))
         elif isinstance(entry, dict):
             _unknown(label, key, entry, ("name", "aliases"))
             if "name" not in entry:
                 raise _error(label, f"{key}.name", "missing (each class is a name or {name, aliases: [...]})")
-            name = _checked(label, f"{key}.name", entry["name"], _text)
+            name = _checked(label, f"{key}.name", entry["name"], non_empty_text)
             aliases = entry.get("aliases") or []
             if not isinstance(aliases, list):
-                raise _error(label, f"{key}.aliases", f"must be a list of names, got {_show(aliases)}")
-            spec = ClassSpec(name, tuple(_checked(label, f"{key}.aliases[{i}]", a, _text) for i, a in enumerate(aliases)))
+                raise _error(label, f"{key}.aliases", f"must be a list of names, got {show(aliases)}")
+            spec = ClassSpec(name, tuple(_checked(label, f"{key}.aliases[{i}]", a, non_empty_text) for i, a in enumerate(aliases)))
         else:
-            raise _error(label, key, f"must be a name or {{name, aliases: [...]}}, got {_show(entry)}")
+            raise _error(label, key, f"must be a name or {{name, aliases: [...]}}, got {show(entry)}")
         for name in (spec.name, *spec.aliases):
             if name in seen:
                 raise _error(label, key, f"{name!r} is already {seen[name]}; a name maps to one class")
@@ -368,7 +262,7 @@ def _resolve_paths(training: dict, base: Path, label: str, model_set: bool) -> d
 def _sampling(given: Any, label: str, origin: str, sources: dict) -> dict:
     given = {} if given is None else given
     if not isinstance(given, dict):
-        raise _error(label, "sampling", f"must be a mapping with default and scenes, got {_show(given)}")
+        raise _error(label, "sampling", f"must be a mapping with default and scenes, got {show(given)}")
     _unknown(label, "sampling", given, ("default", "scenes"))
     default = dict(SCENE_SAMPLING_DEFAULTS | DEFAULT_SAMPLING)
     if given.get("default") is not None:
@@ -379,7 +273,7 @@ def _sampling(given: Any, label: str, origin: str, sources: dict) -> dict:
         sources["sampling.default"] = origin
     scenes = given.get("scenes") or {}
     if not isinstance(scenes, dict):
-        raise _error(label, "sampling.scenes", f"must be a mapping of scene name to sampling, got {_show(scenes)}")
+        raise _error(label, "sampling.scenes", f"must be a mapping of scene name to sampling, got {show(scenes)}")
     checked = {str(scene): _scene_sampling(spec, label, f"sampling.scenes.{scene}") for scene, spec in scenes.items()}
     if scenes:
         sources["sampling.scenes"] = origin
@@ -391,7 +285,7 @@ SCENE_SAMPLING_DEFAULTS = {key: copy.deepcopy(default) for key, (default, _) in 
 
 def _scene_sampling(spec: Any, label: str, key: str) -> dict:
     if not isinstance(spec, dict):
-        raise _error(label, key, f"must be a mapping, got {_show(spec)}")
+        raise _error(label, key, f"must be a mapping, got {show(spec)}")
     _unknown(label, key, spec, SCENE_SAMPLING)
     return {name: _checked(label, f"{key}.{name}", value, SCENE_SAMPLING[name][1]) for name, value in spec.items()}
 
@@ -399,12 +293,12 @@ def _scene_sampling(spec: Any, label: str, key: str) -> dict:
 def _retention(given: Any, label: str, origin: str, sources: dict) -> dict:
     given = {} if given is None else given
     if not isinstance(given, dict):
-        raise _error(label, "retention", f"must be a mapping, got {_show(given)}")
+        raise _error(label, "retention", f"must be a mapping, got {show(given)}")
     _unknown(label, "retention", given, ("default_days", "scenes"))
-    default_days = _checked(label, "retention.default_days", given.get("default_days"), _optional(POSITIVE))
+    default_days = _checked(label, "retention.default_days", given.get("default_days"), optional(POSITIVE))
     scenes = given.get("scenes") or {}
     if not isinstance(scenes, dict):
-        raise _error(label, "retention.scenes", f"must be a mapping of scene name to days, got {_show(scenes)}")
+        raise _error(label, "retention.scenes", f"must be a mapping of scene name to days, got {show(scenes)}")
     for key in ("default_days", "scenes"):
         if key in given:
             sources[f"retention.{key}"] = origin

@@ -125,7 +125,7 @@ def footage(tmp_path_factory) -> dict:
 
 
 def _land(landing: Path, footage: dict, day: str) -> None:
-    for name, (clip_day, clip, label, _, kind) in footage.items():
+    for clip_day, clip, label, _, kind in footage.values():
         if clip_day != day:
             continue
         folder = landing / SCENE / day

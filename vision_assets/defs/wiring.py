@@ -1,18 +1,17 @@
 """Resources built from the environment (Settings) and the project file (vision.yaml, see project_config)."""
 
 import os
-from pathlib import Path
 
 import dagster as dg
 
 from vision_assets.defs.io import LakeJsonIOManager
 from vision_assets.defs.resources import (
     IngestPolicyResource,
+    LakeResource,
+    MlflowResource,
     ProjectFileResource,
     PromotionPolicyResource,
     QcPolicyResource,
-    LakeResource,
-    MlflowResource,
     RetentionPolicyResource,
     RetrainPolicyResource,
     SamplingPolicyResource,

@@ -13,7 +13,6 @@ from pathlib import Path
 import pandas as pd
 
 from vision_assets.core.labels.aliases import apply_aliases
-
 from vision_assets.core.labels.canonical import AnnotationFormatError, read_annotations
 from vision_assets.core.labels.formats.common import IMAGE_SIZES
 from vision_assets.core.labels.formats.yolo import NAME_FILES, YAML_SUFFIXES
