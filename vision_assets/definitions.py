@@ -9,12 +9,17 @@ import dagster as dg
 from vision_assets.defs.datasets import dataset_split, retrain_sensor, training_job
 from vision_assets.defs.evaluation import eval_report
 from vision_assets.defs.frames import sampled_frames
-from vision_assets.defs.hard_examples import hard_examples, hard_examples_job, nightly_hard_examples
+from vision_assets.defs.hard_examples import (
+    champion_mining_sensor,
+    hard_examples,
+    hard_examples_job,
+    nightly_hard_examples,
+)
 from vision_assets.defs.ingest import ingest_job, landing_sensor, raw_videos
 from vision_assets.defs.labels import annotations, import_labels_job, label_drop_sensor, qc_annotations
 from vision_assets.defs.registry import nightly_retention, registered_model, retention_job
 from vision_assets.defs.training import trained_checkpoint
-from vision_assets.defs.wiring import build_resources
+from vision_assets.defs.wiring import build_resources, project_metadata
 
 CODE_LOCATION = "vision_assets"
 ALL_ASSETS = [raw_videos, sampled_frames, annotations, qc_annotations, dataset_split, trained_checkpoint,
@@ -50,10 +55,11 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=ALL_ASSETS,
         jobs=[ingest_job, import_labels_job, training_job, hard_examples_job, retention_job],
-        sensors=[landing_sensor, label_drop_sensor, retrain_sensor, partition_automation],
+        sensors=[landing_sensor, label_drop_sensor, retrain_sensor, partition_automation, champion_mining_sensor],
         schedules=[nightly_hard_examples, nightly_retention],
         resources=resources or build_resources(),
         executor=select_executor(),
+        metadata=project_metadata() if resources is None else {},
     )
 
 

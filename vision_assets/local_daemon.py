@@ -41,10 +41,11 @@ from vision_assets.local_launch import (
 )
 from vision_assets.local_recovery import mark_dead_runs_failed
 
-# Step-level events stay in the instance (and the UI); the terminal gets one line per run.
+# Step-level events stay in the instance (and the UI); the terminal gets one line per run (and per failed step, no
+# stack trace: Dagster's console logger would print two for a failed blocking check).
 AUTOMATION_CURSOR_KEY = "vision_assets/local_automation_cursor"
 SENSOR_CURSOR_PREFIX = "vision_assets/local_sensor_cursor/"
-QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 # Tags a retry does not inherit: Dagster sets them per run.
 _PER_RUN_TAGS = {WORKER_TAG, PARENT_RUN_ID_TAG, ROOT_RUN_ID_TAG, RETRY_NUMBER_TAG, "vision/failure"}
 
@@ -91,7 +92,12 @@ class LocalDaemon:
                  + (f" [{partition}]" if partition else ""))
         for event in events:
             if event.is_step_failure:
-                self.log(f"    {event.step_key}: {event.event_specific_data.error.message.strip()}")
+                error = event.event_specific_data.error
+                if error.cls_name == "DagsterAssetCheckFailedError":  # which check and why: the caller's report
+                    checks = error.message.strip().splitlines()[1:]
+                    self.log(f"    {event.step_key}: blocking check failed: {', '.join(c.strip() for c in checks)}")
+                else:
+                    self.log(f"    {event.step_key}: {' '.join(error.message.split())}")
         return outcome
 
     def _run_requests(self, job_name: str, requests: list[dg.RunRequest], instigator_tags: Mapping[str, str]) -> list[str]:

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vision_assets.core.input_files import InputLimits
 from vision_assets.core.training.environment import configure_third_party
+from vision_assets.project_config import (
+    CONFIG_ENV,
+    ENV_OVERRIDES,
+    ProjectConfig,
+    load_project_config,
+    project_file_path,
+)
 
 
 def _project_root() -> Path:
@@ -36,6 +43,11 @@ class Settings:
     # VISION_MAX_LABEL_BYTES, VISION_MAX_JSON_DEPTH). Readers take them from the environment (InputLimits.from_env),
     # so sensors, run workers and the CLI agree; this field shows what they are.
     input_limits: InputLimits = InputLimits()
+    # The project file (vision.yaml in the data folder, or VISION_CONFIG) and the environment's one-run overrides
+    # of it (VISION_EPOCHS, VISION_IMGSZ, VISION_DEVICE): see vision_assets/project_config.py.
+    project_file: Path | None = None
+    project_file_named: bool = False  # VISION_CONFIG names it: then it must exist
+    overrides: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -55,7 +67,14 @@ class Settings:
             imgsz=int(env.get("VISION_IMGSZ", "256")),
             video_policy=Path(env["VISION_VIDEO_POLICY"]).resolve() if env.get("VISION_VIDEO_POLICY") else None,
             input_limits=InputLimits.from_env(env),
+            project_file=project_file_path(env, data_dir),
+            project_file_named=bool(env.get(CONFIG_ENV)),
+            overrides={name: env[name] for name in ENV_OVERRIDES if env.get(name)},
         )
+
+    def project(self) -> ProjectConfig:
+        """The effective project configuration: the project file checked, with the environment's overrides."""
+        return load_project_config(self.project_file, self.overrides, self.video_policy, required=self.project_file_named)
 
     def prepare(self) -> None:
         """Create local folders and keep third-party libraries from writing into the working directory."""

@@ -110,3 +110,23 @@ def test_qc_refuses_a_cvat_file_whose_keyframes_would_expand_past_the_frame_limi
     assert "stop_frame 30000000 reaches frame 30,000,000, past 1,000,000 frames (VISION_MAX_LABEL_FRAMES" in (
         result.stdout + result.stderr)
     assert "Traceback" not in result.stderr
+
+
+def test_qc_judges_against_the_project_classes_and_aliases_by_default(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "vision.yaml").write_text("classes: [car, {name: pedestrian, aliases: [walker]}]\n")
+    coco = {"images": [{"id": 1, "file_name": "frame_000000.jpg", "width": 100, "height": 80}],
+            "categories": [{"id": 1, "name": "person"}, {"id": 2, "name": "walker"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20]},
+                            {"id": 2, "image_id": 1, "category_id": 1, "bbox": [40, 10, 20, 20]},
+                            {"id": 3, "image_id": 1, "category_id": 2, "bbox": [10, 40, 20, 20]}]}
+    path = tmp_path / "v.json"
+    path.write_text(json.dumps(coco))
+
+    project = json.loads(run_cli("qc", str(path), "--json", data_dir=data).stdout)
+    own = json.loads(run_cli("qc", str(path), "--classes", "file", "--json", data_dir=data).stdout)
+
+    assert project["classes"] == {"person": 2, "pedestrian": 1}  # walker -> pedestrian through the alias
+    assert project["rules"]["unknown_class"] == 2 and project["classes_from"].endswith(str(data / "vision.yaml"))
+    assert own["rules"]["unknown_class"] == 0 and own["pass_rate"] == 1.0

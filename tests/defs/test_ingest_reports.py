@@ -150,18 +150,19 @@ def test_normalisation_and_per_scene_sampling_with_blurring_follow_the_policy(tm
 
 @pytest.mark.parametrize("policy, problem", [
     ({"sampling": {"default": {"strategy": "nope"}}}, "unknown sampling strategy 'nope'"),
-    ({"extra": 1}, "'ingest', 'sampling' and 'retention' only"),
+    ({"extra": 1}, r"policy.yaml: extra: unknown key \(known: ingest, sampling, retention\)"),
 ])
 def test_a_bad_video_policy_file_is_named_with_its_problem(tmp_path, policy, problem):
     import yaml
 
     from vision_assets.defs.frames import plan_for
     from vision_assets.defs.wiring import build_resources
+    from vision_assets.project_config import ProjectConfigError
 
     path = tmp_path / "policy.yaml"
     path.write_text(yaml.safe_dump(policy))
     settings = settings_for(tmp_path / "data", VISION_VIDEO_POLICY=str(path))
-    with pytest.raises(ValueError, match=problem):
+    with pytest.raises((ValueError, ProjectConfigError), match=problem):
         resources = build_resources(settings)
         plan_for(resources["sampling"].for_scene("any"))
 

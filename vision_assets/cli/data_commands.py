@@ -41,9 +41,12 @@ def one_at_a_time(command):
 @one_at_a_time
 def cmd_ingest(args: argparse.Namespace) -> int:
     """One landing-sensor evaluation, its runs and what automation carries on from them; then each file's fate."""
+    from vision_assets.cli.story import failed_check_lines, not_done_lines, print_story, still_due
     from vision_assets.core.ingest import ingest_report, label_drop_report
+    from vision_assets.core.labels.story import label_story, story_lines
 
     settings = prepare_environment()
+    settings.project()  # a bad project file stops here, in one line, before anything runs
     daemon = in_process_daemon(quiet=args.json)
     _recover(daemon, settings)
     cursor = daemon.automation_cursor()
@@ -55,8 +58,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     lake = open_lake(settings)
     report = ingest_report(lake, settings.landing_dir, ingested) + label_drop_report(lake, settings.landing_dir)
     _warn_unreadable_tables(lake)
+    project = settings.project()
+    partitions = {tuple(reversed(r.partition.split("|"))) for r in daemon.runs if r.partition and "|" in r.partition}
+    story = label_story(lake, partitions, project.class_names)
+    checks = failed_check_lines(daemon.instance, [r.run_id for r in daemon.runs if not r.success])
+    due, not_due = still_due(settings, project)
     if args.json:
-        print(json.dumps({"files": report, "runs": [r.__dict__ for r in daemon.runs]}, indent=2, default=str))
+        print(json.dumps({"files": report, "labels": story, "failed_checks": checks, "due": due, "not_due": not_due,
+                          "runs": [r.__dict__ for r in daemon.runs]}, indent=2, default=str))
     else:
         print()
         for entry in report:
@@ -64,7 +73,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             print(f"{entry['status']:<14} {entry['file']}{detail}")
         if not report:
             print("no video files in the landing zone")
-    return _exit_code(daemon, training=False)
+        if story:
+            print()
+            print_story(story_lines(story))
+        print()
+        print("still due: " + "; ".join(due) + " -> vision-assets run" if due
+              else "nothing else due: " + "; ".join(not_due))
+    lines = not_done_lines(daemon.instance, daemon.unfinished(training=False),
+                           [r.run_id for r in daemon.runs if not r.success])
+    for line in lines:
+        print(f"not done: {line}", file=sys.stderr)
+    return 1 if lines else 0
 
 
 def _recover(daemon, settings: Settings) -> None:
@@ -138,17 +157,18 @@ def cmd_qc(args: argparse.Namespace) -> int:
     from vision_assets.core.qc import audit_labels
 
     size = _image_size(args.image_size) if args.image_size else None
-    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
     if not Path(args.path).exists():
         raise VisionError(f"qc: {args.path}: no such file or folder")
+    classes, aliases, classes_from = _qc_classes(args.classes)
     try:
-        report = audit_labels(Path(args.path), args.format, image_size=size, class_names=classes)
+        report = audit_labels(Path(args.path), args.format, image_size=size, class_names=classes, aliases=aliases)
     except (FileNotFoundError, ValueError) as error:
         print(f"vision-assets qc: {error}", file=sys.stderr)
         return 2
     if args.json:
-        print(strict_json(report))
+        print(strict_json({**report, "classes_from": classes_from}))
         return 0
+    print(f"classes: {classes_from}")
     classes_text = ", ".join(f"{name or '<none>'} {count}" for name, count in report["classes"].items())
     print(f"{args.path}: {report['rows']} rows, {report['frames']} frames, {report['tracks']} tracks; {classes_text}")
     print(f"pass rate {report['pass_rate']:.1%}: {len(report['rejected'])} rejected, {len(report['flagged'])} flagged")
@@ -164,6 +184,20 @@ def cmd_qc(args: argparse.Namespace) -> int:
     for problem in report["unreadable"]:
         print(f"  unreadable {problem['error']}")
     return 0
+
+
+def _qc_classes(option: str | None) -> tuple[list[str] | None, dict[str, str], str]:
+    """(known classes, aliases, where they came from): --classes a,b; --classes file: the file's own; by default
+    the project's classes and aliases (vision.yaml), which is what the import and QC of the pipeline use."""
+    if option == "file":
+        return None, {}, "the file's own (--classes file)"
+    if option:
+        return [c.strip() for c in option.split(",") if c.strip()], {}, "--classes"
+    project = Settings.from_env().project()
+    aliases = project.aliases
+    shown = ", ".join(project.class_names) + (f" (aliases {', '.join(f'{a}->{c}' for a, c in aliases.items())})"
+                                              if aliases else "")
+    return project.class_names, aliases, f"{shown} from {project.path or 'the defaults (no project file)'}"
 
 
 def _image_size(text: str) -> tuple[int, int]:
@@ -185,27 +219,21 @@ def _warn_unreadable_tables(lake) -> None:
 
 @one_at_a_time
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Generate demo footage and labels, then one daemon pass over the whole graph; the summary at the end."""
+    """Generate demo footage and labels, then `vision-assets run` on them."""
+    from vision_assets.cli.project_commands import everything_due, report_pass
     from vision_assets.demo import DemoSpec, generate_demo_data
 
     started = time.monotonic()
     settings = prepare_environment()
+    project = settings.project()
     print(f"data folder: {settings.data_dir}")
     generated = generate_demo_data(settings.landing_dir, _demo_spec(DemoSpec, args.seed))
     print(f"demo data: {generated['videos']} videos in {settings.landing_dir}")
     daemon = in_process_daemon()
-    _recover(daemon, settings)
-    cursor = daemon.automation_cursor()
-    daemon.sensor_tick("landing_sensor")
-    daemon.automation_until_quiet(cursor)
-    daemon.sensor_tick("retrain_sensor")
-    daemon.schedule_tick("nightly_hard_examples")
-    print()
-    print_summary(summary(settings))
-    failed = [r for r in daemon.runs if not r.success]
-    print(f"\n{len(daemon.runs)} run(s), {len(failed)} failed, {time.monotonic() - started:.0f} s")
+    everything_due(daemon, settings)
+    code = report_pass(daemon, settings, project, False, started)
     print("Open the UI on this instance and data: make ui   (then http://127.0.0.1:3000)")
-    return _exit_code(daemon, training=True)
+    return code
 
 
 def _demo_spec(spec_class, seed: int):
@@ -251,5 +279,7 @@ def print_summary(s: dict) -> None:
     if "model" in s:
         m = s["model"]
         print(f"model:             {m['name']} v{m['version']}  mAP50-95 {m['map50_95']:.4f}  mAP50 {m['map50']:.4f}")
+        if m.get("decision"):
+            print(f"decision:          {m['decision']}")
     if "champion" in s:
         print(f"champion:          v{s['champion']['version']}")

@@ -25,6 +25,7 @@ from vision_assets.cli import (
     delivery_commands,
     evaluation_commands,
     model_commands,
+    project_commands,
     training_commands,
 )
 from vision_assets.cli.data_commands import cmd_demo, cmd_ingest, cmd_qc, cmd_sample, cmd_summary
@@ -74,11 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     compare_command.register(sub)  # compare A B
     training_commands.register(sub)  # reproduce, sweep
     backfill_commands.register(sub)  # backfill
+    project_commands.register(sub)  # config, run
     return parser
 
 
 def _add_data_commands(sub) -> None:
-    demo = sub.add_parser("demo", help="generate demo videos and run the whole asset graph once, in-process")
+    demo = sub.add_parser("demo", help="generate demo videos, then `run`: the whole asset graph once, in-process")
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(func=cmd_demo)
     ingest = sub.add_parser("ingest", help="one landing-sensor evaluation and the runs it and automation request, "
@@ -99,7 +101,8 @@ def _add_data_commands(sub) -> None:
     qc.add_argument("path")
     qc.add_argument("--format", help="coco, yolo, cvat_video, cvat_images, mot or label_studio (default: detected)")
     qc.add_argument("--image-size", metavar="WxH", help="frame size when the file does not declare one")
-    qc.add_argument("--classes", help="comma-separated known classes (default: the classes the file uses)")
+    qc.add_argument("--classes", help="comma-separated known classes, or 'file' for the classes the file uses "
+                                      "(default: the project's classes and aliases, vision.yaml)")
     qc.add_argument("--limit", type=int, default=20, help="rejected rows to print (text output)")
     qc.add_argument("--json", action="store_true", help="print one JSON object")
     qc.set_defaults(func=cmd_qc)

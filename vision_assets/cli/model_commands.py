@@ -170,13 +170,17 @@ def _video_text(report: dict) -> str:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     """`dagster dev` (webserver + daemon) on the same instance and data as the demo, and the MLflow UI on the same
-    tracking store beside it (its own port), which asset metadata links to (VISION_MLFLOW_UI_URL)."""
+    tracking store beside it (its own port), which asset metadata links to (VISION_MLFLOW_UI_URL).
+
+    Each runs in its own process group, so stopping this command (Ctrl-C, SIGTERM, SIGHUP) stops everything they
+    started too: dagster dev's webserver, daemon and code servers, and MLflow's workers."""
     import signal
     import subprocess
 
     from vision_assets.links_server import DEFAULT_LINKS_PORT, LINKS_URL_ENV, LinksServer
 
     settings = prepare_environment()
+    settings.project()  # a bad project file is one line here, not a code location error in the UI
     mlflow_port = getattr(args, "mlflow_port", 5000)
     mlflow_url = os.environ.get("VISION_MLFLOW_UI_URL") or f"http://{args.host}:{mlflow_port}"
     links_port = getattr(args, "links_port", DEFAULT_LINKS_PORT)
@@ -193,21 +197,68 @@ def cmd_ui(args: argparse.Namespace) -> int:
           f"Report pages and links: {links_url}/lake/evaluations/<key>/report.html")
     lake_root = Path(settings.lake_root) if "://" not in settings.lake_root else settings.data_dir / "lake"
     links = LinksServer(lake_root, mlflow_url, settings.mlflow_tracking_uri, host=args.host, port=links_port)
+    children: list[subprocess.Popen] = []
+
+    def stop(signum, _frame):
+        raise _Stopped(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
     links.__enter__()
-    # Not the repo root, whose dagster.yaml is only the template.
-    tracking = subprocess.Popen(mlflow_command, cwd=settings.dagster_home, env=env)
-    ui = subprocess.Popen(command, cwd=settings.dagster_home, env=env)
     try:
-        return ui.wait()
+        # Not the repo root, whose dagster.yaml is only the template.
+        children.append(subprocess.Popen(mlflow_command, cwd=settings.dagster_home, env=env, start_new_session=True))
+        children.append(subprocess.Popen(command, cwd=settings.dagster_home, env=env, start_new_session=True))
+        return children[-1].wait()
     except KeyboardInterrupt:
-        ui.send_signal(signal.SIGINT)
-        return ui.wait()
+        return 130
+    except _Stopped as stopped:
+        return 128 + stopped.signum
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         links.__exit__(None, None, None)
-        for child in (ui, tracking):
-            if child.poll() is None:
-                child.terminate()
-                try:
-                    child.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+        stop_process_groups(children)
+
+
+class _Stopped(Exception):  # noqa: N818 - a signal, not an error
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def stop_process_groups(children, grace_s: float = 20.0) -> None:
+    """SIGINT to each child's process group (dagster dev shuts its webserver and daemon down on it, as on Ctrl-C),
+    then whatever of a group is left after grace_s is killed: no process outlives the command."""
+    import signal
+    import subprocess
+    import time
+
+    def signal_group(child, sig) -> None:
+        try:
+            os.killpg(child.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass  # the group is gone
+
+    for child in children:
+        signal_group(child, signal.SIGINT)
+    deadline = time.monotonic() + grace_s
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    # A leader may be gone (and reaped) while its webserver, daemon or workers still shut down.
+    while time.monotonic() < deadline and any(_group_alive(child.pid) for child in children):
+        time.sleep(0.2)
+    for child in children:
+        signal_group(child, signal.SIGKILL)
+        if child.poll() is None:
+            child.wait()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False

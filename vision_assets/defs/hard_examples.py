@@ -109,14 +109,29 @@ def _queue_preview(store, mined, names: dict[str, str]) -> dict:
 hard_examples_job = dg.define_asset_job("mine_hard_examples", selection=[hard_examples], partitions_def=scene_day)
 
 
-@dg.schedule(job=hard_examples_job, cron_schedule=NIGHTLY_CRON, default_status=dg.DefaultScheduleStatus.RUNNING,
-             description="Every night, the champion mines each partition it has not mined yet.")
-def nightly_hard_examples(context: dg.ScheduleEvaluationContext, lake: LakeResource, mlflow: MlflowResource):
-    registry = mlflow.registry()
-    champion = registry.champion(mlflow.model_name)
+def mining_requests(lake: LakeResource, mlflow: MlflowResource) -> list[dg.RunRequest] | dg.SkipReason:
+    """One run per partition whose current frames the current champion has not mined; the run key names the
+    champion version and partition, so a partition is mined once per champion whoever asks."""
+    champion = mlflow.registry().champion(mlflow.model_name)
     if champion is None:
         return dg.SkipReason("no champion model yet")
     version = str(champion.version)
     return [dg.RunRequest(partition_key=scene_day_key(p["scene"], p["day"]), run_key=f"v{version}:{p['scene']}|{p['day']}",
                           tags={"vision/champion_version": version})
             for p in partitions_to_mine(lake.lake(), version)]
+
+
+@dg.schedule(job=hard_examples_job, cron_schedule=NIGHTLY_CRON, default_status=dg.DefaultScheduleStatus.RUNNING,
+             description="Every night, the champion mines each partition it has not mined yet.")
+def nightly_hard_examples(context: dg.ScheduleEvaluationContext, lake: LakeResource, mlflow: MlflowResource):
+    return mining_requests(lake, mlflow)
+
+
+@dg.sensor(job=hard_examples_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="A new champion, or new frames, need not wait for the night: every partition the current "
+                       "champion has not mined is mined now (the nightly schedule then finds nothing left).")
+def champion_mining_sensor(context: dg.SensorEvaluationContext, lake: LakeResource, mlflow: MlflowResource):
+    requests = mining_requests(lake, mlflow)
+    if isinstance(requests, dg.SkipReason) or requests:
+        return requests
+    return dg.SkipReason("the champion has mined every partition")

@@ -8,6 +8,7 @@ import pandas as pd
 
 from vision_assets.core.ingest import dropped_labels_for, label_files_for, scan_label_drop_zone, usable_videos
 from vision_assets.core.ingest.tables import read_table_or_none
+from vision_assets.core.labels.aliases import unknown_class_lines, unknown_classes
 from vision_assets.core.labels.partition import (
     LabelFile,
     PartitionLabels,
@@ -17,6 +18,7 @@ from vision_assets.core.labels.partition import (
 from vision_assets.core.lake import keys as lake_keys
 from vision_assets.core.qc import QcConfig as QcEngineConfig
 from vision_assets.core.qc import summarise, validate_table
+from vision_assets.core.qc.failure import pass_rate_line
 from vision_assets.core.qc.partition import PartitionQc, qc_partition
 from vision_assets.defs import keys
 from vision_assets.defs.automation import CARRY_NEW_PARTITION, INPUTS_TAG, hold_back_reason
@@ -25,7 +27,7 @@ from vision_assets.defs.frames import sampled_frames
 from vision_assets.defs.ingest import raw_videos
 from vision_assets.defs.markdown import md_table, readable
 from vision_assets.defs.partitions import days, lake_partition, scene_and_day, scene_day, scene_day_key, scenes
-from vision_assets.defs.resources import LakeResource, TaxonomyResource
+from vision_assets.defs.resources import LakeResource, QcPolicyResource, TaxonomyResource
 
 OWNERS = ["team:vision-labels"]
 
@@ -69,12 +71,15 @@ def annotations(context: dg.AssetExecutionContext, lake: LakeResource, taxonomy:
     videos = usable_videos(store.read_table(lake_keys.RAW_VIDEOS, partition)).to_dict("records")
     beside = {v["video_sha256"]: label_files_for(lake.landing / v["source_path"]) for v in videos}
     dropped = [LabelFile(d.path, d.video_stem, d.fingerprint) for d in dropped_labels_for(lake.landing, scene, day)]
-    labels = import_partition_labels(store, partition, videos, beside, dropped)
+    labels = import_partition_labels(store, partition, videos, beside, dropped, dict(taxonomy.aliases))
     for error in labels.errors:
         context.log.error(error["error"])
     table = labels.table
     expectations = validate_table(table.drop(columns=["label_version"]), taxonomy.class_names)
     findings = sorted({f for text in table["file_findings"].unique() for f in text.split(";") if f})
+    stray = unknown_classes(table, taxonomy.class_names)
+    for line in unknown_class_lines(stray):
+        context.log.warning(line)
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(table),
@@ -89,6 +94,8 @@ def annotations(context: dg.AssetExecutionContext, lake: LakeResource, taxonomy:
             "label_files": dg.MetadataValue.md(md_table(
                 labels.sources[["source_file", "format", "label_file_sha256", "rows", "problem", "note"]])),
             "expectations": dg.MetadataValue.json(expectations),
+            # Class names in no class of the project file, per label file (QC rejects them: add an alias)
+            "unknown_classes": dg.MetadataValue.json(stray),
         },
         data_version=dg.DataVersion(labels.version),
     )
@@ -126,16 +133,24 @@ def _import_checks(labels: PartitionLabels, expectations: dict, scene: str, day:
 
 
 class QcConfig(dg.Config):
-    min_pass_rate: float = 0.9
-    min_agreement: float = 0.8  # annotator pairs agreeing less than this on double-labelled frames are flagged
-    duplicate_iou: float = 0.9
-    max_gap_frames: float = 5.0
-    max_jump: float = 0.5
-    review_share: float = 0.05
+    """One run's overrides of the project file's `qc` (unset: the project's value, see QcPolicyResource)."""
 
-    def engine(self, class_names: list[str]) -> QcEngineConfig:
-        return QcEngineConfig(duplicate_iou=self.duplicate_iou, max_gap_frames=self.max_gap_frames,
-                              max_jump=self.max_jump, review_share=self.review_share, class_names=tuple(class_names))
+    min_pass_rate: float | None = None
+    min_agreement: float | None = None  # annotator pairs agreeing less than this on double-labelled frames are flagged
+    duplicate_iou: float | None = None
+    max_gap_frames: float | None = None
+    max_jump: float | None = None
+    review_share: float | None = None
+
+    def effective(self, policy: QcPolicyResource) -> dict:
+        return {name: getattr(policy, name) if getattr(self, name) is None else getattr(self, name)
+                for name in QcConfig.model_fields}
+
+
+def qc_engine(values: dict, class_names: list[str]) -> QcEngineConfig:
+    return QcEngineConfig(duplicate_iou=values["duplicate_iou"], max_gap_frames=values["max_gap_frames"],
+                          max_jump=values["max_jump"], review_share=values["review_share"],
+                          class_names=tuple(class_names))
 
 
 @dg.asset(
@@ -168,10 +183,12 @@ class QcConfig(dg.Config):
         "that pass reach dataset versions."
     ),
 )
-def qc_annotations(context: dg.AssetExecutionContext, config: QcConfig, lake: LakeResource, taxonomy: TaxonomyResource):
+def qc_annotations(context: dg.AssetExecutionContext, config: QcConfig, lake: LakeResource, taxonomy: TaxonomyResource,
+                   qc_policy: QcPolicyResource):
     scene, day = scene_and_day(context)
+    values = config.effective(qc_policy)
     qc = qc_partition(lake.lake(), lake_partition(scene, day), taxonomy.class_names,
-                      config.engine(taxonomy.class_names), config.min_pass_rate)
+                      qc_engine(values, taxonomy.class_names), values["min_pass_rate"])
     result = qc.result
     rules = summarise(result)
     expectations = validate_table(result.kept, taxonomy.class_names, allow_empty=True)
@@ -195,7 +212,7 @@ def qc_annotations(context: dg.AssetExecutionContext, config: QcConfig, lake: La
         },
         data_version=dg.DataVersion(f"{qc.label_version}:{len(result.kept)}"),
     )
-    yield from _qc_checks(qc, rules, rule_counts, expectations, config.min_agreement)
+    yield from _qc_checks(qc, rules, rule_counts, expectations, values["min_agreement"])
 
 
 def _qc_checks(qc: PartitionQc, rules: pd.DataFrame, rule_counts: dict, expectations: dict, min_agreement: float):
@@ -205,7 +222,7 @@ def _qc_checks(qc: PartitionQc, rules: pd.DataFrame, rule_counts: dict, expectat
         check_name=keys.QC_PASS_RATE,
         passed=qc.passed and qc.labels > 0,
         severity=dg.AssetCheckSeverity.ERROR if qc.labels else dg.AssetCheckSeverity.WARN,
-        description=(f"{result.pass_rate:.1%} of {qc.labels} labels passed (threshold {qc.min_pass_rate:.0%})"
+        description=(pass_rate_line(float(result.pass_rate), qc.min_pass_rate, qc.labels, rule_counts, result.rejected)
                      if qc.labels else "no labels in this partition: nothing to judge"),
         metadata={"pass_rate": readable(result.pass_rate), "labels": qc.labels, "threshold": qc.min_pass_rate,
                   "rules": dg.MetadataValue.json(rule_counts)},

@@ -14,25 +14,32 @@ from vision_assets.core.registry.consistency import alias_problems
 from vision_assets.core.registry.package import MANIFEST_TAG, PACKAGE_ARTIFACT, Package, build_package, log_package
 from vision_assets.defs import keys
 from vision_assets.defs.markdown import md_table, mlflow_model_url, mlflow_run_link, readable, report_page_link
-from vision_assets.defs.resources import LakeResource, MlflowResource, RetentionPolicyResource
+from vision_assets.defs.resources import LakeResource, MlflowResource, PromotionPolicyResource, RetentionPolicyResource
 
 PRIMARY_METRIC = "map50_95"
 PARITY_IMAGES = 4  # test images the ONNX export is checked on
 
 
 class RegistrySettings(dg.Config):
-    """The promotion gate and the evaluation floor. What the package serves (confidence, NMS IoU, max_det, image
-    size) is eval_report's operating point, carried as it is: what is served is what was evaluated."""
+    """One run's overrides of the project file's `promotion` (unset: the project's value, PromotionPolicyResource).
+    What the package serves (confidence, NMS IoU, max_det, image size) is eval_report's operating point, carried as
+    it is: what is served is what was evaluated."""
 
-    min_map50: float = 0.0  # the evaluation floor: below it the version is not registered
-    margin: float = 0.0  # the candidate must beat the champion's mAP50-95 by more than this
-    slice_tolerance: float = 0.05  # a scene, lighting or class slice may drop by at most this
-    tracking_tolerance: float = 0.05  # IDF1 per scene may drop by at most this
-    min_boxes: int = 20  # slices with fewer boxes are shown, not gated
+    min_map50: float | None = None  # the evaluation floor: below it the version is not registered
+    min_map50_95: float | None = None  # the champion floor: below it registered, never champion
+    margin: float | None = None  # the candidate must beat the champion's mAP50-95 by more than this
+    slice_tolerance: float | None = None  # a scene, lighting or class slice may drop by at most this
+    tracking_tolerance: float | None = None  # IDF1 per scene may drop by at most this
+    min_boxes: int | None = None  # slices with fewer boxes are shown, not gated
 
-    def gate(self) -> GateConfig:
-        return GateConfig(margin=self.margin, slice_tolerance=self.slice_tolerance, min_boxes=self.min_boxes,
-                          tracking_tolerance=self.tracking_tolerance)
+    def effective(self, policy: PromotionPolicyResource) -> dict:
+        names = ("min_map50", "min_map50_95", "margin", "slice_tolerance", "tracking_tolerance", "min_boxes")
+        return {name: getattr(policy, name) if getattr(self, name) is None else getattr(self, name) for name in names}
+
+
+def gate_config(values: dict) -> GateConfig:
+    return GateConfig(margin=values["margin"], slice_tolerance=values["slice_tolerance"],
+                      min_boxes=values["min_boxes"], tracking_tolerance=values["tracking_tolerance"])
 
 
 @dg.asset(
@@ -59,22 +66,26 @@ class RegistrySettings(dg.Config):
 )
 def registered_model(context: dg.AssetExecutionContext, config: RegistrySettings, eval_report: Evaluation,
                      trained_checkpoint: Checkpoint, dataset_split: DatasetVersion, lake: LakeResource,
-                     mlflow: MlflowResource):
+                     mlflow: MlflowResource, promotion: PromotionPolicyResource):
     evaluation, checkpoint, dataset = eval_report, trained_checkpoint, dataset_split
     if evaluation.checkpoint_sha256 != checkpoint.checkpoint_sha256:
         raise dg.Failure("eval_report is not the evaluation of this checkpoint: rematerialize eval_report first")
     registry, store = mlflow.registry(), lake.lake()
     name = mlflow.model_name
+    policy = config.effective(promotion)
     map50 = finite_number(evaluation.overall.get("map50"))
-    floor_ok = map50 is not None and map50 >= config.min_map50
+    floor_ok = map50 is not None and map50 >= policy["min_map50"]
+    shown = "-" if map50 is None else f"{map50:.4f}"
     floor = dg.AssetCheckResult(check_name=keys.EVALUATION_FLOOR, passed=floor_ok, severity=dg.AssetCheckSeverity.ERROR,
+                                description=f"mAP50 {shown} {'>=' if floor_ok else '<'} {policy['min_map50']:g} "
+                                            "(promotion.min_map50)",
                                 metadata={"map50": float("nan") if map50 is None else map50,
-                                          "min_map50": config.min_map50})
+                                          "min_map50": policy["min_map50"]})
     if not floor_ok:
         # Dagster records a materialization even when a blocking check fails: the floor is applied before
         # anything reaches the registry, and the check shows why.
         decision = "not registered (below the evaluation floor)"
-        context.log.warning(f"mAP50 {map50} < {config.min_map50}: not registered")
+        context.log.warning(f"mAP50 {shown} < {policy['min_map50']}: not registered")
         yield dg.Output(Registration(name=name, version=None, decision=decision, dataset_version=dataset.version,
                                      checkpoint_sha256=checkpoint.checkpoint_sha256),
                         metadata={"decision": decision, "map50": map50})
@@ -92,7 +103,8 @@ def registered_model(context: dg.AssetExecutionContext, config: RegistrySettings
                                                 f"{evaluation.overall['map50_95']:.4f}")
     decided_before = "champion_decision" in version.tags
     gates: list = []
-    decision = record_decision(registry, name, version, evaluation, store, lake.work, config.gate(), gates)
+    decision = record_decision(registry, name, version, evaluation, store, lake.work, gate_config(policy), gates,
+                               floor=policy["min_map50_95"])
     if not decided_before and gates:
         action = "promote" if gates[0].promote else "challenger"
         record_event(store, action, f"{name} v{version.version}", gates[0].one_line(), run_tags=dict(context.run.tags))
@@ -109,6 +121,7 @@ def registered_model(context: dg.AssetExecutionContext, config: RegistrySettings
         "model_uri": f"models:/{name}/{version.version}",
         **mlflow_run_link(mlflow.tracking_uri, checkpoint.mlflow_run_id),
         "decision": decision,
+        "champion_floor_map50_95": policy["min_map50_95"],
         "gate": tags.get("gate", ""),
         "regressed_slices": tags.get("gate_regressed", ""),
         "champion_version": record.champion_version or "",

@@ -102,15 +102,51 @@ class RetentionPolicyResource(dg.ConfigurableResource):
 
 
 class TaxonomyResource(dg.ConfigurableResource):
-    """The classes the platform detects; labels with other classes are rejected by QC."""
+    """The classes the platform detects (the project file's `classes`); labels with other classes are rejected by
+    QC. aliases maps a class name other tools use (COCO's `person`) to one of them, applied on import."""
 
-    class_names: list[str] = list(DEFAULT_TAXONOMY)  # a real deployment sets its own
+    class_names: list[str] = list(DEFAULT_TAXONOMY)  # a real deployment sets its own in vision.yaml
+    aliases: dict[str, str] = {}
 
 
 class RetrainPolicyResource(dg.ConfigurableResource):
     """When the retrain sensor starts a new dataset version and training run."""
 
     min_new_labels: int = 200
+
+
+class ProjectFileResource(dg.ConfigurableResource):
+    """Which project file (vision.yaml) the other resources were built from and where each value that is not a
+    default came from (the file, or an environment variable for this run): shown on the UI's Resources page, as
+    `vision-assets config` prints it."""
+
+    project_file: str = ""  # empty: none, every value is the default
+    sources: dict[str, str] = {}
+
+
+class PromotionPolicyResource(dg.ConfigurableResource):
+    """The project file's `promotion`: the evaluation floor (min_map50: below it, not registered), the champion
+    floor (min_map50_95: below it, registered but never champion, the first model too) and the gate's margins.
+    registered_model's run config overrides them for one run."""
+
+    min_map50_95: float = 0.0
+    min_map50: float = 0.0
+    margin: float = 0.0
+    slice_tolerance: float = 0.05
+    tracking_tolerance: float = 0.05
+    min_boxes: int = 20
+
+
+class QcPolicyResource(dg.ConfigurableResource):
+    """The project file's `qc`: the pass rate a partition needs and the rules' thresholds. qc_annotations' run
+    config overrides them for one run."""
+
+    min_pass_rate: float = 0.9
+    min_agreement: float = 0.8
+    duplicate_iou: float = 0.9
+    max_gap_frames: float = 5.0
+    max_jump: float = 0.5
+    review_share: float = 0.05
 
 
 class TrainerResource(dg.ConfigurableResource):

@@ -1,16 +1,17 @@
-"""Resources built from the environment (Settings) and the deployment's video policy file."""
+"""Resources built from the environment (Settings) and the project file (vision.yaml, see project_config)."""
 
 import os
-from pathlib import Path
 
 import dagster as dg
-import yaml
 
 from vision_assets.defs.io import LakeJsonIOManager
 from vision_assets.defs.resources import (
     IngestPolicyResource,
     LakeResource,
     MlflowResource,
+    ProjectFileResource,
+    PromotionPolicyResource,
+    QcPolicyResource,
     RetentionPolicyResource,
     RetrainPolicyResource,
     SamplingPolicyResource,
@@ -23,19 +24,34 @@ from vision_assets.settings import Settings
 
 def build_resources(settings: Settings | None = None) -> dict[str, object]:
     settings = settings or Settings.from_env()
-    policy = load_video_policy(settings.video_policy)
+    project = settings.project()
+    policy = {"ingest": project.ingest, "sampling": project.sampling, "retention": project.retention}
     lake = LakeResource(root=settings.lake_root, landing_dir=str(settings.landing_dir), work_dir=str(settings.work_dir))
     return {
         "lake": lake,
         "mlflow": MlflowResource(tracking_uri=_tracking_uri(settings), artifact_root=settings.mlflow_artifact_root),
-        "taxonomy": TaxonomyResource(),
-        "trainer": TrainerResource(device=settings.device, epochs=settings.epochs, imgsz=settings.imgsz),
-        "retrain_policy": RetrainPolicyResource(),
+        "taxonomy": TaxonomyResource(class_names=project.class_names, aliases=project.aliases),
+        "trainer": TrainerResource(**project.training),
+        "retrain_policy": RetrainPolicyResource(**project.retrain),
+        "promotion": PromotionPolicyResource(**project.promotion),
+        "qc_policy": QcPolicyResource(**project.qc),
+        "project": ProjectFileResource(project_file=str(project.path or ""),
+                                       sources={key: src for key, _, src in project.flat() if src != "default"}),
         "ingest_policy": IngestPolicyResource(**policy.get("ingest", {})),
         "sampling": _sampling_policy(policy.get("sampling", {})),
         "retention": RetentionPolicyResource(**policy.get("retention", {})),
         "io_manager": LakeJsonIOManager(lake=lake),
     }
+
+
+def project_metadata(settings: Settings | None = None) -> dict:
+    """The effective project configuration and where each value came from, recorded with the code location's
+    definitions (the UI shows the values on its Resources page: the `project` resource and the others)."""
+    settings = settings or Settings.from_env()
+    project = settings.project()
+    return {"project_file": str(project.path) if project.path else f"none ({settings.project_file.name} absent: defaults)",
+            "project_config": dg.MetadataValue.json(project.as_dict()),
+            "project_config_sources": dg.MetadataValue.json({k: src for k, _, src in project.flat() if src != "default"})}
 
 
 def _tracking_uri(settings: Settings):
@@ -44,20 +60,6 @@ def _tracking_uri(settings: Settings):
     if os.environ.get("MLFLOW_TRACKING_URI") and os.environ["MLFLOW_TRACKING_URI"] == settings.mlflow_tracking_uri:
         return dg.EnvVar("MLFLOW_TRACKING_URI")
     return settings.mlflow_tracking_uri
-
-
-def load_video_policy(path: Path | None) -> dict:
-    """The deployment's ingest and sampling policy (VISION_VIDEO_POLICY, a YAML file); empty means defaults."""
-    if path is None:
-        return {}
-    try:
-        policy = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise ValueError(f"{path}: cannot read the video policy: {error}") from error
-    if not isinstance(policy, dict) or set(policy) - {"ingest", "sampling", "retention"}:
-        got = sorted(policy) if isinstance(policy, dict) else type(policy).__name__
-        raise ValueError(f"{path}: a video policy has the keys 'ingest', 'sampling' and 'retention' only, got {got}")
-    return policy
 
 
 def _sampling_policy(section: dict) -> SamplingPolicyResource:

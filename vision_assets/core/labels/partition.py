@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from vision_assets.core.labels.aliases import apply_aliases
 from vision_assets.core.labels.canonical import (
     AnnotationFormatError,
     empty_annotations,
@@ -44,12 +45,13 @@ class PartitionLabels:
 
 
 def import_partition_labels(lake: Lake, partition: dict[str, str], videos: list[dict], beside: dict[str, list[Path]],
-                            dropped: list[LabelFile]) -> PartitionLabels:
+                            dropped: list[LabelFile], aliases: dict[str, str] | None = None) -> PartitionLabels:
     """Read every label file of the partition's usable videos (raw_videos rows), attach the rows to the video's
     hash, keep each file's bytes by sha256 and write annotations, annotation_versions and label_sources.
 
     beside: per video sha256, the label files lying beside it in the landing zone. An unreadable file is
-    recorded (as seen, so the drop-zone sensor waits for a corrected file) and the others go on."""
+    recorded (as seen, so the drop-zone sensor waits for a corrected file) and the others go on. aliases maps
+    class names other tools use to the project's classes (project file `classes[].aliases`)."""
     stems = {Path(v["source_name"]).stem for v in videos}
     exports = {id(d): tasks for d in dropped if (tasks := multi_task_export(d.path)) is not None}
     owners = {id(d): _owner(d, videos) for d in dropped if id(d) not in exports}
@@ -82,6 +84,7 @@ def import_partition_labels(lake: Lake, partition: dict[str, str], videos: list[
     sources += [_source_row("", d.path.name, "unmatched", fingerprint=d.fingerprint)
                 for d in dropped if id(d) in owners and owners[id(d)] is None]
     table = pd.concat(tables, ignore_index=True) if tables else empty_annotations()
+    table = apply_aliases(table, aliases or {})
     table.attrs.clear()  # a reader's declared image sizes are for audits; the lake's frame sizes come from probing
     result.version = label_version(table)
     result.table = table.assign(label_version=result.version)

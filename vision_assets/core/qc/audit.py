@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from vision_assets.core.labels.aliases import apply_aliases
 from vision_assets.core.labels.canonical import AnnotationFormatError, read_annotations
 from vision_assets.core.labels.formats.common import IMAGE_SIZES
 from vision_assets.core.labels.formats.yolo import NAME_FILES, YAML_SUFFIXES
@@ -23,13 +24,14 @@ _YOLO_SET_MARKERS = (*(f"*{suffix}" for suffix in YAML_SUFFIXES), *NAME_FILES, "
 
 
 def audit_labels(path: Path, fmt: str | None = None, *, image_size: tuple[int, int] | None = None,
-                 class_names: list[str] | None = None) -> dict:
-    """One JSON-ready report for a label file or a folder of them (a YOLO folder counts as one label set)."""
+                 class_names: list[str] | None = None, aliases: dict[str, str] | None = None) -> dict:
+    """One JSON-ready report for a label file or a folder of them (a YOLO folder counts as one label set).
+    class_names None: the classes the file uses; aliases map other names to them, as the import does."""
     path = Path(path)
     tables, unreadable = [], []
     for source in _label_sources(path, fmt):
         try:
-            rows = read_annotations(source, fmt, image_size=image_size)
+            rows = apply_aliases(read_annotations(source, fmt, image_size=image_size), aliases or {})
         except AnnotationFormatError as error:
             unreadable.append({"file": str(source), "error": str(error)})
             continue

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from vision_assets.core.errors import VisionError
 from vision_assets.core.lake import Lake, keys
+from vision_assets.core.numbers import finite_number
 from vision_assets.core.records import Evaluation
 from vision_assets.core.registry.gate import GateConfig, GateDecision, gate_decision
 from vision_assets.core.registry.mlflow_registry import CHALLENGER, ModelRegistry
@@ -78,12 +79,16 @@ def gate_against_champion(registry: ModelRegistry, name: str, evaluation: Evalua
 
 
 def decide_champion(registry: ModelRegistry, name: str, version, evaluation: Evaluation, lake: Lake,
-                    config: GateConfig | None = None, gate_out: list | None = None) -> str:
+                    config: GateConfig | None = None, gate_out: list | None = None, floor: float = 0.0) -> str:
     """Promote `version` (evaluated in `evaluation`) if it passes the gate, else make it the challenger; the
-    decision, in words. gate_out, when given, receives the GateDecision (for the table recorded beside it)."""
+    decision, in words. gate_out, when given, receives the GateDecision (for the table recorded beside it). Under
+    `floor` (the project's promotion.min_map50_95) a version never becomes champion, not even the first one."""
     champion = registry.champion(name)
     if champion is not None and str(champion.version) == str(version.version):
         return "champion"
+    below = below_floor(evaluation, floor)
+    if below:
+        return below
     gate, source = gate_against_champion(registry, name, evaluation, lake, config)
     if gate_out is not None:
         gate_out.append(gate)
@@ -106,8 +111,17 @@ def decide_champion(registry: ModelRegistry, name: str, version, evaluation: Eva
     return f"not promoted (v{champion.version} keeps it: {', '.join(reasons)}, its score from {source})"
 
 
+def below_floor(evaluation: Evaluation, floor: float) -> str | None:
+    """The decision for an evaluation under the champion floor; None when it is at or over it."""
+    score = finite_number((evaluation.overall or {}).get(PRIMARY_METRIC))
+    if floor > 0 and (score is None or score < floor):
+        shown = "-" if score is None else f"{score:.4f}"
+        return f"not promoted ({PRIMARY_METRIC} {shown} < floor {floor:g}, promotion.min_map50_95)"
+    return None
+
+
 def record_decision(registry: ModelRegistry, name: str, version, evaluation: Evaluation, lake: Lake, work_dir: Path,
-                    config: GateConfig | None = None, gate_out: list | None = None) -> str:
+                    config: GateConfig | None = None, gate_out: list | None = None, floor: float = 0.0) -> str:
     """The decision recorded on `version`, or decide_champion's, recorded now (tags, and the gate's table as a
     Markdown artifact of the version's run).
 
@@ -117,7 +131,7 @@ def record_decision(registry: ModelRegistry, name: str, version, evaluation: Eva
     if decision is not None:
         return decision
     gates: list[GateDecision] = []
-    decision = decide_champion(registry, name, version, evaluation, lake, config, gates)
+    decision = decide_champion(registry, name, version, evaluation, lake, config, gates, floor)
     if gates:
         gate = gates[0]
         if gate_out is not None:

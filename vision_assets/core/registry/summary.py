@@ -44,5 +44,6 @@ def model_entries(registry: ModelRegistry, model_name: str, dataset_version: str
             entries[label] = {"name": model_name, "version": str(version.version),
                               "map50_95": float(version.tags.get("map50_95", "nan")),
                               "map50": float(version.tags.get("map50", "nan")),
-                              "dataset_version": version.tags.get("dataset_version")}
+                              "dataset_version": version.tags.get("dataset_version"),
+                              "decision": version.tags.get("champion_decision", "")}
     return entries
