@@ -77,9 +77,9 @@ def test_mot_refuses_untracked_boxes_by_default(tmp_path):
 
 
 def test_mot_numbered_detections_are_distinct_objects_to_motmetrics(tmp_path):
-    import motmetrics as mm
+    from vision_assets.core.evaluation.tracking import _motmetrics
 
-    import vision_assets.core.evaluation.tracking  # noqa: F401 (numpy 2 shim motmetrics 1.4.0 needs)
+    mm = _motmetrics()  # with the numpy 2 shim motmetrics 1.4.0 needs
 
     rows = _untracked()
     path = write_annotations(rows, "mot", tmp_path / "gt.txt", untracked="number")
