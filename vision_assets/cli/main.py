@@ -12,6 +12,7 @@ from vision_assets.cli import (
     backfill_commands,
     delivery_commands,
     evaluation_commands,
+    labelling_commands,
     model_commands,
     training_commands,
 )
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation_commands.register(sub)  # track-eval, det-eval, errors
     training_commands.register(sub)  # reproduce, sweep
     backfill_commands.register(sub)  # backfill
+    labelling_commands.register(sub)  # labelstudio push|pull
     return parser
 
 

@@ -6,6 +6,7 @@ labeler corrects rather than draws), written as import files for Label Studio, C
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +64,8 @@ def queue_annotations(ranked_frames: pd.DataFrame, detections: pd.DataFrame, cha
 
 
 def write_labeling_queue(rows: pd.DataFrame, frames: pd.DataFrame, out_dir: Path, class_names: list[str], *,
-                         video_urls: dict[str, str] | None = None, videos: pd.DataFrame | None = None) -> dict[str, Path]:
+                         video_urls: dict[str, str] | None = None, videos: pd.DataFrame | None = None,
+                         task_data: dict[str, dict] | None = None) -> dict[str, Path]:
     """Import files for the queued frames, by their path relative to out_dir:
 
     label_studio.json  one video task per video, the boxes as predictions
@@ -78,7 +80,8 @@ def write_labeling_queue(rows: pd.DataFrame, frames: pd.DataFrame, out_dir: Path
     rows: queue_annotations' output; frames: the queued sampled_frames rows (with width, height, image_path);
     class_names: the labels to declare (the taxonomy). video_urls: {video_sha256: URL Label Studio loads}.
     videos: per video_sha256 its decoded frames_decoded and fps, where known: Label Studio's framesCount is then the
-    video's real frame count and each keyframe carries its time.
+    video's real frame count and each keyframe carries its time. task_data: {video_sha256: fields} added to that
+    video's Label Studio task data (the video's hash and rate: what a pull matches tasks by and frameRate reads).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     # A champion trained on an older taxonomy may predict a class since dropped: declare it too, so the file
@@ -95,6 +98,8 @@ def write_labeling_queue(rows: pd.DataFrame, frames: pd.DataFrame, out_dir: Path
         "coco.json": write_annotations(rows, "coco", out_dir / "coco.json", class_names=labels, image_size=sizes,
                                        frames=queued.assign(file_name=queued["image_path"])),
     }
+    if task_data:
+        _add_task_data(files["label_studio.json"], video_urls or {}, task_data)
     (out_dir / "cvat_images").mkdir(exist_ok=True)
     for video, video_frames in queued.groupby("video_sha256", sort=True):
         name = f"cvat_images/{video}.xml"
@@ -103,6 +108,14 @@ def write_labeling_queue(rows: pd.DataFrame, frames: pd.DataFrame, out_dir: Path
         files[name] = write_annotations(video_rows, "cvat_images", out_dir / name, class_names=labels,
                                         image_size=sizes[video], frames=video_frames)
     return files
+
+
+def _add_task_data(path: Path, video_urls: dict[str, str], task_data: dict[str, dict]) -> None:
+    video_of = {video_urls.get(v, v): v for v in task_data}
+    tasks = json.loads(path.read_text())
+    for task in tasks:
+        task["data"].update(task_data.get(video_of.get(task["data"]["video"], ""), {}))
+    path.write_text(json.dumps(tasks, indent=1))
 
 
 def _timing(videos: pd.DataFrame | None, queued: pd.DataFrame) -> tuple[dict[str, int], dict[str, float]]:

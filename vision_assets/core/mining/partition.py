@@ -2,7 +2,9 @@
 
 The queue folder is self-contained for image tools: the queued frames' JPEGs are copied beside the import files and
 the files name them relative to the folder, so CVAT, a COCO tool (or datumaro) imports it wherever the folder is.
-Label Studio's video tasks name the video as a URL Label Studio serves (see video_urls).
+Each queued video is there too as a browser-playable H.264 copy (videos/<video_sha256>.mp4, every decoded frame at
+the video's rate, so Label Studio's frame n is the frame index n - 1); Label Studio's video tasks name it as a URL
+Label Studio serves (see video_urls).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from vision_assets.core.labels import empty_annotations
 from vision_assets.core.lake import Lake, keys
 from vision_assets.core.mining.hard_examples import mine_hard_examples, queue_annotations, write_labeling_queue
 from vision_assets.core.sampling import FRAME_COLUMNS, frames_version, sampling_source
+from vision_assets.core.video.browser_mp4 import transcode_for_browser
 
 QUEUE_IMAGES = "images"
+QUEUE_VIDEOS = "videos"
 
 
 @dataclass(frozen=True)
@@ -48,9 +52,12 @@ def mine_partition(lake: Lake, scene: str, day: str, weights: Path, champion_ver
     videos = lake.read_table(keys.RAW_VIDEOS, partition)
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
         queued = _copy_queue_images(lake, ranked, Path(tmp))
-        files = write_labeling_queue(boxes, queued, Path(tmp), class_names,
-                                     video_urls=video_urls(lake, videos, media_base_url), videos=_timing(videos))
+        copies, timing = _browser_copies(lake, videos, set(queued["video_sha256"]), Path(tmp), work_dir)
+        urls = video_urls(lake, folder, list(copies), media_base_url)
+        files = write_labeling_queue(boxes, queued, Path(tmp), class_names, video_urls=urls, videos=timing,
+                                     task_data={v: {"video_sha256": v, "fps": t["fps"]} for v, t in copies.items()})
         files.update({f"{QUEUE_IMAGES}/{Path(p).name}": Path(tmp) / p for p in queued["image_path"]})
+        files.update({f"{QUEUE_VIDEOS}/{v}.mp4": Path(tmp) / QUEUE_VIDEOS / f"{v}.mp4" for v in copies})
         published = publish_queue(lake, folder, files)
     # The marker last: a partition whose export failed is mined again.
     lake.write_json(keys.mined_marker_key(scene, day), {"champion_version": champion_version,
@@ -85,31 +92,54 @@ def _copy_queue_images(lake: Lake, ranked: pd.DataFrame, out_dir: Path) -> pd.Da
 LOCAL_FILES_URL = "/data/local-files/?d="  # Label Studio's local-files serving, relative to its document root
 
 
-def video_urls(lake: Lake, videos: pd.DataFrame | None, media_base_url: str | None = None) -> dict[str, str]:
-    """Per video, the file its frames were sampled from as a URL Label Studio loads (frame numbers in the queue
-    refer to that file): under media_base_url when given (a web server or bucket URL in front of the lake), else on
-    a local lake Label Studio's local-files URL of the lake key (start Label Studio with
-    LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true and LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=<lake root>), and on
-    an object store the object's URI (served through Label Studio's cloud storage)."""
+def queue_video_key(folder: str, video_sha256: str) -> str:
+    return f"{folder}/{QUEUE_VIDEOS}/{video_sha256}.mp4"
+
+
+def video_urls(lake: Lake, folder: str, video_sha256s: list[str], media_base_url: str | None = None) -> dict[str, str]:
+    """Per video, its browser copy in the queue folder as a URL Label Studio loads: under media_base_url when given
+    (a web server or bucket URL in front of the lake), else on a local lake Label Studio's local-files URL of the
+    lake key (Label Studio started with LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true and
+    LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=<lake root>, and a Local Storage on the folder: `vision-assets
+    labelstudio push` creates it), and on an object store the object's URI (served through a cloud storage)."""
     urls = {}
-    for video in [] if videos is None else videos.to_dict("records"):
-        key = sampling_source(video)
+    for video in video_sha256s:
+        key = queue_video_key(folder, video)
         if media_base_url:
-            urls[video["video_sha256"]] = f"{media_base_url.rstrip('/')}/{urllib.parse.quote(key)}"
+            urls[video] = f"{media_base_url.rstrip('/')}/{urllib.parse.quote(key)}"
         elif lake.is_local:
-            urls[video["video_sha256"]] = LOCAL_FILES_URL + urllib.parse.quote(key, safe="/")
+            urls[video] = LOCAL_FILES_URL + urllib.parse.quote(key, safe="/")
         else:
-            urls[video["video_sha256"]] = lake.fs.unstrip_protocol(lake.resolve(key))
+            urls[video] = lake.fs.unstrip_protocol(lake.resolve(key))
     return urls
 
 
-def _timing(videos: pd.DataFrame | None) -> pd.DataFrame | None:
-    """Per video, the real decoded frame count and fps of the file the queue's frame numbers refer to; a normalised
-    copy may have another rate, so its timing is left to the tool."""
-    if videos is None or videos.empty:
-        return None
-    original = videos["normalised_path"].fillna("").eq("") if "normalised_path" in videos else True
-    return videos.loc[original, ["video_sha256", "frames_decoded", "fps", "source_name"]]
+def _browser_copies(lake: Lake, videos: pd.DataFrame | None, wanted: set[str], out_dir: Path,
+                    work_dir: Path) -> tuple[dict[str, dict], pd.DataFrame | None]:
+    """The H.264 copy of each queued video's sampling source (the file its frame numbers count), at the rate it was
+    counted at: per video what transcode_for_browser wrote, and the timing table write_labeling_queue takes."""
+    copies = {}
+    for video in [] if videos is None else videos.to_dict("records"):
+        if video["video_sha256"] not in wanted:
+            continue
+        key = sampling_source(video)
+        local = lake.local_copy(key, work_dir / "videos")
+        fps = float(video["fps"] or 0) if key == video["stored_path"] else 0.0  # a normalised copy has its own rate
+        copies[video["video_sha256"]] = transcode_for_browser(
+            local, out_dir / QUEUE_VIDEOS / f"{video['video_sha256']}.mp4", fps or _stream_rate(local))
+    if not copies:
+        return {}, None
+    timing = pd.DataFrame([{"video_sha256": v, "frames_decoded": c["frames"], "fps": c["fps"]}
+                           for v, c in copies.items()])
+    return copies, timing
+
+
+def _stream_rate(path: Path) -> float:
+    import av
+
+    with av.open(str(path)) as container:
+        rate = container.streams.video[0].average_rate
+    return float(rate) if rate else 25.0
 
 
 def publish_queue(lake: Lake, folder: str, files: dict[str, Path]) -> dict[str, str]:
@@ -118,7 +148,8 @@ def publish_queue(lake: Lake, folder: str, files: dict[str, Path]) -> dict[str, 
         lake.put_file(f"{folder}/{name}", path)
     # Rerun for new frames under the same champion: a video no longer queued must not keep its old CVAT file.
     current = {lake.path(folder, name) for name in files}
-    for stale in set(lake.fs.glob(lake.path(folder, "cvat_images", "*.xml"))) - current:
+    old = lake.fs.glob(lake.path(folder, "cvat_images", "*.xml")) + lake.fs.glob(lake.path(folder, QUEUE_VIDEOS, "*.mp4"))
+    for stale in set(old) - current:
         lake.fs.rm(stale)
     return {name: f"{folder}/{name}" for name in files}
 
