@@ -7,6 +7,7 @@ import dagster as dg
 
 from vision_assets.core.lake import keys as lake_keys
 from vision_assets.core.mining import PREANNOTATION_MIN_SCORE
+from vision_assets.core.mining.hard_examples import COCO_FILE
 from vision_assets.core.mining.partition import mine_partition, partitions_to_mine
 from vision_assets.core.mining.queue_preview import opening_instructions, queue_sheet
 from vision_assets.core.preview import decode_jpeg, thumbnail
@@ -88,7 +89,7 @@ def hard_examples(context: dg.AssetExecutionContext, config: MiningConfig, lake:
         # Lake keys: under the lake root wherever it is now (metadata outlives any one location of the data).
         "labeling_queue": dg.MetadataValue.path(mined.queue_folder),
         "label_studio_import": dg.MetadataValue.path(files["label_studio.json"]),
-        "coco_import": dg.MetadataValue.path(files["coco.json"]),
+        "coco_import": dg.MetadataValue.path(files[COCO_FILE]),
         "cvat_images_imports": dg.MetadataValue.json(sorted(k for n, k in files.items() if n.startswith("cvat_images/"))),
     })
 

@@ -23,6 +23,7 @@ from xml.sax.saxutils import quoteattr
 
 from vision_assets.core.labelling.label_studio_api import LabelStudio, LabelStudioError
 from vision_assets.core.lake import Lake, keys
+from vision_assets.core.mining.hard_examples import COCO_FILE
 from vision_assets.core.mining.partition import LOCAL_FILES_URL, QUEUE_VIDEOS
 
 PROJECT_TITLE_PREFIX = "vision-assets"
@@ -74,7 +75,7 @@ def queue_tasks(lake: Lake, queue: Queue) -> list[dict]:
 
 
 def queue_classes(lake: Lake, queue: Queue) -> list[str]:
-    coco = json.loads(lake.fs.cat_file(lake.resolve(f"{queue.folder}/coco.json")))
+    coco = json.loads(lake.fs.cat_file(lake.resolve(f"{queue.folder}/{COCO_FILE}")))
     return [c["name"] for c in sorted(coco["categories"], key=lambda c: c["id"])]
 
 

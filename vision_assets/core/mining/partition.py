@@ -18,7 +18,12 @@ import pandas as pd
 
 from vision_assets.core.labels import empty_annotations
 from vision_assets.core.lake import Lake, keys
-from vision_assets.core.mining.hard_examples import mine_hard_examples, queue_annotations, write_labeling_queue
+from vision_assets.core.mining.hard_examples import (
+    cvat_image_name,
+    mine_hard_examples,
+    queue_annotations,
+    write_labeling_queue,
+)
 from vision_assets.core.sampling import FRAME_COLUMNS, frames_version, sampling_source
 from vision_assets.core.video.browser_mp4 import transcode_for_browser
 
@@ -57,6 +62,7 @@ def mine_partition(lake: Lake, scene: str, day: str, weights: Path, champion_ver
         files = write_labeling_queue(boxes, queued, Path(tmp), class_names, video_urls=urls, videos=timing,
                                      task_data={v: {"video_sha256": v, "fps": t["fps"]} for v, t in copies.items()})
         files.update({f"{QUEUE_IMAGES}/{Path(p).name}": Path(tmp) / p for p in queued["image_path"]})
+        files.update(_cvat_images(queued, Path(tmp)))
         files.update({f"{QUEUE_VIDEOS}/{v}.mp4": Path(tmp) / QUEUE_VIDEOS / f"{v}.mp4" for v in copies})
         published = publish_queue(lake, folder, files)
     # The marker last: a partition whose export failed is mined again.
@@ -87,6 +93,18 @@ def _copy_queue_images(lake: Lake, ranked: pd.DataFrame, out_dir: Path) -> pd.Da
         (out_dir / name).write_bytes(lake.fs.cat_file(lake.resolve(key)))
         relative.append(name)
     return ranked.assign(image_path=relative)
+
+
+def _cvat_images(queued: pd.DataFrame, out_dir: Path) -> dict[str, Path]:
+    """Each queued JPEG again under the name the video's CVAT file gives it, where Datumaro's CVAT importer looks
+    (cvat_images/images/<video_sha256>/, the XML's name being its subset)."""
+    files = {}
+    for row in queued.itertuples(index=False):
+        name = f"cvat_images/{QUEUE_IMAGES}/{row.video_sha256}/{cvat_image_name(row.frame_index)}"
+        (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (out_dir / name).write_bytes((out_dir / row.image_path).read_bytes())
+        files[name] = out_dir / name
+    return files
 
 
 LOCAL_FILES_URL = "/data/local-files/?d="  # Label Studio's local-files serving, relative to its document root
@@ -146,10 +164,9 @@ def publish_queue(lake: Lake, folder: str, files: dict[str, Path]) -> dict[str, 
     """Copy the import files into the lake (each atomically) and return their keys by relative name."""
     for name, path in files.items():
         lake.put_file(f"{folder}/{name}", path)
-    # Rerun for new frames under the same champion: a video no longer queued must not keep its old CVAT file.
+    # Rerun for new frames under the same champion: no file of a video or frame no longer queued may stay.
     current = {lake.path(folder, name) for name in files}
-    old = lake.fs.glob(lake.path(folder, "cvat_images", "*.xml")) + lake.fs.glob(lake.path(folder, QUEUE_VIDEOS, "*.mp4"))
-    for stale in set(old) - current:
+    for stale in set(lake.fs.find(lake.path(folder))) - current:
         lake.fs.rm(stale)
     return {name: f"{folder}/{name}" for name in files}
 

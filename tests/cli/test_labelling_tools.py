@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -13,8 +16,6 @@ import pandas as pd
 import pytest
 import requests
 from tool_servers import LABEL_STUDIO_TOKEN, LABEL_STUDIO_USER, label_studio_server
-
-from vision_assets.cli.main import main
 
 DAY = "2026-11-18"
 CLASSES = ["car", "pedestrian", "cyclist"]
@@ -27,24 +28,31 @@ def champion_output(weights, paths, **_):
                         columns=["image_path", "class_name", "x1", "y1", "x2", "y2", "score"])
 
 
-@pytest.fixture
-def ingested(tmp_path, tiny_landing, monkeypatch):
+def cli(data_dir: Path, *args: str, **env: str) -> str:
+    """`vision-assets ARGS` as a user runs it (its own process: the code location reads its data folder once)."""
+    done = subprocess.run([sys.executable, "-m", "vision_assets.cli", *args], capture_output=True, text=True,
+                          timeout=900, env={**os.environ, "VISION_DATA_DIR": str(data_dir), **env})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory, tiny_landing):
     """One scene x day ingested by `vision-assets ingest` (frames, labels, QC) and mined into a labelling queue."""
     from vision_assets.core.lake import Lake
     from vision_assets.core.mining import hard_examples as mining
     from vision_assets.core.mining.partition import mine_partition
     from vision_assets.settings import Settings
 
-    data_dir = tmp_path / "data"
-    monkeypatch.setenv("VISION_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("DAGSTER_HOME", str(data_dir / "dagster_home"))  # what the commands set, undone afterwards
-    settings = Settings.from_env()
+    data_dir = tmp_path_factory.mktemp("labelling") / "data"
+    settings = Settings.from_env({"VISION_DATA_DIR": str(data_dir)})
     shutil.copytree(tiny_landing / "cam-a", settings.landing_dir / "cam-a")
-    assert main(["ingest"]) == 0
+    cli(data_dir, "ingest")
     lake = Lake(settings.lake_root)
-    monkeypatch.setattr(mining, "predict", champion_output)
-    mined = mine_partition(lake, "cam-a", DAY, Path("champion.pt"), "1", CLASSES, imgsz=96, top_k=6, min_score=0.25,
-                           work_dir=settings.work_dir)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mining, "predict", champion_output)
+        mined = mine_partition(lake, "cam-a", DAY, Path("champion.pt"), "1", CLASSES, imgsz=96, top_k=6,
+                               min_score=0.25, work_dir=settings.work_dir)
     assert len(mined.ranked) == 6 and len(mined.boxes) == 12
     return settings, lake, mined
 
@@ -57,17 +65,16 @@ def api(url: str, path: str, method: str = "GET", **kwargs):
 
 
 @pytest.mark.slow
-def test_push_label_pull_round_trip(tmp_path, ingested, monkeypatch, capsys):
+def test_push_label_pull_round_trip(tmp_path, ingested):
     settings, lake, mined = ingested
+    data_dir = settings.data_dir
     partition = {"scene": "cam-a", "day": DAY}
     videos = lake.read_table("raw_videos", partition).set_index("video_sha256")
     before = lake.read_table("annotations", partition)
 
     with label_studio_server(tmp_path / "label-studio", Path(settings.lake_root), tmp_path / "ls.log") as url:
-        monkeypatch.setenv("LABEL_STUDIO_URL", url)
-        monkeypatch.setenv("LABEL_STUDIO_API_KEY", LABEL_STUDIO_TOKEN)
-        assert main(["labelstudio", "push", "cam-a", DAY, "--json"]) == 0
-        pushed = json.loads(capsys.readouterr().out)
+        studio = {"LABEL_STUDIO_URL": url, "LABEL_STUDIO_API_KEY": LABEL_STUDIO_TOKEN}
+        pushed = json.loads(cli(data_dir, "labelstudio", "push", "cam-a", DAY, "--json", **studio))
         queued_videos = sorted(set(mined.ranked["video_sha256"]))
         assert pushed["tasks_created"] == len(queued_videos) and pushed["tasks_kept"] == 0
 
@@ -96,8 +103,7 @@ def test_push_label_pull_round_trip(tmp_path, ingested, monkeypatch, capsys):
                 assert sum(1 for _ in container.decode(stream)) == videos.loc[video, "frames_decoded"]
 
         # Pushing again changes nothing.
-        assert main(["labelstudio", "push", "cam-a", DAY, "--json"]) == 0
-        again = json.loads(capsys.readouterr().out)
+        again = json.loads(cli(data_dir, "labelstudio", "push", "cam-a", DAY, "--json", **studio))
         assert (again["project_id"], again["tasks_created"], again["tasks_kept"]) == (
             project["id"], 0, len(queued_videos))
         assert len(api(url, "/api/tasks/", params={"project": project["id"]}).json()["tasks"]) == len(tasks)
@@ -114,10 +120,8 @@ def test_push_label_pull_round_trip(tmp_path, ingested, monkeypatch, capsys):
                              "sequence": sequence, "labels": ["car"]}}]
         api(url, f"/api/tasks/{task['id']}/annotations/", "POST", json={"result": result})
 
-        assert main(["labelstudio", "pull", "cam-a", DAY, "--json"]) == 0
-        pulled = json.loads(capsys.readouterr().out)
-        assert main(["labelstudio", "pull", "cam-a", DAY, "--json"]) == 0
-        pulled_again = json.loads(capsys.readouterr().out)
+        pulled = json.loads(cli(data_dir, "labelstudio", "pull", "cam-a", DAY, "--json", **studio))
+        pulled_again = json.loads(cli(data_dir, "labelstudio", "pull", "cam-a", DAY, "--json", **studio))
 
     video = task["data"]["video_sha256"]
     assert [(f["video_sha256"], f["written"], f["annotators"]) for f in pulled["files"]] == [
@@ -143,3 +147,89 @@ def test_push_label_pull_round_trip(tmp_path, ingested, monkeypatch, capsys):
         for path in Path(folder).rglob("*"):
             if path.is_file() and path.stat().st_size < 50_000_000:
                 assert LABEL_STUDIO_TOKEN.encode() not in path.read_bytes(), path
+
+
+DATUMARO_READS_THE_QUEUE = """
+import json, sys
+import datumaro as dm
+
+queue = sys.argv[1]
+labels = lambda ds: ds.categories()[dm.AnnotationType.label]
+out = {}
+coco = dm.Dataset.import_from(queue, "coco_instances")
+out["coco"] = [{"subset": item.subset, "id": item.id, "path": item.media.path, "size": list(item.media.size),
+                "boxes": [[labels(coco)[a.label].name, *a.get_bbox()] for a in item.annotations
+                          if a.type == dm.AnnotationType.bbox]} for item in coco]
+cvat = dm.Dataset.import_from(queue + "/cvat_images", "cvat")
+out["cvat"] = [{"subset": item.subset, "id": item.id, "path": item.media.path, "size": list(item.media.size),
+                "boxes": [[labels(cvat)[a.label].name, *a.get_bbox()] for a in item.annotations
+                          if a.type == dm.AnnotationType.bbox]} for item in cvat]
+print(json.dumps(out))
+"""
+
+FIFTYONE_READS_THE_QUEUE = """
+import json, sys
+import fiftyone as fo
+import fiftyone.types as fot
+
+queue = sys.argv[1]
+dataset = fo.Dataset.from_dir(dataset_type=fot.COCODetectionDataset, data_path=queue + "/images",
+                              labels_path=queue + "/annotations/instances_default.json", label_types="detections",
+                              label_field="champion")
+out = []
+for sample in dataset:
+    width, height = sample.metadata.width, sample.metadata.height
+    found = sample["champion"].detections if sample["champion"] else []
+    out.append({"path": sample.filepath, "boxes": [[d.label, d.bounding_box[0] * width, d.bounding_box[1] * height,
+                                                    d.bounding_box[2] * width, d.bounding_box[3] * height]
+                                                   for d in found]})
+print(json.dumps(out))
+"""
+
+
+def expected_boxes(mined, key) -> dict:
+    """Per queued frame (by key(video_sha256, frame_index)), the champion's boxes as (class, x, y, w, h)."""
+    out = {key(r.video_sha256, r.frame_index): [] for r in mined.ranked.itertuples()}
+    for box in mined.boxes.itertuples():
+        out[key(box.video_sha256, box.frame_index)].append(
+            [box.class_name, box.x1, box.y1, box.x2 - box.x1, box.y2 - box.y1])
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def rounded(boxes) -> list:
+    return sorted([b[0], *(round(float(v), 3) for v in b[1:])] for b in boxes)
+
+
+@pytest.mark.slow
+def test_datumaro_and_fiftyone_open_the_queue_as_shipped(tmp_path, ingested):
+    """Datumaro 1.13 (COCO and CVAT for images) and FiftyOne (COCO) read the queue folder as it lies in the lake,
+    with every queued frame's image found and the champion's boxes on it."""
+    from tool_servers import run_in_venv, tool_venv
+
+    settings, lake, mined = ingested
+    queue = Path(lake.path(mined.queue_folder))
+    by_name = {Path(p).name: (v, f) for p, v, f in zip(mined.ranked["image_path"], mined.ranked["video_sha256"],
+                                                       mined.ranked["frame_index"])}
+
+    found = json.loads(run_in_venv(tool_venv("datumaro"), DATUMARO_READS_THE_QUEUE, str(queue)))
+    coco = {by_name[Path(item["path"]).name]: item for item in found["coco"]}
+    assert all(Path(item["path"]).is_relative_to(queue / "images") and Path(item["path"]).exists()
+               for item in found["coco"])
+    assert {k: rounded(v["boxes"]) for k, v in coco.items()} == {
+        k: rounded(v) for k, v in expected_boxes(mined, lambda v, f: (v, f)).items()}
+    cvat = {(item["subset"], item["id"]): item for item in found["cvat"]}
+    assert {k: rounded(v["boxes"]) for k, v in cvat.items()} == {
+        k: rounded(v) for k, v in expected_boxes(mined, lambda v, f: (v, f"frame_{f:06d}")).items()}
+    assert all(Path(item["path"]).exists() and item["size"] == [96, 160] for item in found["cvat"])
+
+    from pycocotools.coco import COCO
+
+    index = COCO(str(queue / "annotations" / "instances_default.json"))
+    assert len(index.getImgIds()) == len(mined.ranked) and len(index.getAnnIds()) == len(mined.boxes)
+    assert all((queue / "images" / image["file_name"]).exists() for image in index.loadImgs(index.getImgIds()))
+
+    fiftyone_env = {"FIFTYONE_DATABASE_DIR": str(tmp_path / "fiftyone-db"), "FIFTYONE_DO_NOT_TRACK": "true"}
+    printed = run_in_venv(tool_venv("fiftyone"), FIFTYONE_READS_THE_QUEUE, str(queue), env=fiftyone_env)
+    samples = json.loads(printed.strip().splitlines()[-1])  # FiftyOne prints a MongoDB notice before it
+    assert {by_name[Path(s["path"]).name]: rounded(s["boxes"]) for s in samples} == {
+        k: rounded(v) for k, v in expected_boxes(mined, lambda v, f: (v, f)).items()}
