@@ -104,7 +104,7 @@ def write_labeling_queue(rows: pd.DataFrame, frames: pd.DataFrame, out_dir: Path
     (out_dir / "annotations").mkdir(exist_ok=True)
     files[COCO_FILE] = write_annotations(
         rows, "coco", out_dir / COCO_FILE, class_names=labels, image_size=sizes,
-        frames=queued.assign(file_name=queued["image_path"].str.removeprefix("images/")))
+        frames=queued.assign(file_name=[str(p).removeprefix("images/") for p in queued["image_path"]]))
     if task_data:
         _add_task_data(files["label_studio.json"], video_urls or {}, task_data)
     (out_dir / "cvat_images").mkdir(exist_ok=True)
