@@ -233,3 +233,22 @@ def test_datumaro_and_fiftyone_open_the_queue_as_shipped(tmp_path, ingested):
     samples = json.loads(printed.strip().splitlines()[-1])  # FiftyOne prints a MongoDB notice before it
     assert {by_name[Path(s["path"]).name]: rounded(s["boxes"]) for s in samples} == {
         k: rounded(v) for k, v in expected_boxes(mined, lambda v, f: (v, f)).items()}
+
+
+def test_the_labelling_config_carries_the_classes_and_the_real_frame_rate():
+    from vision_assets.core.labelling.label_studio_sync import labelling_config
+
+    config = labelling_config(["car", 'say "hi" & <go>'], 45000 / 1499)
+    assert 'frameRate="30.02001334"' in config and '<Label value="car"/>' in config
+    assert "<Label value='say \"hi\" &amp; &lt;go&gt;'/>" in config  # quoted, still one attribute
+    assert 'frameRate="$fps"' in labelling_config(["car"], None)  # videos at several rates: each task's own
+
+
+def test_push_without_a_queue_or_a_server_is_a_one_line_error(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "vision_assets.cli", "labelstudio", "push", "cam-a", DAY],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "VISION_DATA_DIR": str(tmp_path / "data"),
+                               "LABEL_STUDIO_URL": "http://127.0.0.1:9", "LABEL_STUDIO_API_KEY": "k"})
+    assert done.returncode == 2 and done.stderr == (
+        f"vision-assets: error: labeling_queue/scene=cam-a/day={DAY}: no labelling queue for cam-a {DAY} "
+        "(mine the partition first)\n")

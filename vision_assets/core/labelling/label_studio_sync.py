@@ -62,7 +62,7 @@ def find_queue(lake: Lake, scene: str, day: str, champion_version: str | None = 
 def labelling_config(class_names: list[str], fps: float | None) -> str:
     """Video object tracking: the video at its real rate (a number when all tasks share one, else each task's
     data.fps), a box tool, the classes. Without frameRate Label Studio assumes 24 fps and puts boxes at wrong times."""
-    rate = f"{fps:g}" if fps else "$fps"
+    rate = f"{fps:.10g}" if fps else "$fps"  # 45000/1499 as 30.02001334: frame numbers stay exact for hours
     labels = "".join(f"<Label value={quoteattr(name)}/>" for name in class_names)
     return (f'<View><Header value="$video_name"/>'
             f'<Video name="video" value="$video" frameRate="{rate}"/>'
