@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from urllib.parse import unquote
 
 import dagster as dg
 import pandas as pd
@@ -168,9 +169,9 @@ def queued_files(lake, instance, scene: str) -> tuple[dict, pd.DataFrame, pd.Dat
     assert sum(len(t["data"]["hard_frames"]) for t in tasks) == len(queue)
     # the queue's H.264 copy of the file the frame numbers refer to, as Label Studio's local-files URL of its lake key
     prefix = "/data/local-files/?d="
-    assert sorted(t["data"]["video"] for t in tasks) == sorted(
+    assert sorted(unquote(t["data"]["video"]) for t in tasks) == sorted(
         f"{prefix}{folder}/videos/{video}.mp4" for video in set(queue["video_sha256"]))
-    assert all(lake.exists(t["data"]["video"].removeprefix(prefix)) for t in tasks)
+    assert all(lake.exists(unquote(t["data"]["video"].removeprefix(prefix))) for t in tasks)
     return meta, queue, pre
 
 
