@@ -74,7 +74,7 @@ def test_push_label_pull_round_trip(tmp_path, ingested):
 
     with label_studio_server(tmp_path / "label-studio", Path(settings.lake_root), tmp_path / "ls.log") as url:
         studio = {"LABEL_STUDIO_URL": url, "LABEL_STUDIO_API_KEY": LABEL_STUDIO_TOKEN}
-        pushed = json.loads(cli(data_dir, "labelstudio", "push", "cam-a", DAY, "--json", **studio))
+        pushed = json.loads(cli(data_dir, "labelstudio", "push", "cam-a", DAY, "--champion", "1", "--json", **studio))
         queued_videos = sorted(set(mined.ranked["video_sha256"]))
         assert pushed["tasks_created"] == len(queued_videos) and pushed["tasks_kept"] == 0
 
@@ -103,7 +103,7 @@ def test_push_label_pull_round_trip(tmp_path, ingested):
                 assert sum(1 for _ in container.decode(stream)) == videos.loc[video, "frames_decoded"]
 
         # Pushing again changes nothing.
-        again = json.loads(cli(data_dir, "labelstudio", "push", "cam-a", DAY, "--json", **studio))
+        again = json.loads(cli(data_dir, "labelstudio", "push", "cam-a", DAY, "--champion", "1", "--json", **studio))
         assert (again["project_id"], again["tasks_created"], again["tasks_kept"]) == (
             project["id"], 0, len(queued_videos))
         assert len(api(url, "/api/tasks/", params={"project": project["id"]}).json()["tasks"]) == len(tasks)
@@ -120,8 +120,8 @@ def test_push_label_pull_round_trip(tmp_path, ingested):
                              "sequence": sequence, "labels": ["car"]}}]
         api(url, f"/api/tasks/{task['id']}/annotations/", "POST", json={"result": result})
 
-        pulled = json.loads(cli(data_dir, "labelstudio", "pull", "cam-a", DAY, "--json", **studio))
-        pulled_again = json.loads(cli(data_dir, "labelstudio", "pull", "cam-a", DAY, "--json", **studio))
+        pulled = json.loads(cli(data_dir, "labelstudio", "pull", "cam-a", DAY, "--champion", "1", "--json", **studio))
+        pulled_again = json.loads(cli(data_dir, "labelstudio", "pull", "cam-a", DAY, "--champion", "1", "--json", **studio))
 
     video = task["data"]["video_sha256"]
     assert [(f["video_sha256"], f["written"], f["annotators"]) for f in pulled["files"]] == [
@@ -252,3 +252,24 @@ def test_push_without_a_queue_or_a_server_is_a_one_line_error(tmp_path):
     assert done.returncode == 2 and done.stderr == (
         f"vision-assets: error: labeling_queue/scene=cam-a/day={DAY}: no labelling queue for cam-a {DAY} "
         "(mine the partition first)\n")
+
+
+@pytest.mark.slow
+def test_a_new_champion_reuses_the_partition_s_browser_videos(ingested, monkeypatch):
+    from vision_assets.core.mining import hard_examples as mining
+    from vision_assets.core.mining import partition as mining_partition
+    from vision_assets.core.mining.partition import mine_partition
+
+    settings, lake, first = ingested
+    monkeypatch.setattr(mining, "predict", champion_output)
+    monkeypatch.setattr(mining_partition, "transcode_for_browser", None)  # calling it would fail the test
+    second = mine_partition(lake, "cam-a", DAY, Path("champion.pt"), "2", CLASSES, imgsz=96, top_k=6, min_score=0.25,
+                            work_dir=settings.work_dir)
+
+    videos = sorted(name for name in first.queue_files if name.startswith("videos/"))
+    assert videos and videos == sorted(name for name in second.queue_files if name.startswith("videos/"))
+    read = lambda key: Path(lake.path(key)).read_bytes()  # noqa: E731
+    assert all(read(second.queue_files[name]) == read(first.queue_files[name]) for name in videos)
+    tasks = {t["data"]["video_sha256"]: t for t in json.loads(read(second.queue_files["label_studio.json"]))}
+    frames = lake.read_table("raw_videos", {"scene": "cam-a", "day": DAY}).set_index("video_sha256")["frames_decoded"]
+    assert all(r["value"]["framesCount"] == frames[v] for v, t in tasks.items() for r in t["predictions"][0]["result"])

@@ -25,7 +25,7 @@ from vision_assets.core.mining.hard_examples import (
     write_labeling_queue,
 )
 from vision_assets.core.sampling import FRAME_COLUMNS, frames_version, sampling_source
-from vision_assets.core.video.browser_mp4 import transcode_for_browser
+from vision_assets.core.video.browser_mp4 import describe_browser_mp4, transcode_for_browser
 
 QUEUE_IMAGES = "images"
 QUEUE_VIDEOS = "videos"
@@ -57,7 +57,8 @@ def mine_partition(lake: Lake, scene: str, day: str, weights: Path, champion_ver
     videos = lake.read_table(keys.RAW_VIDEOS, partition)
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
         queued = _copy_queue_images(lake, ranked, Path(tmp))
-        copies, timing = _browser_copies(lake, videos, set(queued["video_sha256"]), Path(tmp), work_dir)
+        copies, timing = _browser_copies(lake, folder, videos, set(queued["video_sha256"]), Path(tmp),
+                                         work_dir)
         urls = video_urls(lake, folder, list(copies), media_base_url)
         files = write_labeling_queue(boxes, queued, Path(tmp), class_names, video_urls=urls, videos=timing,
                                      task_data={v: {"video_sha256": v, "fps": t["fps"]} for v, t in copies.items()})
@@ -132,7 +133,7 @@ def video_urls(lake: Lake, folder: str, video_sha256s: list[str], media_base_url
     return urls
 
 
-def _browser_copies(lake: Lake, videos: pd.DataFrame | None, wanted: set[str], out_dir: Path,
+def _browser_copies(lake: Lake, folder: str, videos: pd.DataFrame | None, wanted: set[str], out_dir: Path,
                     work_dir: Path) -> tuple[dict[str, dict], pd.DataFrame | None]:
     """The H.264 copy of each queued video's sampling source (the file its frame numbers count), at the rate it was
     counted at: per video what transcode_for_browser wrote, and the timing table write_labeling_queue takes."""
@@ -140,16 +141,29 @@ def _browser_copies(lake: Lake, videos: pd.DataFrame | None, wanted: set[str], o
     for video in [] if videos is None else videos.to_dict("records"):
         if video["video_sha256"] not in wanted:
             continue
+        out = out_dir / QUEUE_VIDEOS / f"{video['video_sha256']}.mp4"
+        earlier = _earlier_copy(lake, folder, video["video_sha256"])
+        if earlier is not None:  # another champion's queue of this partition has it: the same bytes, no transcoding
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(lake.fs.cat_file(earlier))
+            copies[video["video_sha256"]] = describe_browser_mp4(out)
+            continue
         key = sampling_source(video)
         local = lake.local_copy(key, work_dir / "videos")
         fps = float(video["fps"] or 0) if key == video["stored_path"] else 0.0  # a normalised copy has its own rate
-        copies[video["video_sha256"]] = transcode_for_browser(
-            local, out_dir / QUEUE_VIDEOS / f"{video['video_sha256']}.mp4", fps or _stream_rate(local))
+        copies[video["video_sha256"]] = transcode_for_browser(local, out, fps or _stream_rate(local))
     if not copies:
         return {}, None
     timing = pd.DataFrame([{"video_sha256": v, "frames_decoded": c["frames"], "fps": c["fps"]}
                            for v, c in copies.items()])
     return copies, timing
+
+
+def _earlier_copy(lake: Lake, folder: str, video_sha256: str) -> str | None:
+    """The video's browser copy in a queue of the same partition (any champion), as a path in the lake's fs."""
+    parent = folder.rsplit("/", 1)[0]
+    found = sorted(lake.fs.glob(lake.path(parent, "champion=v*", QUEUE_VIDEOS, f"{video_sha256}.mp4")))
+    return found[0] if found else None
 
 
 def _stream_rate(path: Path) -> float:
