@@ -273,3 +273,20 @@ def test_a_new_champion_reuses_the_partition_s_browser_videos(ingested, monkeypa
     tasks = {t["data"]["video_sha256"]: t for t in json.loads(read(second.queue_files["label_studio.json"]))}
     frames = lake.read_table("raw_videos", {"scene": "cam-a", "day": DAY}).set_index("video_sha256")["frames_decoded"]
     assert all(r["value"]["framesCount"] == frames[v] for v, t in tasks.items() for r in t["predictions"][0]["result"])
+
+
+@pytest.mark.slow
+def test_forgetting_a_video_finds_every_copy_the_queues_hold_of_it(ingested):
+    from vision_assets.core.mining.partition import queue_files_of_video
+
+    settings, lake, mined = ingested
+    video = mined.ranked["video_sha256"].iloc[0]
+    frame_keys = mined.ranked.loc[mined.ranked["video_sha256"] == video, "image_path"].tolist()
+
+    found = {str(Path(p).relative_to(Path(lake.path(mined.queue_folder)))) for p in
+             queue_files_of_video(lake, video, frame_keys) if Path(p).is_relative_to(Path(lake.path(mined.queue_folder)))}
+
+    frames = mined.ranked.loc[mined.ranked["video_sha256"] == video, "frame_index"]
+    assert found == {f"videos/{video}.mp4", f"cvat_images/{video}.xml",
+                     *(f"images/{Path(k).name}" for k in frame_keys),
+                     *(f"cvat_images/images/{video}/frame_{f:06d}.jpg" for f in frames)}

@@ -185,6 +185,19 @@ def publish_queue(lake: Lake, folder: str, files: dict[str, Path]) -> dict[str, 
     return {name: f"{folder}/{name}" for name in files}
 
 
+def queue_files_of_video(lake: Lake, video_sha256: str, frame_keys: list[str]) -> list[str]:
+    """Paths (in the lake's fs) of every labelling queue's copies of a video: its browser video, its CVAT file and
+    frames, and the queued JPEGs of its frames (frame_keys: its frames' lake keys). For forgetting the video."""
+    names = {Path(key).name for key in frame_keys}
+    found = []
+    for queue in lake.fs.glob(lake.path("labeling_queue", "scene=*", "day=*", "champion=v*")):
+        found += lake.fs.glob(f"{queue}/{QUEUE_VIDEOS}/{video_sha256}.mp4")
+        found += lake.fs.glob(f"{queue}/cvat_images/{video_sha256}.xml")
+        found += lake.fs.find(f"{queue}/cvat_images/{QUEUE_IMAGES}/{video_sha256}")
+        found += [path for path in lake.fs.glob(f"{queue}/{QUEUE_IMAGES}/*") if Path(path).name in names]
+    return sorted(set(found))
+
+
 def partitions_to_mine(lake: Lake, champion_version: str) -> list[dict[str, str]]:
     """Partitions whose current frames the current champion has not mined yet."""
     todo = []
