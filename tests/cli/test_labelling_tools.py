@@ -102,8 +102,11 @@ def test_push_label_pull_round_trip(tmp_path, ingested):
                 assert float(stream.average_rate) == videos.loc[video, "fps"] == 10
                 assert sum(1 for _ in container.decode(stream)) == videos.loc[video, "frames_decoded"]
 
-        # Pushing again changes nothing.
-        again = json.loads(cli(data_dir, "labelstudio", "push", "cam-a", DAY, "--champion", "1", "--json", **studio))
+        # Pushing again changes nothing; this time with a personal access token (a JWT the client trades for an
+        # access token) instead of the legacy token.
+        personal = api(url, "/api/token/", "POST").json()["token"]
+        again = json.loads(cli(data_dir, "labelstudio", "push", "cam-a", DAY, "--champion", "1", "--json",
+                               LABEL_STUDIO_URL=url, LABEL_STUDIO_API_KEY=personal))
         assert (again["project_id"], again["tasks_created"], again["tasks_kept"]) == (
             project["id"], 0, len(queued_videos))
         assert len(api(url, "/api/tasks/", params={"project": project["id"]}).json()["tasks"]) == len(tasks)
@@ -142,11 +145,12 @@ def test_push_label_pull_round_trip(tmp_path, ingested):
     # Pulling again: the same file, the same label version.
     assert [f["written"] for f in pulled_again["files"]] == [False]
     assert pulled_again["label_version"] == pulled["label_version"]
-    # The key went nowhere: not in the drop-zone file, the lake or the Dagster instance.
+    # The keys went nowhere: not in the drop-zone file, the lake or the Dagster instance.
     for folder in (settings.landing_dir, Path(settings.lake_root), settings.dagster_home):
         for path in Path(folder).rglob("*"):
             if path.is_file() and path.stat().st_size < 50_000_000:
-                assert LABEL_STUDIO_TOKEN.encode() not in path.read_bytes(), path
+                content = path.read_bytes()
+                assert LABEL_STUDIO_TOKEN.encode() not in content and personal.encode() not in content, path
 
 
 DATUMARO_READS_THE_QUEUE = """
