@@ -138,7 +138,10 @@ def pull(client: LabelStudio, lake: Lake, queue: Queue, video_names: dict[str, s
     project = client.project_by_title(queue.title)
     if project is None:
         raise LabelStudioError(f"no Label Studio project {queue.title!r} (push the queue first)")
-    users = {u["id"]: u for u in client.users()}
+    try:
+        users = {u["id"]: u for u in client.users()}
+    except LabelStudioError:  # a key that may not list users: annotators stay Label Studio's user ids
+        users = {}
     by_url = {t["data"]["video"]: t["data"].get("video_sha256") for t in queue_tasks(lake, queue)}
     pulled = []
     for task in sorted(client.export(project["id"]), key=lambda t: t["id"]):
@@ -150,8 +153,8 @@ def pull(client: LabelStudio, lake: Lake, queue: Queue, video_names: dict[str, s
         data = {"video": task["data"]["video"], "video_sha256": video}
         content = json.dumps([{"id": task["id"], "data": data, "annotations": annotations}], indent=1, sort_keys=True)
         pulled.append(PulledFile(video, f"{video_names[video]}.json", content.encode() + b"\n", len(annotations),
-                                 tuple(sorted({a["completed_by"]["email"] or a["completed_by"]["username"]
-                                               for a in annotations}))))
+                                 tuple(sorted({str(a["completed_by"]["email"] or a["completed_by"]["username"]
+                                                   or a["completed_by"]["id"]) for a in annotations}))))
     return pulled
 
 
