@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import unquote
 
 import dagster as dg
 import pandas as pd
@@ -14,6 +15,7 @@ from vision_assets.core.labels import ANNOTATION_COLUMNS, read_annotations
 from vision_assets.core.mining import queue_annotations, write_labeling_queue
 
 CLASSES = ["car", "pedestrian", "cyclist"]
+COCO = "annotations/instances_default.json"  # Datumaro's COCO layout
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 SIZES = {A: (160, 96), B: (320, 240), C: (64, 48)}
 # Blob names end in digits unrelated to the frame: nothing may read a frame number from them.
@@ -70,16 +72,16 @@ def test_exports_read_back_as_the_pre_annotations(tmp_path, ranked, detections):
 
     files = write_labeling_queue(rows, ranked, tmp_path / "queue", CLASSES, video_urls=urls)
 
-    assert set(files) == {"label_studio.json", "coco.json", *(f"cvat_images/{v}.xml" for v in (A, B, C))}
+    assert set(files) == {"label_studio.json", COCO, *(f"cvat_images/{v}.xml" for v in (A, B, C))}
     assert all(path == tmp_path / "queue" / name for name, path in files.items())
     expected = boxes(rows)
 
     # COCO: every queued frame is an image named by its JPEG in the lake, boxed or not.
-    coco = json.loads(files["coco.json"].read_text())
+    coco = json.loads(files[COCO].read_text())
     assert sorted((i["video"], i["frame_index"], i["file_name"], i["width"]) for i in coco["images"]) == sorted(
         (v, f, image_path(v, f), SIZES[v][0]) for v, f in QUEUED)
     assert [c["name"] for c in coco["categories"]] == [*CLASSES, "truck"]
-    read = read_annotations(files["coco.json"])
+    read = read_annotations(files[COCO])
     read["video_sha256"] = [json.loads(a)["video"] for a in read["attributes"]]
     pd.testing.assert_frame_equal(boxes(read), expected)
 
@@ -90,7 +92,7 @@ def test_exports_read_back_as_the_pre_annotations(tmp_path, ranked, detections):
         pd.testing.assert_frame_equal(boxes(read), expected[expected["video_sha256"] == video].reset_index(drop=True),
                                       check_index_type=False)
         assert path.read_text().count("<image ") == sum(v == video for v, _ in QUEUED)
-    assert 'name="frame_000017"' in files[f"cvat_images/{A}.xml"].read_text()
+    assert 'name="frame_000017.jpg"' in files[f"cvat_images/{A}.xml"].read_text()
 
     # Label Studio: predictions, which the reader skips; accepting them as they are makes them annotations.
     tasks = json.loads(files["label_studio.json"].read_text())
@@ -112,9 +114,9 @@ def test_an_empty_queue_still_writes_its_files(tmp_path):
 
     files = write_labeling_queue(empty_annotations(), pd.DataFrame(columns=FRAME_COLUMNS), tmp_path, CLASSES)
 
-    assert set(files) == {"label_studio.json", "coco.json"}
+    assert set(files) == {"label_studio.json", COCO}
     assert json.loads(files["label_studio.json"].read_text()) == []
-    assert json.loads(files["coco.json"].read_text())["images"] == []
+    assert json.loads(files[COCO].read_text())["images"] == []
 
 
 def test_a_rerun_leaves_no_cvat_file_of_a_video_no_longer_queued(tmp_path):
@@ -148,7 +150,7 @@ def queued_files(lake, instance, scene: str) -> tuple[dict, pd.DataFrame, pd.Dat
     assert meta["labeling_queue"].path == folder
     assert meta["frames_queued"].value == len(queue) and meta["preannotated_boxes"].value == len(pre)
     assert meta["label_studio_import"].path == f"{folder}/label_studio.json"
-    assert meta["coco_import"].path == f"{folder}/coco.json"
+    assert meta["coco_import"].path == f"{folder}/{COCO}"
     assert sorted(meta["cvat_images_imports"].value) == sorted(
         f"{folder}/cvat_images/{video}.xml" for video in set(queue["video_sha256"]))
     keys = [meta["label_studio_import"].path, meta["coco_import"].path, *meta["cvat_images_imports"].value]
@@ -156,18 +158,19 @@ def queued_files(lake, instance, scene: str) -> tuple[dict, pd.DataFrame, pd.Dat
 
     coco = Path(lake.path(meta["coco_import"].path))
     names = [i["file_name"] for i in json.loads(coco.read_text())["images"]]
-    assert sorted(names) == sorted(f"images/{Path(key).name}" for key in queue["image_path"])
-    assert all((coco.parent / name).read_bytes() == Path(lake.path(key)).read_bytes()
+    assert sorted(names) == sorted(Path(key).name for key in queue["image_path"])
+    assert all((coco.parent.parent / "images" / name).read_bytes() == Path(lake.path(key)).read_bytes()
                for name, key in zip(sorted(names), sorted(queue["image_path"], key=lambda k: Path(k).name)))
     read = read_annotations(coco)
     read["video_sha256"] = [json.loads(a)["video"] for a in read["attributes"]]
     pd.testing.assert_frame_equal(boxes(read), boxes(pre), check_dtype=False)
-    tasks = json.loads(coco.with_name("label_studio.json").read_text())
+    tasks = json.loads((coco.parent.parent / "label_studio.json").read_text())
     assert sum(len(t["data"]["hard_frames"]) for t in tasks) == len(queue)
-    # the video file the frame numbers refer to, as Label Studio's local-files URL of its lake key
+    # the queue's H.264 copy of the file the frame numbers refer to, as Label Studio's local-files URL of its lake key
     prefix = "/data/local-files/?d="
-    assert all(t["data"]["video"].startswith(prefix) and lake.exists(t["data"]["video"].removeprefix(prefix))
-               for t in tasks)
+    assert sorted(unquote(t["data"]["video"]) for t in tasks) == sorted(
+        f"{prefix}{folder}/videos/{video}.mp4" for video in set(queue["video_sha256"]))
+    assert all(lake.exists(unquote(t["data"]["video"].removeprefix(prefix))) for t in tasks)
     return meta, queue, pre
 
 
@@ -208,14 +211,14 @@ def test_pipeline_puts_the_queue_files_in_the_lake(world_copy, monkeypatch):
     assert thumb[:2] == b"\xff\xd8" and len(thumb) < 30_000
     full = lake.path(meta["queued_frames_full_size"].path)
     assert Path(full).stat().st_size > len(thumb)
-    assert "label_studio.json" in meta["how_to_open"].value and "CVAT" in meta["how_to_open"].value
+    assert "labelstudio push cam-a 2026-11-18" in meta["how_to_open"].value and "CVAT" in meta["how_to_open"].value
     assert meta["max_uncertainty"].value == pytest.approx(queue["uncertainty"].max(), rel=1e-3)
     # Label Studio gets the video's real frame count and each keyframe's time.
     videos = lake.read_table("raw_videos", {"scene": "cam-a", "day": "2026-11-18"}).set_index("video_sha256")
     tasks = json.loads(Path(lake.path(meta["label_studio_import"].path)).read_text())
-    by_url = {f"/data/local-files/?d={videos.loc[v, 'stored_path']}": v for v in videos.index}
     for task in tasks:
-        video = videos.loc[by_url[task["data"]["video"]]]
+        video = videos.loc[task["data"]["video_sha256"]]
+        assert task["data"]["fps"] == video["fps"]
         for result in task["predictions"][0]["result"]:
             assert result["value"]["framesCount"] == video["frames_decoded"]
             assert [k["time"] for k in result["value"]["sequence"]] == [

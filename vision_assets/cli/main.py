@@ -24,6 +24,7 @@ from vision_assets.cli import (
     compare_command,
     delivery_commands,
     evaluation_commands,
+    labelling_commands,
     model_commands,
     project_commands,
     training_commands,
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     training_commands.register(sub)  # reproduce, sweep
     backfill_commands.register(sub)  # backfill
     project_commands.register(sub)  # config, run
+    labelling_commands.register(sub)  # labelstudio push|pull
     return parser
 
 

@@ -7,6 +7,7 @@ import dagster as dg
 
 from vision_assets.core.lake import keys as lake_keys
 from vision_assets.core.mining import PREANNOTATION_MIN_SCORE
+from vision_assets.core.mining.hard_examples import COCO_FILE
 from vision_assets.core.mining.partition import mine_partition, partitions_to_mine
 from vision_assets.core.mining.queue_preview import opening_instructions, queue_sheet
 from vision_assets.core.preview import decode_jpeg, thumbnail
@@ -43,11 +44,12 @@ def champion_weights(mlflow: MlflowResource, lake: LakeResource) -> tuple[str, P
     group_name=keys.FEEDBACK_GROUP,
     kinds={"pytorch", "parquet"},
     owners=["team:vision-labels"],
-    code_version="2",
+    code_version="3",
     description=(
         "The partition's frames the champion model is least sure about (detections nearest 0.5 confidence), "
         "ranked, as the next labeling queue, exported with the champion's boxes as pre-annotations: a Label "
-        "Studio import (video tasks, boxes as predictions), CVAT for images XML per video and COCO JSON under "
+        "Studio import (video tasks, boxes as predictions; `vision-assets labelstudio push` sends it), CVAT for "
+        "images XML per video, COCO JSON and the videos as browser-playable H.264 under "
         "`labeling_queue/scene=<scene>/day=<day>/champion=v<version>/`, and the boxes as the hard_example_boxes table. Uses "
         "the registry's champion (see registered_model). Filled by the nightly schedule for every partition whose "
         "current frames the current champion has not mined yet."
@@ -88,8 +90,9 @@ def hard_examples(context: dg.AssetExecutionContext, config: MiningConfig, lake:
         # Lake keys: under the lake root wherever it is now (metadata outlives any one location of the data).
         "labeling_queue": dg.MetadataValue.path(mined.queue_folder),
         "label_studio_import": dg.MetadataValue.path(files["label_studio.json"]),
-        "coco_import": dg.MetadataValue.path(files["coco.json"]),
-        "cvat_images_imports": dg.MetadataValue.json(sorted(k for n, k in files.items() if n.startswith("cvat_images/"))),
+        "coco_import": dg.MetadataValue.path(files[COCO_FILE]),
+        "cvat_images_imports": dg.MetadataValue.json(sorted(k for n, k in files.items()
+                                                            if n.startswith("cvat_images/") and n.endswith(".xml"))),
     })
 
 

@@ -140,37 +140,50 @@ def video_identity_errors(video: TestVideo, predictions: pd.DataFrame) -> pd.Dat
     return identity_errors(video.ground_truth, predictions)
 
 
+def span_frames(path: Path, video: TestVideo) -> Iterator[tuple[int, np.ndarray]]:
+    """(frame index, BGR image) of every decoded frame of the video's evaluated span, skipped ones included."""
+    with VideoSource(path) as source:
+        for frame in source.frames():
+            if frame.index > video.last_frame:
+                break
+            if frame.index >= video.first_frame:
+                yield frame.index, frame.bgr
+
+
 def write_replay(video_path: Path, video: TestVideo, predictions: pd.DataFrame, error_rows: pd.DataFrame,
                  out_path: Path) -> dict[int, bytes]:
-    """An MP4 (mp4v) of the evaluated frames with labelled boxes (green, "gt <id>") and predicted tracks (a colour
-    per id, "#<id>") drawn; returns a crop/overlay JPEG per row of error_rows (by its index), cut from the same
-    frames while they are decoded (ground truth green, the prediction on that object red)."""
+    """A browser-playable MP4 (H.264, see browser_mp4) of the evaluated span with labelled boxes (green, "gt <id>")
+    and predicted tracks (a colour per id, "#<id>") drawn; returns a crop/overlay JPEG per row of error_rows (by its
+    index), cut from the same frames while they are decoded (ground truth green, the prediction on that object red).
+
+    Every frame of the span is in the replay at the video's rate, so its time is the video's time: a frame the
+    evaluation skipped (it lost a box to QC) is shown marked "not evaluated (QC)" with no boxes, not left out."""
+    from vision_assets.core.video.browser_mp4 import BrowserMp4Writer
+
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(out_path), cv2.VideoWriter_fourcc(*"mp4v"), float(video.fps),
-                             (video.width, video.height))
-    if not writer.isOpened():
-        raise OSError(f"{out_path}: OpenCV cannot write an mp4v video here")
     gt_by_frame = dict(iter(video.ground_truth.groupby("frame")))
     pred_by_frame = dict(iter(predictions.groupby("frame"))) if len(predictions) else {}
     errors_by_frame = dict(iter(error_rows.groupby("frame_index"))) if len(error_rows) else {}
     crops: dict[int, bytes] = {}
-    try:
-        for index, image in frames_of(video_path, video):
-            preds = pred_by_frame.get(index)
-            for index_, row in (errors_by_frame.get(index, pd.DataFrame()).iterrows()):
-                crops[index_] = crop_overlay(image, _with_prediction(row, preds))
+    with BrowserMp4Writer(out_path, float(video.fps), video.width, video.height) as writer:
+        for index, image in span_frames(video_path, video):
             canvas = image.copy()
-            for box in _rows(gt_by_frame.get(index)):
-                _draw(canvas, box, (0, 200, 0), f"gt {int(box.track_id)}", above=False)
-            for box in _rows(preds):
-                _draw(canvas, box, _colour(int(box.track_id)), f"#{int(box.track_id)}", above=True)
-            cv2.putText(canvas, f"frame {index}", (4, video.height - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
-                        (255, 255, 255), 1, cv2.LINE_AA)
+            if video.wanted(index):
+                preds = pred_by_frame.get(index)
+                for index_, row in (errors_by_frame.get(index, pd.DataFrame()).iterrows()):
+                    crops[index_] = crop_overlay(image, _with_prediction(row, preds))
+                for box in _rows(gt_by_frame.get(index)):
+                    _draw(canvas, box, (0, 200, 0), f"gt {int(box.track_id)}", above=False)
+                for box in _rows(preds):
+                    _draw(canvas, box, _colour(int(box.track_id)), f"#{int(box.track_id)}", above=True)
+                caption, colour = f"frame {index}", (255, 255, 255)
+            else:
+                canvas //= 2  # dimmed: nothing on this frame was scored
+                caption, colour = f"frame {index} not evaluated (QC)", (0, 200, 255)
+            cv2.putText(canvas, caption, (4, video.height - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, colour, 1, cv2.LINE_AA)
             if canvas.shape[:2] != (video.height, video.width):
                 canvas = cv2.resize(canvas, (video.width, video.height))
             writer.write(canvas)
-    finally:
-        writer.release()
     return crops
 
 

@@ -6,6 +6,7 @@ labeler corrects rather than draws), written as import files for Label Studio, C
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from vision_assets.core.training import predict
 # Boxes below this are left out of the pre-annotations: at lower confidence most are noise a labeler would only
 # delete (Ultralytics predicts at 0.25 by default). Mining itself still scores every detection from 0.05 up.
 PREANNOTATION_MIN_SCORE = 0.25
+COCO_FILE = "annotations/instances_default.json"  # Datumaro's COCO layout (subset "default"), beside images/
 
 
 def frame_uncertainty(detections: pd.DataFrame, image_paths: list[str]) -> pd.DataFrame:
@@ -63,12 +65,17 @@ def queue_annotations(ranked_frames: pd.DataFrame, detections: pd.DataFrame, cha
 
 
 def write_labeling_queue(rows: pd.DataFrame, frames: pd.DataFrame, out_dir: Path, class_names: list[str], *,
-                         video_urls: dict[str, str] | None = None, videos: pd.DataFrame | None = None) -> dict[str, Path]:
-    """Import files for the queued frames, by their path relative to out_dir:
+                         video_urls: dict[str, str] | None = None, videos: pd.DataFrame | None = None,
+                         task_data: dict[str, dict] | None = None) -> dict[str, Path]:
+    """Import files for the queued frames, by their path relative to out_dir, in the layouts the tools import as
+    shipped (Datumaro 1.13, FiftyOne, pycocotools, CVAT):
 
-    label_studio.json  one video task per video, the boxes as predictions
-    coco.json          every queued frame as an image whose file_name is its JPEG in the lake
-    cvat_images/<video_sha256>.xml  per video (the format holds one), for a CVAT task made from that video
+    label_studio.json                 one video task per video, the boxes as predictions
+    annotations/instances_default.json  COCO: every queued frame as an image; file_name is relative to images/
+                                      (frames' image_path, "images/<name>.jpg" in a queue folder)
+    cvat_images/<video_sha256>.xml    CVAT for images per video (the format holds one), for a CVAT task made from
+                                      that video: frames named frame_<index>.jpg, as Datumaro finds them under
+                                      cvat_images/images/<video_sha256>/ (the caller puts the JPEGs there)
 
     Every queued frame is in every file, boxes or not. Label Studio's video tasks cannot mark a frame without a
     box, so each task lists its queued frames in data.hard_frames (counted from 1), a video whose queued frames
@@ -78,7 +85,8 @@ def write_labeling_queue(rows: pd.DataFrame, frames: pd.DataFrame, out_dir: Path
     rows: queue_annotations' output; frames: the queued sampled_frames rows (with width, height, image_path);
     class_names: the labels to declare (the taxonomy). video_urls: {video_sha256: URL Label Studio loads}.
     videos: per video_sha256 its decoded frames_decoded and fps, where known: Label Studio's framesCount is then the
-    video's real frame count and each keyframe carries its time.
+    video's real frame count and each keyframe carries its time. task_data: {video_sha256: fields} added to that
+    video's Label Studio task data (the video's hash and rate: what a pull matches tasks by and frameRate reads).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     # A champion trained on an older taxonomy may predict a class since dropped: declare it too, so the file
@@ -91,10 +99,14 @@ def write_labeling_queue(rows: pd.DataFrame, frames: pd.DataFrame, out_dir: Path
         "label_studio.json": write_annotations(
             rows, "label_studio", out_dir / "label_studio.json", class_names=labels, image_size=sizes,
             video_urls=video_urls, frames_count=counts, fps=rates, as_predictions=True, frames=queued),
-        # file_name: the JPEG the queue means, not a name that would have to be matched to one.
-        "coco.json": write_annotations(rows, "coco", out_dir / "coco.json", class_names=labels, image_size=sizes,
-                                       frames=queued.assign(file_name=queued["image_path"])),
     }
+    # file_name: the JPEG the queue means (relative to the COCO layout's images/), not a name to match to one.
+    (out_dir / "annotations").mkdir(exist_ok=True)
+    files[COCO_FILE] = write_annotations(
+        rows, "coco", out_dir / COCO_FILE, class_names=labels, image_size=sizes,
+        frames=queued.assign(file_name=[str(p).removeprefix("images/") for p in queued["image_path"]]))
+    if task_data:
+        _add_task_data(files["label_studio.json"], video_urls or {}, task_data)
     (out_dir / "cvat_images").mkdir(exist_ok=True)
     for video, video_frames in queued.groupby("video_sha256", sort=True):
         name = f"cvat_images/{video}.xml"
@@ -102,7 +114,31 @@ def write_labeling_queue(rows: pd.DataFrame, frames: pd.DataFrame, out_dir: Path
         video_rows = rows[rows["video_sha256"] == video].assign(attributes="{}")
         files[name] = write_annotations(video_rows, "cvat_images", out_dir / name, class_names=labels,
                                         image_size=sizes[video], frames=video_frames)
+        _name_frames_as_jpegs(files[name])
     return files
+
+
+def cvat_image_name(frame_index: int) -> str:
+    """A frame's name in the queue's CVAT files: CVAT matches it to a video task's frame by its digits, Datumaro
+    finds cvat_images/images/<video_sha256>/<name>."""
+    return f"frame_{int(frame_index):06d}.jpg"
+
+
+def _name_frames_as_jpegs(path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    tree = ET.parse(path)
+    for image in tree.getroot().iter("image"):
+        image.set("name", cvat_image_name(int(image.get("id"))))
+    tree.write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _add_task_data(path: Path, video_urls: dict[str, str], task_data: dict[str, dict]) -> None:
+    video_of = {video_urls.get(v, v): v for v in task_data}
+    tasks = json.loads(path.read_text())
+    for task in tasks:
+        task["data"].update(task_data.get(video_of.get(task["data"]["video"], ""), {}))
+    path.write_text(json.dumps(tasks, indent=1))
 
 
 def _timing(videos: pd.DataFrame | None, queued: pd.DataFrame) -> tuple[dict[str, int], dict[str, float]]:

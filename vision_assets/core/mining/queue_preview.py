@@ -33,26 +33,24 @@ def queue_sheet(read_bytes: Callable[[str], bytes], ranked: pd.DataFrame, boxes:
 def opening_instructions(queue_folder: str, label_studio_url_kind: str) -> str:
     """Markdown: how to open the queue in Label Studio and in CVAT."""
     media = {
-        "local-files": "start Label Studio with `LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true` and "
-                       "`LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=<lake root>` (tasks name videos as "
-                       "`/data/local-files/?d=<lake key>`)",
+        "local-files": "Label Studio started with `LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true` and "
+                       "`LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=<lake root>` serves the queue's H.264 videos "
+                       "(`videos/`) from a Local Storage the push creates",
         "base-url": "the tasks name videos under the configured media base URL (`VISION_LABEL_STUDIO_MEDIA_URL`)",
         "object-store": "connect the lake's bucket as a Label Studio cloud storage (tasks name videos by URI)",
     }[label_studio_url_kind]
+    scene_day = queue_folder.split("/")[1:3]
+    scene, day = (part.split("=", 1)[-1] for part in scene_day) if len(scene_day) == 2 else ("SCENE", "DAY")
     return "\n".join([
         "#### Open the queue",
         "",
         f"Folder (lake key): `{queue_folder}`",
         "",
-        f"- **Label Studio**: {media}; create a project with the labelling config below and import "
-        f"`{queue_folder}/label_studio.json` (the champion's boxes come in as predictions; `data.hard_frames` lists "
-        "the frames to look at).",
-        "- **CVAT**: create a task from the video file and upload `cvat_images/<video sha256>.xml` as *CVAT for "
-        "images 1.1* (frames are named as CVAT names a video task's frames); or an image task from the folder's "
-        "`images/` with `coco.json` as *COCO 1.0*.",
-        "",
-        "```xml",
-        '<View><Video name="video" value="$video"/><VideoRectangle name="box" toName="video"/>',
-        '<Labels name="videoLabels" toName="video">…one <Label value="class"/> per class…</Labels></View>',
-        "```",
+        f"- **Label Studio**: `vision-assets labelstudio push {scene} {day}` creates the project (labelling config "
+        f"with the classes and the video's frame rate, one task per video, the champion's boxes as predictions; "
+        f"`LABEL_STUDIO_URL`, `LABEL_STUDIO_API_KEY`); {media}. Label, then `vision-assets labelstudio pull "
+        f"{scene} {day}` imports the finished annotations as a new label version.",
+        "- **CVAT**: create a task from `videos/<video sha256>.mp4` and upload `cvat_images/<video sha256>.xml` as "
+        "*CVAT for images 1.1* (frames are named as CVAT names a video task's frames); or an image task from "
+        "`images/` with `annotations/instances_default.json` as *COCO 1.0*.",
     ])

@@ -41,6 +41,10 @@ def forget_video(registry: ModelRegistry, lake: Lake, model_name: str, video: st
     for key in blobs:
         if lake.exists(key):
             lake.fs.rm(lake.path(key))
+    from vision_assets.core.mining.partition import queue_files_of_video  # the labelling queues' copies of it
+
+    for path in queue_files_of_video(lake, sha, impact["frames"]["keys"]):
+        lake.fs.rm(path)
     for version in impact["dataset_versions"]:
         marker = tainted_marker_key(version)
         earlier = lake.read_json(marker) if lake.exists(marker) else {"videos": []}
