@@ -12,6 +12,7 @@ from pathlib import Path
 
 from vision_assets.cli.environment import in_process_daemon, open_lake, open_registry, prepare_environment
 from vision_assets.core.errors import VisionError
+from vision_assets.core.text import printable
 from vision_assets.settings import Settings
 
 # Core imports stay inside the commands: each command loads only what it uses (video decoding, QC, MLflow).
@@ -61,7 +62,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print()
         for entry in report:
             detail = f": {entry['detail']}" if entry["detail"] else ""
-            print(f"{entry['status']:<14} {entry['file']}{detail}")
+            print(printable(f"{entry['status']:<14} {entry['file']}{detail}"))  # a \r in a name too
         if not report:
             print("no video files in the landing zone")
     return _exit_code(daemon, training=False)
@@ -148,10 +149,11 @@ def cmd_qc(args: argparse.Namespace) -> int:
         return 2
     if args.json:
         print(strict_json(report))
-        return 0
+        return _qc_unreadable_exit(report)
     classes_text = ", ".join(f"{name or '<none>'} {count}" for name, count in report["classes"].items())
     print(f"{args.path}: {report['rows']} rows, {report['frames']} frames, {report['tracks']} tracks; {classes_text}")
-    print(f"pass rate {report['pass_rate']:.1%}: {len(report['rejected'])} rejected, {len(report['flagged'])} flagged")
+    rate = f"{report['pass_rate']:.1%}" if report["rows"] else "- (no rows read)"
+    print(f"pass rate {rate}: {len(report['rejected'])} rejected, {len(report['flagged'])} flagged")
     for rule, count in report["rules"].items():
         if count:
             print(f"  {rule:<28} {report['severities'][rule]:<8} {count}")
@@ -161,9 +163,16 @@ def cmd_qc(args: argparse.Namespace) -> int:
     for row in report["rejected"][:args.limit]:
         print(f"  rejected {row['source_file']}#{row['source_id']} frame {row['frame_index']} {row['class_name']}: "
               f"{', '.join(row['rules'])}")
+    return _qc_unreadable_exit(report)
+
+
+def _qc_unreadable_exit(report: dict) -> int:
+    """A file QC could not read is a failure, not a 100 % pass: each named on stderr, exit 2 (the readable
+    neighbours are still reported above)."""
     for problem in report["unreadable"]:
-        print(f"  unreadable {problem['error']}")
-    return 0
+        error = problem["error"] if problem["file"] in problem["error"] else f"{problem['file']}: {problem['error']}"
+        print(f"vision-assets: error: {' '.join(error.split())} (unreadable, not checked)", file=sys.stderr)
+    return 2 if report["unreadable"] else 0
 
 
 def _image_size(text: str) -> tuple[int, int]:
