@@ -211,26 +211,59 @@ class ModelRegistry:
         except Exception as error:  # a driver error below MLflow (database file unreadable, connection reset)
             raise _unavailable(f"reading {name}@{alias}", error) from error
 
+    @contextmanager
+    def write_lock(self):
+        """Registry writes that read before they write (promote, rollback) one at a time: two concurrent promotes
+        each read the same champion and left previous_champion pointing v1 <-> v2. A file lock beside the SQLite
+        store (so every process on the data folder shares it), else one per tracking URI on this host."""
+        import fcntl
+        import hashlib
+        import tempfile
+
+        if self.tracking_uri.startswith("sqlite:///"):
+            database = Path(self.tracking_uri.removeprefix("sqlite:///").split("?", 1)[0])
+            database.parent.mkdir(parents=True, exist_ok=True)
+            lock_path = database.with_name(f".{database.name}.registry.lock")
+        else:
+            digest = hashlib.sha256(self.tracking_uri.encode()).hexdigest()[:16]
+            lock_path = Path(tempfile.gettempdir()) / f"vision_assets_registry_{digest}.lock"
+        with open(lock_path, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, also if the body raises
+            yield
+
     def promote(self, name: str, version: str) -> None:
         self.get_version(name, version)  # a clear error for an unknown version, before any alias moves
-        current = self.champion(name)
-        if current is not None and str(current.version) == str(version):
-            return
-        if current is not None:
-            self.client.set_model_version_tag(name, str(version), PREVIOUS_CHAMPION_TAG, str(current.version))
-        self.client.set_registered_model_alias(name, CHAMPION, str(version))
+        with self.write_lock():
+            current = self.champion(name)  # read under the lock: what this promotion really replaces
+            if current is not None and str(current.version) == str(version):
+                return
+            if current is not None and str(version) not in self._champion_history(name, current):
+                self.client.set_model_version_tag(name, str(version), PREVIOUS_CHAMPION_TAG, str(current.version))
+            # else the version comes back over one that replaced it: it keeps what it replaced, so the history
+            # stays a line that rollback walks down, never a loop.
+            self.client.set_registered_model_alias(name, CHAMPION, str(version))
+
+    def _champion_history(self, name: str, current) -> list[str]:
+        """The current champion and the versions it replaced, newest first (previous_champion, followed)."""
+        history, version = [], current
+        while version is not None and str(version.version) not in history:
+            history.append(str(version.version))
+            previous = version.tags.get(PREVIOUS_CHAMPION_TAG)
+            version = self.client.get_model_version(name, previous) if previous else None
+        return history
 
     def rollback(self, name: str) -> str:
         """Give the champion alias back to the version the current champion replaced."""
-        current = self.champion(name)
-        if current is None:
-            raise RegistryError(f"model {name!r} has no {CHAMPION}")
-        previous = current.tags.get(PREVIOUS_CHAMPION_TAG)
-        if not previous:
-            raise RegistryError(f"{name} v{current.version} replaced no earlier champion: nothing to roll back to")
-        self.client.set_registered_model_alias(name, CHAMPION, previous)
-        self.client.set_model_version_tag(name, str(current.version), "rolled_back", "true")
-        return previous
+        with self.write_lock():
+            current = self.champion(name)
+            if current is None:
+                raise RegistryError(f"model {name!r} has no {CHAMPION}")
+            previous = current.tags.get(PREVIOUS_CHAMPION_TAG)
+            if not previous:
+                raise RegistryError(f"{name} v{current.version} replaced no earlier champion: nothing to roll back to")
+            self.client.set_registered_model_alias(name, CHAMPION, previous)
+            self.client.set_model_version_tag(name, str(current.version), "rolled_back", "true")
+            return previous
 
     def download(self, name: str, version: str, dst: Path) -> Path:
         """The version's artifacts in dst; fetched into a temporary folder first, so dst is complete or absent."""
