@@ -57,6 +57,9 @@ class ModelRegistry:
         if self._client is None:
             from mlflow import MlflowClient
 
+            from vision_assets.core.registry.relocate import repair_copied_store
+
+            repair_copied_store(self.tracking_uri, self.artifact_root)  # before MLflow reads any location
             self._client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
         return self._client
 
@@ -70,11 +73,12 @@ class ModelRegistry:
     def experiment_id(self) -> str:
         location = f"{self.artifact_root}/{self.experiment}"
         found = self.client.get_experiment_by_name(self.experiment)
-        if found and (found.artifact_location == location or not _moved(found.artifact_location)):
+        if found and found.artifact_location == location:
             return found.experiment_id
         if found:
-            # The data folder moved: MLflow cannot change an experiment's artifact location, and new runs must not
-            # write back into the old place. The old runs stay readable under a new name (see artifact_uri).
+            # The artifact root was configured elsewhere (a copied folder's own store was already repaired when the
+            # client was made: relocate.py). MLflow cannot change an experiment's artifact location, and new runs
+            # must go where they are configured to: the old runs stay readable, at their place, under a new name.
             self.client.rename_experiment(found.experiment_id, f"{self.experiment} (before moving, {found.experiment_id})")
         # An explicit location keeps artifacts out of the working directory (MLflow's default is ./mlruns).
         return self.client.create_experiment(self.experiment, artifact_location=location)
