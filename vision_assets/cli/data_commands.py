@@ -271,6 +271,12 @@ def print_summary(s: dict) -> None:
     print(f"dataset version:   {s.get('dataset_version', '-')}")
     if "model" in s:
         m = s["model"]
-        print(f"model:             {m['name']} v{m['version']}  mAP50-95 {m['map50_95']:.4f}  mAP50 {m['map50']:.4f}")
+        print(f"model:             {m['name']} v{m['version']}  mAP50-95 {m['map50_95']:.4f}  mAP50 {m['map50']:.4f}"
+              + (f"  TAINTED: {m['tainted']}" if m.get("tainted") else ""))
     if "champion" in s:
-        print(f"champion:          v{s['champion']['version']}")
+        c = s["champion"]
+        print(f"champion:          v{c['version']}" + (f"  TAINTED: {c['tainted']}" if c.get("tainted") else ""))
+    if "forgotten" in s:
+        print(f"forgotten videos:  {s['forgotten']['videos']} (vision-assets audit lists each; their models are tainted)")
+        for line in s["forgotten"]["records"][-3:]:
+            print(f"  {line}")

@@ -22,8 +22,14 @@ from vision_assets.cli.model_commands import cmd_ui
 def main(argv: list[str] | None = None) -> int:
     # Dagster flags parameters it calls beta on every use; a terminal user can do nothing about them.
     warnings.filterwarnings("ignore", message=".*currently in beta.*")
-    _escape_output()
-    args = build_parser().parse_args(argv)
+    originals = _escape_output()
+    try:
+        return _run(build_parser().parse_args(argv))
+    finally:
+        sys.stdout, sys.stderr = originals  # an in-process caller (tests, notebooks) gets its streams back
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code = args.func(args)
         sys.stdout.flush()  # here, where a closed pipe is still ours to handle, not at interpreter exit
@@ -36,14 +42,17 @@ def main(argv: list[str] | None = None) -> int:
         return _one_line_failure(error, debug=args.debug or os.environ.get("VISION_DEBUG") == "1")
 
 
-def _escape_output() -> None:
-    """Names are someone else's data: control and bidi characters in anything printed are escaped (core/text.py)."""
+def _escape_output() -> tuple:
+    """Names are someone else's data: control and bidi characters in anything printed are escaped (core/text.py).
+    Returns the streams it replaced."""
     from vision_assets.core.text import EscapingStream
 
+    originals = sys.stdout, sys.stderr
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
         if not isinstance(stream, EscapingStream):
             setattr(sys, name, EscapingStream(stream))
+    return originals
 
 
 def _stdout_closed() -> bool:
