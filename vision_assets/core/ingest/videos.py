@@ -27,7 +27,7 @@ RAW_VIDEO_COLUMNS = [
     "stored_path", "codec", "width", "height", "fps", "fps_header", "frames_claimed", "frames_decoded",
     "duration_s", "keyframes", "signature", "lighting", "weather", "device", "capture_start", "tags", "sidecar",
     "partition_from", "duplicate_of", "near_duplicate_of", "near_duplicate_sha256", "near_duplicate_distance",
-    "normalised_path", "normalised", "label_files", "ingested_at", "hashed_at",
+    "normalised_path", "normalised", "label_files", "ingested_at", "hashed_at", "rotation",
 ]
 DECODABLE = ("ok", "truncated")
 # Column defaults for rows written before a column existed, and for rows of files that could not be read.
@@ -36,7 +36,7 @@ ROW_DEFAULTS = {"codec": "unknown", "width": 0, "height": 0, "fps": 0.0, "fps_he
                 "device": "", "capture_start": "", "tags": "[]", "sidecar": "{}", "partition_from": "path",
                 "duplicate_of": "", "near_duplicate_of": "", "near_duplicate_sha256": "",
                 "near_duplicate_distance": float("nan"), "normalised_path": "", "normalised": "{}", "label_files": "",
-                "ingested_at": "", "hashed_at": "", "stored_path": "", "reason": ""}
+                "ingested_at": "", "hashed_at": "", "stored_path": "", "reason": "", "rotation": 0}
 # Name, size and mtime say "unchanged" only when the mtime could not have been the same for other bytes:
 # a file written within this long of being hashed may change again inside the file system's timestamp
 # granularity (the "racy" case git knows), so its mtime is recorded as 0 (in doubt) and the next pass hashes it.
@@ -164,7 +164,7 @@ def _ingest_new(lake: Lake, landing: LandingFile, cache_dir: Path, options: Inge
         "reason": probe.reason,
         "stored_path": stored,
         **{k: getattr(probe, k) for k in ("codec", "width", "height", "fps", "fps_header", "frames_claimed",
-                                          "frames_decoded", "duration_s", "keyframes")},
+                                          "frames_decoded", "duration_s", "keyframes", "rotation")},
         "signature": probe.signature,
         "lighting": str(sidecar.get("lighting", "")),
         "weather": str(sidecar.get("weather", "")),
