@@ -57,6 +57,10 @@ def world(tmp_path):
         lake.write_json(f"{queue}/coco.json", {"images": [{"file_name": f"{name}_000000.jpg", "video_sha256": sha}]})
         lake.write_json(f"{queue}/label_studio.json", [{"data": {"video_sha256": sha}}])
         lake.write_bytes(f"evaluations/e1/replays/{sha[:16]}.mp4", b"replay of " + name.encode())
+        from vision_assets.core.preview import remember_preview
+
+        sheet = lake.put_blob_bytes(keys.PREVIEW_BLOBS, f"contact sheet of {scene}/{day}".encode(), ".jpg")[1]
+        remember_preview(lake, scene, day, sheet)
     crops = {sha: lake.put_blob_bytes(keys.ERROR_BLOBS, f"crop of {sha}".encode(), ".jpg")[1] for sha in VIDEOS}
     lake.write_table(keys.EVAL_ERRORS, pd.DataFrame([{"video_sha256": sha, "kind": "fp", "crop_key": key}
                                                      for sha, key in crops.items()]), {"evaluation": "e1"})
@@ -106,6 +110,8 @@ def test_what_was_derived_from_the_video_goes_too(world):
     assert [str(p) for p in texts if OLD.encode() in p.read_bytes()] == []
     assert not lake.exists(f"evaluations/e1/replays/{OLD[:16]}.mp4") and lake.exists(f"evaluations/e1/replays/{NEW[:16]}.mp4")
     assert not lake.exists(crops[OLD]) and lake.exists(crops[NEW])
+    sheets = {p.read_bytes() for p in lake.local_path("blobs/previews").rglob("*.jpg")}
+    assert sheets == {b"contact sheet of cam-a/2026-11-30", b"contact sheet of cam-b/2026-01-01"}
     counts = collect_summary(lake, registry)
     assert (counts["annotations_kept"], counts["annotations_rejected"]) == (6, 2)  # two videos' labels, not three
 

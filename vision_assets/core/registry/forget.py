@@ -100,6 +100,10 @@ def remove_derived(lake: Lake, sha: str, partitions: list[dict], blobs: list[str
         marker = keys.mined_marker_key(partition["scene"], partition["day"])
         if lake.exists(marker):
             lake.fs.rm(lake.path(marker))
+        previews = keys.preview_record_key(partition["scene"], partition["day"])
+        if lake.exists(previews):  # contact sheets and drawn queues show the video's frames
+            blobs = [*blobs, *lake.read_json(previews).get("keys", [])]
+            lake.fs.rm(lake.path(previews))
     for replay in lake.fs.glob(lake.path("evaluations", "*", "replays", f"{sha[:16]}*")):
         lake.fs.rm(replay)
         removed.append(replay)
