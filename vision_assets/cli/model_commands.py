@@ -197,7 +197,11 @@ def cmd_ui(args: argparse.Namespace) -> int:
     import signal
     import subprocess
 
+    from vision_assets.core.registry.relocate import repair_copied_store
+
     settings = prepare_environment()
+    # The MLflow UI reads the store directly: a copied data folder's locations are its own before it starts.
+    repair_copied_store(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
     mlflow_port = getattr(args, "mlflow_port", 5000)
     mlflow_url = f"http://{args.host}:{mlflow_port}"
     env = {**os.environ, "VISION_MLFLOW_UI_URL": os.environ.get("VISION_MLFLOW_UI_URL") or mlflow_url}
