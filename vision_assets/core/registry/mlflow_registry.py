@@ -73,7 +73,7 @@ class ModelRegistry:
     def experiment_id(self) -> str:
         location = f"{self.artifact_root}/{self.experiment}"
         found = self.client.get_experiment_by_name(self.experiment)
-        if found and found.artifact_location == location:
+        if found and _same_location(found.artifact_location, location):
             return found.experiment_id
         if found:
             # The artifact root was configured elsewhere (a copied folder's own store was already repaired when the
@@ -317,6 +317,16 @@ class _RedactingFilter(logging.Filter):
 
         record.msg, record.args = redact(record.getMessage()), ()
         return True
+
+
+def _same_location(recorded: str, configured: str) -> bool:
+    """Equal locations, a local one however it is spelled (a plain path or a file:// URI)."""
+    from vision_assets.core.registry.relocate import local_path
+
+    if recorded.rstrip("/") == configured.rstrip("/"):
+        return True
+    here, there = local_path(recorded), local_path(configured)
+    return here is not None and here == there
 
 
 def _moved(uri: str) -> bool:
