@@ -69,3 +69,18 @@ def test_a_pull_is_audited_and_delivered(registered, tmp_path):
     assert (tmp_path / "delivered" / "weights.bin").read_bytes() == b"weights"
     [event] = read_audit(Lake(registered.lake_root)).to_dict("records")
     assert (event["action"], event["object"], event["reason"]) == ("pull", "vision_assets_detector v1", "edge rollout")
+
+
+def test_pulling_a_tainted_version_names_the_taint_on_screen_and_in_the_audit(registered, tmp_path):
+    from vision_assets.core.lake import Lake
+    from vision_assets.core.registry import DEFAULT_MODEL_NAME, ModelRegistry, read_audit
+
+    registry = ModelRegistry(registered.mlflow_tracking_uri, registered.mlflow_artifact_root)
+    registry.client.set_model_version_tag(DEFAULT_MODEL_NAME, "1", "tainted", "video abc forget: erasure #7")
+
+    result = run_cli("pull", "1", "--out", str(tmp_path / "delivered"), data_dir=registered.data_dir)
+
+    assert result.returncode == 0, result.stderr
+    assert "v1 is tainted: video abc forget: erasure #7" in result.stderr
+    [event] = read_audit(Lake(registered.lake_root)).to_dict("records")
+    assert "tainted: video abc forget: erasure #7" in event["details"]
