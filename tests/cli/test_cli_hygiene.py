@@ -40,15 +40,20 @@ def test_qc_json_of_an_unreadable_file_fails_and_has_no_pass_rate(tmp_path):
     assert "broken.json" in result.stderr
 
 
-def test_qc_of_a_folder_reports_the_readable_file_and_fails_for_the_unreadable_one(tmp_path):
+def test_qc_of_a_folder_warns_of_the_unreadable_file_and_fails_when_nothing_was_read(tmp_path):
     write_coco(tmp_path / "good.json", [1, 2, 3, 4])
     (tmp_path / "bad.json").write_text("{not json")
+    (tmp_path / "only_bad").mkdir()
+    (tmp_path / "only_bad" / "bad.json").write_text("{not json")
 
-    result = run_cli("qc", str(tmp_path))
+    mixed = run_cli("qc", str(tmp_path))
+    nothing = run_cli("qc", str(tmp_path / "only_bad"))
 
-    assert result.returncode == 2, result.stderr
-    assert "1 rows" in result.stdout and "pass rate 100.0%" in result.stdout
-    assert "bad.json" in result.stderr and "good.json" not in result.stderr
+    assert mixed.returncode == 0, mixed.stderr
+    assert "1 rows" in mixed.stdout and "pass rate 100.0%" in mixed.stdout
+    assert mixed.stderr.startswith("vision-assets: warning: ") and "bad.json" in mixed.stderr
+    assert "good.json" not in mixed.stderr
+    one_line_error(nothing, "bad.json", "unreadable")
 
 
 def test_summary_into_a_closed_pipe_stops_quietly_like_head_makes_it(tmp_path):

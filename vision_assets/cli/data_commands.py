@@ -149,7 +149,7 @@ def cmd_qc(args: argparse.Namespace) -> int:
         return 2
     if args.json:
         print(strict_json(report))
-        return _qc_unreadable_exit(report)
+        return _qc_unreadable_exit(report, Path(args.path))
     classes_text = ", ".join(f"{name or '<none>'} {count}" for name, count in report["classes"].items())
     print(f"{args.path}: {report['rows']} rows, {report['frames']} frames, {report['tracks']} tracks; {classes_text}")
     rate = f"{report['pass_rate']:.1%}" if report["rows"] else "- (no rows read)"
@@ -163,16 +163,21 @@ def cmd_qc(args: argparse.Namespace) -> int:
     for row in report["rejected"][:args.limit]:
         print(f"  rejected {row['source_file']}#{row['source_id']} frame {row['frame_index']} {row['class_name']}: "
               f"{', '.join(row['rules'])}")
-    return _qc_unreadable_exit(report)
+    for problem in report["unreadable"]:
+        print(f"  unreadable {problem['error']}")
+    return _qc_unreadable_exit(report, Path(args.path))
 
 
-def _qc_unreadable_exit(report: dict) -> int:
-    """A file QC could not read is a failure, not a 100 % pass: each named on stderr, exit 2 (the readable
-    neighbours are still reported above)."""
+def _qc_unreadable_exit(report: dict, path: Path) -> int:
+    """A label file QC could not read is a failure, not a 100 % pass: named on stderr, exit 2. In a folder whose
+    other files were read (a folder may hold a licence or a detections file beside the labels) each one is a
+    warning and the readable neighbours' report stands."""
+    failed = bool(report["unreadable"]) and (path.is_file() or not report["rows"])
+    level = "error" if failed else "warning"
     for problem in report["unreadable"]:
         error = problem["error"] if problem["file"] in problem["error"] else f"{problem['file']}: {problem['error']}"
-        print(f"vision-assets: error: {' '.join(error.split())} (unreadable, not checked)", file=sys.stderr)
-    return 2 if report["unreadable"] else 0
+        print(f"vision-assets: {level}: {' '.join(error.split())} (unreadable, not checked)", file=sys.stderr)
+    return 2 if failed else 0
 
 
 def _image_size(text: str) -> tuple[int, int]:
