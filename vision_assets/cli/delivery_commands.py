@@ -66,8 +66,12 @@ def cmd_forget(args: argparse.Namespace) -> int:
           f"model versions: {', '.join('v' + m['version'] for m in report['model_versions']) or '-'}")
     if report["applied"]:
         rows = ", ".join(f"{k} {v}" for k, v in sorted(report["removed_rows"].items()))
-        print(f"forgotten: {report['removed_blobs']} blobs and rows ({rows}) removed; dataset and model versions "
-              "above tagged tainted; the next dataset version excludes it")
+        print(f"forgotten: {report['removed_blobs']} blobs and rows ({rows}) removed, {report['removed_derived']} "
+              "derived files (labelling queue, replays, error crops, previews); dataset and model versions above "
+              "tagged tainted; the next dataset version excludes it")
+        for alias, (was, now) in sorted(report["aliases"].items()):
+            print(f"  @{alias}: v{was} is tainted; " + (f"now v{now} (latest clean version that passed the gate)"
+                                                         if now else "removed (the clean retrain takes it)"))
     else:
         print("impact report only: run again with --apply to remove it")
     return 0
