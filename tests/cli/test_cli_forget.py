@@ -118,8 +118,10 @@ def test_what_was_derived_from_the_video_goes_too(world):
 
 def test_summary_lineage_promote_and_reproduce_name_the_taint(world, tmp_path):
     settings, lake, registry, _ = world
-    forget_video(registry, lake, DEFAULT_MODEL_NAME, OLD, "erasure request #12", apply=True)
+    forgot = run_cli("forget", OLD, "--apply", "--reason", "erasure request #12", data_dir=settings.data_dir)
 
+    assert forgot.returncode == 0, forgot.stderr
+    assert "@champion: v2 is tainted; now v1" in forgot.stdout and "@challenger: v2 is tainted; removed" in forgot.stdout
     summary = run_cli("summary", data_dir=settings.data_dir)
     refused = run_cli("promote", "2", data_dir=settings.data_dir)
     lineage = run_cli("lineage", "--version", "2", "--verify", data_dir=settings.data_dir)
