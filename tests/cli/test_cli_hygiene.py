@@ -89,6 +89,17 @@ def test_printable_keeps_ordinary_text_and_escapes_controls():
     assert printable(f"a{RLO}b\u2066c\rd\n", keep="\n") == "a\\u202eb\\u2066c\\x0dd\n"
 
 
+def test_stderr_keeps_the_colours_of_log_lines_but_no_other_control_sequence():
+    import io
+
+    from vision_assets.core.text import EscapingStream
+
+    stderr = io.StringIO()
+    EscapingStream(stderr, allow_colour=True).write(f"\x1b[33mWARNING\x1b[0m {RLO}x\x1b]0;title\x07\n")
+
+    assert stderr.getvalue() == "\x1b[33mWARNING\x1b[0m \\u202ex\\x1b]0;title\\x07\n"
+
+
 @pytest.fixture
 def full_data_folder(tmp_path):
     """A data folder on a real 2 MB file system, filled to the last byte (needs root to mount; skipped without)."""

@@ -50,8 +50,8 @@ def _escape_output() -> tuple:
     originals = sys.stdout, sys.stderr
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
-        if not isinstance(stream, EscapingStream):
-            setattr(sys, name, EscapingStream(stream))
+        if not isinstance(stream, EscapingStream):  # stderr carries coloured log lines: their colours stay
+            setattr(sys, name, EscapingStream(stream, allow_colour=name == "stderr"))
     return originals
 
 

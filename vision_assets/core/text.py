@@ -38,15 +38,28 @@ def printable(text: str, keep: str = "") -> str:
     return _CANDIDATES.sub(escape, text)
 
 
+# Select Graphic Rendition (colour) sequences: what coloured log lines on stderr (Dagster's) are made of.
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+
 class EscapingStream:
     """A text stream that writes what it is given through `printable`, keeping newlines, tabs and carriage
-    returns (progress bars); everything else is the wrapped stream's."""
+    returns (progress bars), and with allow_colour the colour sequences of coloured log lines (stderr); every
+    other control sequence (cursor moves, titles, links) and bidi override is escaped."""
 
-    def __init__(self, stream):
+    def __init__(self, stream, allow_colour: bool = False):
         self._stream = stream
+        self._allow_colour = allow_colour
 
     def write(self, text: str) -> int:
-        self._stream.write(printable(text, keep="\n\t\r"))
+        if self._allow_colour and "\x1b" in text:
+            parts, at = [], 0
+            for match in _COLOUR.finditer(text):
+                parts += [printable(text[at:match.start()], keep="\n\t\r"), match.group()]
+                at = match.end()
+            self._stream.write("".join(parts) + printable(text[at:], keep="\n\t\r"))
+        else:
+            self._stream.write(printable(text, keep="\n\t\r"))
         return len(text)
 
     def __getattr__(self, name: str):
