@@ -86,14 +86,18 @@ def ingest_file(lake: Lake, landing: LandingFile, cache_dir: Path, previous: dic
 def _unchanged(previous: dict | None, landing: LandingFile) -> bool:
     """Same name, size and mtime as an earlier ingest, probed by this version (a row without a signature predates
     near-duplicate detection and a failed read is worth another try), and not in doubt (see RACY_WINDOW_NS)."""
-    return bool(previous) and (previous["source_size"], previous["source_mtime_ns"]) == (landing.size, landing.mtime_ns) \
-        and previous["outcome"] != "failed" and (previous["outcome"] == "quarantined" or bool(previous.get("signature"))) \
-        and not rehash_due(previous)
+    return _probed_by_this_version(previous) and not rehash_due(previous) \
+        and (previous["source_size"], previous["source_mtime_ns"]) == (landing.size, landing.mtime_ns)
+
+
+def _probed_by_this_version(previous: dict | None) -> bool:
+    return bool(previous) and previous["outcome"] != "failed" \
+        and (previous["outcome"] == "quarantined" or bool(previous.get("signature")))
 
 
 def _same_stat(previous: dict | None, landing: LandingFile) -> bool:
-    """An earlier row of the same size whose mtime matches or was left in doubt (0), with bytes to compare."""
-    return bool(previous) and bool(previous.get("video_sha256")) and previous["outcome"] != "failed" \
+    """An earlier complete row of the same size whose mtime matches or was left in doubt (0): bytes to compare."""
+    return _probed_by_this_version(previous) and bool(previous.get("video_sha256")) \
         and int(previous["source_size"]) == landing.size and int(previous["source_mtime_ns"]) in (0, landing.mtime_ns)
 
 
