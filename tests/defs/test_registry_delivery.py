@@ -133,7 +133,13 @@ def test_delivery_gate_package_lineage_forget_and_secrets(tmp_path, instance, ti
     audit = read_audit(lake)
     assert audit[audit["action"] == "forget"][["actor", "object", "reason"]].values.tolist() == [
         ["dpo-dana", f"video {video['sha256']}", "subject asked for deletion"]]
-    assert set(audit["action"]) == {"promote", "labeling_queue_export", "pull", "forget"}
+    assert set(audit["action"]) == {"promote", "labeling_queue_export", "pull", "forget", "alias_withdrawn"}
+    # The tainted champion lost its alias (no clean version passed the gate), and its queue went with the video.
+    assert registry.champion(MODEL) is None
+    assert audit[audit["action"] == "alias_withdrawn"]["object"].tolist() == [f"{MODEL}@champion v1"]
+    queued = [p for p in Path(lake.path("labeling_queue")).rglob("*") if p.is_file()] \
+        if Path(lake.path("labeling_queue")).exists() else []
+    assert [str(p) for p in queued if video["sha256"].encode() in p.read_bytes()] == []
 
     # Nothing comes back: the landed file is refused on re-ingest, the next dataset version excludes it.
     from vision_assets.core.ingest.landing import LandingFile
@@ -147,6 +153,8 @@ def test_delivery_gate_package_lineage_forget_and_secrets(tmp_path, instance, ti
     latest = lake.read_json("datasets/latest.json")["version"]
     assert latest != v1.tags["dataset_version"]
     assert video["sha256"] not in lake.read_json(f"datasets/{latest}/dataset.json")["videos"]
+    clean = registry.champion(MODEL)  # the clean retrain is the champion, not a challenger behind the tainted one
+    assert clean is not None and str(clean.version) == "2" and not clean.tags.get("tainted")
 
     # The planted credential is nowhere: not in the event log, the lake, or MLflow's database and artifacts.
     for root in (settings.dagster_home, Path(settings.lake_root), settings.data_dir / "mlflow", Path(instance.root_directory)):

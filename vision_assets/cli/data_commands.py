@@ -12,6 +12,7 @@ from pathlib import Path
 from vision_assets.cli.environment import in_process_daemon, open_lake, open_registry, prepare_environment
 from vision_assets.core.errors import VisionError
 from vision_assets.core.numbers import json_ready
+from vision_assets.core.text import printable
 from vision_assets.settings import Settings
 
 # Core imports stay inside the commands: each command loads only what it uses (video decoding, QC, MLflow).
@@ -70,7 +71,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print()
         for entry in report:
             detail = f": {entry['detail']}" if entry["detail"] else ""
-            print(f"{entry['status']:<14} {entry['file']}{detail}")
+            print(printable(f"{entry['status']:<14} {entry['file']}{detail}"))  # a \r in a name too
         if not report:
             print("no video files in the landing zone")
         if story:
@@ -167,11 +168,12 @@ def cmd_qc(args: argparse.Namespace) -> int:
         return 2
     if args.json:
         print(strict_json({**report, "classes_from": classes_from}))
-        return 0
+        return _qc_unreadable_exit(report, Path(args.path))
     print(f"classes: {classes_from}")
     classes_text = ", ".join(f"{name or '<none>'} {count}" for name, count in report["classes"].items())
     print(f"{args.path}: {report['rows']} rows, {report['frames']} frames, {report['tracks']} tracks; {classes_text}")
-    print(f"pass rate {report['pass_rate']:.1%}: {len(report['rejected'])} rejected, {len(report['flagged'])} flagged")
+    rate = f"{report['pass_rate']:.1%}" if report["rows"] else "- (no rows read)"
+    print(f"pass rate {rate}: {len(report['rejected'])} rejected, {len(report['flagged'])} flagged")
     for rule, count in report["rules"].items():
         if count:
             print(f"  {rule:<28} {report['severities'][rule]:<8} {count}")
@@ -183,7 +185,19 @@ def cmd_qc(args: argparse.Namespace) -> int:
               f"{', '.join(row['rules'])}")
     for problem in report["unreadable"]:
         print(f"  unreadable {problem['error']}")
-    return 0
+    return _qc_unreadable_exit(report, Path(args.path))
+
+
+def _qc_unreadable_exit(report: dict, path: Path) -> int:
+    """A label file QC could not read is a failure, not a 100 % pass: named on stderr, exit 2. In a folder whose
+    other files were read (a folder may hold a licence or a detections file beside the labels) each one is a
+    warning and the readable neighbours' report stands."""
+    failed = bool(report["unreadable"]) and (path.is_file() or not report["rows"])
+    level = "error" if failed else "warning"
+    for problem in report["unreadable"]:
+        error = problem["error"] if problem["file"] in problem["error"] else f"{problem['file']}: {problem['error']}"
+        print(f"vision-assets: {level}: {' '.join(error.split())} (unreadable, not checked)", file=sys.stderr)
+    return 2 if failed else 0
 
 
 def _qc_classes(option: str | None) -> tuple[list[str] | None, dict[str, str], str]:
@@ -278,8 +292,14 @@ def print_summary(s: dict) -> None:
     print(f"dataset version:   {s.get('dataset_version', '-')}")
     if "model" in s:
         m = s["model"]
-        print(f"model:             {m['name']} v{m['version']}  mAP50-95 {m['map50_95']:.4f}  mAP50 {m['map50']:.4f}")
+        print(f"model:             {m['name']} v{m['version']}  mAP50-95 {m['map50_95']:.4f}  mAP50 {m['map50']:.4f}"
+              + (f"  TAINTED: {m['tainted']}" if m.get("tainted") else ""))
         if m.get("decision"):
             print(f"decision:          {m['decision']}")
     if "champion" in s:
-        print(f"champion:          v{s['champion']['version']}")
+        c = s["champion"]
+        print(f"champion:          v{c['version']}" + (f"  TAINTED: {c['tainted']}" if c.get("tainted") else ""))
+    if "forgotten" in s:
+        print(f"forgotten videos:  {s['forgotten']['videos']} (vision-assets audit lists each; their models are tainted)")
+        for line in s["forgotten"]["records"][-3:]:
+            print(f"  {line}")

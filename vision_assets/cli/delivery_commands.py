@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -13,17 +14,35 @@ from vision_assets.cli.model_commands import CommandError, one_line_errors, spli
 
 @one_line_errors
 def cmd_pull(args: argparse.Namespace) -> int:
-    """Download MODEL[@ALIAS] and refuse it unless every file matches the manifest recorded at registration."""
+    """Download MODEL[@ALIAS] and refuse it unless every file matches the manifest recorded at registration.
+
+    The pull is audited before anything is delivered: a lake that cannot take the audit row (read-only, full)
+    fails the pull while `--out` is still empty, so no model ever leaves unrecorded."""
     from vision_assets.core.registry import DEFAULT_MODEL_NAME, record_event
-    from vision_assets.core.registry.package import pull_package
+    from vision_assets.core.registry.forget import TAINTED_TAG
+    from vision_assets.core.registry.package import MANIFEST_TAG, pull_package, resolve_version
 
     settings = prepare_environment()
+    registry, lake = open_registry(settings), open_lake(settings)
     name, which = split_model_ref(args.model, DEFAULT_MODEL_NAME)
-    pulled = pull_package(open_registry(settings), name, which, Path(args.out), settings.work_dir)
-    record_event(open_lake(settings), "pull", f"{name} v{pulled['version']}", args.reason or "",
-                 details=f"{pulled['files']} files verified")
+    version = resolve_version(registry, name, which)
+    number = str(version.version)
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()):
+        raise CommandError(f"{out}: not empty; pull into a new or empty folder")
+    taint = version.tags.get(TAINTED_TAG, "")
+    manifest = version.tags.get(MANIFEST_TAG, "")
+    try:
+        record_event(lake, "pull", f"{name} v{number}", args.reason or "",
+                     details=f"manifest {manifest[:16] or '-'}" + (f"; tainted: {taint}" if taint else ""))
+    except OSError as error:
+        raise CommandError(f"{name} v{number}: not pulled: the audit trail in {settings.lake_root} cannot be "
+                           f"written ({error.strerror or error}); nothing was delivered") from None
+    pulled = pull_package(registry, name, number, out, settings.work_dir)
     print(f"{name} v{pulled['version']}: {pulled['files']} files verified against manifest "
           f"{pulled['manifest_sha256'][:16]}..., in {pulled['out']}")
+    if taint:
+        print(f"warning: {name} v{number} is tainted: {taint} (vision-assets audit lists the forget)", file=sys.stderr)
     return 0
 
 
@@ -47,8 +66,12 @@ def cmd_forget(args: argparse.Namespace) -> int:
           f"model versions: {', '.join('v' + m['version'] for m in report['model_versions']) or '-'}")
     if report["applied"]:
         rows = ", ".join(f"{k} {v}" for k, v in sorted(report["removed_rows"].items()))
-        print(f"forgotten: {report['removed_blobs']} blobs and rows ({rows}) removed; dataset and model versions "
-              "above tagged tainted; the next dataset version excludes it")
+        print(f"forgotten: {report['removed_blobs']} blobs and rows ({rows}) removed, {report['removed_derived']} "
+              "derived files (labelling queue, replays, error crops, previews); dataset and model versions above "
+              "tagged tainted; the next dataset version excludes it")
+        for alias, (was, now) in sorted(report["aliases"].items()):
+            print(f"  @{alias}: v{was} is tainted; " + (f"now v{now} (latest clean version that passed the gate)"
+                                                         if now else "removed (the clean retrain takes it)"))
     else:
         print("impact report only: run again with --apply to remove it")
     return 0

@@ -36,11 +36,61 @@ from vision_assets.cli.model_commands import cmd_ui
 def main(argv: list[str] | None = None) -> int:
     # Dagster flags parameters it calls beta on every use; a terminal user can do nothing about them.
     warnings.filterwarnings("ignore", message=".*currently in beta.*")
-    args = build_parser().parse_args(argv)
+    originals = _escape_output()
     try:
-        return args.func(args)
+        return _run(build_parser().parse_args(argv))
+    finally:
+        sys.stdout, sys.stderr = originals  # an in-process caller (tests, notebooks) gets its streams back
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        code = args.func(args)
+        sys.stdout.flush()  # here, where a closed pipe is still ours to handle, not at interpreter exit
+        return code
+    except BrokenPipeError as error:
+        if _stdout_closed():
+            return _quiet_broken_pipe()
+        return _one_line_failure(error, debug=args.debug or os.environ.get("VISION_DEBUG") == "1")
     except Exception as error:  # every failure is one line; --debug / VISION_DEBUG=1 shows the traceback
         return _one_line_failure(error, debug=args.debug or os.environ.get("VISION_DEBUG") == "1")
+
+
+def _escape_output() -> tuple:
+    """Names are someone else's data: control and bidi characters in anything printed are escaped (core/text.py).
+    Returns the streams it replaced."""
+    from vision_assets.core.text import EscapingStream
+
+    originals = sys.stdout, sys.stderr
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if not isinstance(stream, EscapingStream):  # stderr carries coloured log lines: their colours stay
+            setattr(sys, name, EscapingStream(stream, allow_colour=name == "stderr"))
+    return originals
+
+
+def _stdout_closed() -> bool:
+    """Whether the BrokenPipeError was our stdout's (the reader went away), not a socket's: a pipe without a
+    reader polls as an error."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _quiet_broken_pipe() -> int:
+    """`vision-assets summary | head`: the reader has what it wanted. Like Unix tools, stop without a word (exit
+    status 128 + SIGPIPE), and keep Python from complaining when it flushes stdout at exit."""
+    import signal
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE
 
 
 def _one_line_failure(error: Exception, debug: bool) -> int:
@@ -49,12 +99,24 @@ def _one_line_failure(error: Exception, debug: bool) -> int:
     if debug:
         traceback.print_exc()
     message = _redacted(" ".join(str(error).split()) or type(error).__name__)
+    full = _disk_full(error)
+    if full:
+        print(f"vision-assets: error: {_redacted(full)}", file=sys.stderr)
+        return 2
     if isinstance(error, VisionError):
         print(f"vision-assets: error: {message}", file=sys.stderr)
         return 2
     hint = "" if debug else " (run with --debug or VISION_DEBUG=1 for the traceback)"
     print(f"vision-assets: error: unexpected {type(error).__name__}: {message}{hint}", file=sys.stderr)
     return 1
+
+
+def _disk_full(error: BaseException) -> str:
+    """For a write that failed because a disk is full (or failing), which folder it is: the data folder's parts
+    (instance, MLflow store, lake, work folder) with the least free space. Empty for any other error."""
+    from vision_assets.core.storage import full_folder_message
+
+    return full_folder_message(error)
 
 
 def _redacted(message: str) -> str:

@@ -53,7 +53,8 @@ def split_model_ref(ref: str | None, default_name: str) -> tuple[str, str | None
 def cmd_lineage(args: argparse.Namespace) -> int:
     """Which exact bytes made this model? (or, with --video, what derives from this video). Reads only."""
     from vision_assets.core.registry import DEFAULT_MODEL_NAME
-    from vision_assets.core.registry.lineage import full_lineage, verify_lineage, video_lineage
+    from vision_assets.core.registry.forgotten import describe_forget
+    from vision_assets.core.registry.lineage import LineageMismatch, full_lineage, verify_lineage, video_lineage
     from vision_assets.core.registry.package import resolve_version
 
     settings = prepare_environment()
@@ -66,7 +67,13 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     version = resolve_version(registry, name, args.version or which)
     report = full_lineage(registry, lake, name, version)
     if args.verify:
-        report["verified"] = verify_lineage(lake, report)
+        try:
+            report["verified"] = verify_lineage(lake, report)
+        except LineageMismatch as error:
+            if report["forgotten"]:  # what is missing was deleted on purpose: say so, still exit 2
+                raise LineageMismatch(f"{error}; {name} v{report['model']['version']} is tainted: "
+                                      + "; ".join(describe_forget(r) for r in report["forgotten"])) from None
+            raise
     _print(report, args.json, _lineage_text)
     return 0
 
@@ -81,16 +88,27 @@ def cmd_promote(args: argparse.Namespace) -> int:
     version = registry.get_version(DEFAULT_MODEL_NAME, args.version)
     gate = version.tags.get(GATE_TAG, "")
     override = gate != "pass"
+    taint = version.tags.get("tainted", "")  # core/registry/forget.py's TAINTED_TAG
+    if taint and not (args.reason or "").strip():
+        raise CommandError(f"{DEFAULT_MODEL_NAME} v{args.version} is tainted ({taint}): it was trained on forgotten "
+                           "footage; promoting it needs --reason TEXT")
     if override and not (args.reason or "").strip():
         raise CommandError(f"{DEFAULT_MODEL_NAME} v{args.version}: the promotion gate says {gate or 'nothing'} "
                            f"({version.tags.get('gate_regressed') or version.tags.get('champion_decision', '-')}): "
                            "promoting it overrides the gate and needs --reason TEXT")
+    lake = open_lake(settings)
+    if taint:  # audited before the alias moves: a tainted champion is never unrecorded
+        record_event(lake, "taint_override", f"{DEFAULT_MODEL_NAME} v{args.version}", args.reason,
+                     details=f"tainted: {taint}")
     registry.promote(DEFAULT_MODEL_NAME, args.version)
     if override:
         registry.client.set_model_version_tag(DEFAULT_MODEL_NAME, args.version, "gate_override", args.reason[:4000])
-    record_event(open_lake(settings), "gate_override" if override else "promote",
+    if taint:
+        registry.client.set_model_version_tag(DEFAULT_MODEL_NAME, args.version, "taint_override", args.reason[:4000])
+    record_event(lake, "gate_override" if override else "promote",
                  f"{DEFAULT_MODEL_NAME} v{args.version}", args.reason or "", details=f"gate: {gate or '-'}")
-    print(f"{DEFAULT_MODEL_NAME}: champion is v{args.version}" + (" (gate overridden)" if override else ""))
+    print(f"{DEFAULT_MODEL_NAME}: champion is v{args.version}" + (" (gate overridden)" if override else "")
+          + (f" (tainted: {taint})" if taint else ""))
     return 0
 
 
@@ -148,6 +166,11 @@ def _lineage_text(report: dict) -> str:
     lines += [f"    sampled by {name} {params}" for name, params in strategies]
     for label in report["label_files"]:
         lines.append(f"    labels {label['sha256'][:16]} {label['source_file']} ({label['format']}) {label['key']}")
+    if report.get("forgotten") or model["tags"].get("tainted"):
+        from vision_assets.core.registry.forgotten import describe_forget
+
+        lines.append(f"  TAINTED: {model['tags'].get('tainted', 'made from forgotten footage')}")
+        lines += [f"    forgotten: {describe_forget(record)}" for record in report.get("forgotten", [])]
     for qc in report["qc"]:
         lines.append(f"    qc {qc.get('scene')}/{qc.get('day')}: passed={qc.get('passed')} pass_rate={qc.get('pass_rate')}")
     if "verified" in report:
@@ -177,10 +200,13 @@ def cmd_ui(args: argparse.Namespace) -> int:
     import signal
     import subprocess
 
+    from vision_assets.core.registry.relocate import repair_copied_store
     from vision_assets.links_server import DEFAULT_LINKS_PORT, LINKS_URL_ENV, LinksServer
 
     settings = prepare_environment()
     settings.project()  # a bad project file is one line here, not a code location error in the UI
+    # The MLflow UI reads the store directly: a copied data folder's locations are its own before it starts.
+    repair_copied_store(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
     mlflow_port = getattr(args, "mlflow_port", 5000)
     mlflow_url = os.environ.get("VISION_MLFLOW_UI_URL") or f"http://{args.host}:{mlflow_port}"
     links_port = getattr(args, "links_port", DEFAULT_LINKS_PORT)

@@ -98,3 +98,14 @@ def frames_contact_sheet(read_bytes, frames, video_names: dict[str, str], *, at_
     images = [decode_jpeg(read_bytes(key)) for key in picked["image_path"]]
     captions = [f"{video_names.get(v, v[:12])} {t:.1f}s" for v, t in zip(picked["video_sha256"], picked["timestamp_s"])]
     return encode_jpeg(contact_sheet(images, captions), 85), len(images)
+
+
+def remember_preview(lake, scene: str, day: str, key: str) -> None:
+    """Record that the preview blob `key` shows frames of this partition, so forgetting one of its videos can find
+    and remove it (the blob itself is content-addressed and says nothing of where it came from)."""
+    from vision_assets.core.lake import keys
+
+    record = keys.preview_record_key(scene, day)
+    known = lake.read_json(record).get("keys", []) if lake.exists(record) else []
+    if key not in known:
+        lake.write_json(record, {"keys": sorted({*known, key})})

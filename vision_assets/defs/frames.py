@@ -7,7 +7,7 @@ import pandas as pd
 
 from vision_assets.core.ingest import usable_videos
 from vision_assets.core.lake import keys as lake_keys
-from vision_assets.core.preview import decode_jpeg, frames_contact_sheet, thumbnail
+from vision_assets.core.preview import decode_jpeg, frames_contact_sheet, remember_preview, thumbnail
 from vision_assets.core.sampling import SamplingPlan, frames_version, get_strategy, sample_partition
 from vision_assets.core.sampling.policy_changes import POLICY_METADATA_KEY, policy_fingerprint
 from vision_assets.core.video import Blurrer
@@ -59,7 +59,7 @@ def sampled_frames(context: dg.AssetExecutionContext, config: SamplingRunConfig,
     per_video = pd.DataFrame([{"video": names.get(sha, sha[:12]), **{k: s[k] for k in
                                ("outcome", "frames_decoded", "kept", "near_duplicates_dropped")}}
                               for sha, s in stats["per_video"].items()])
-    preview = _contact_sheet(store, table, names)
+    preview = _contact_sheet(store, table, names, (scene, day))
     context.log.info(f"{scene}/{day}: {len(table)} frames from {len(videos)} videos with {plan.strategy!r}; "
                      f"{stats['near_duplicates_dropped']} near-duplicates dropped")
     return dg.MaterializeResult(
@@ -81,13 +81,14 @@ def sampled_frames(context: dg.AssetExecutionContext, config: SamplingRunConfig,
     )
 
 
-def _contact_sheet(store, table: pd.DataFrame, video_names: dict[str, str]) -> dict:
+def _contact_sheet(store, table: pd.DataFrame, video_names: dict[str, str], partition: tuple[str, str]) -> dict:
     """A thumbnail of the partition's frames inline, the full-size sheet in the lake (content-addressed)."""
     if table.empty:
         return {}
     located = table.assign(image_path=table["image_path"].map(store.resolve))
     sheet, shown = frames_contact_sheet(store.fs.cat_file, located, video_names)
     _, key, _ = store.put_blob_bytes(lake_keys.PREVIEW_BLOBS, sheet, ".jpg")
+    remember_preview(store, *partition, key)  # forget removes it with the partition's videos
     caption = f"{shown} of {len(table)} frames, spread over the partition; full size: lake key `{key}`"
     return {
         "contact_sheet": dg.MetadataValue.md(f"{md_image(thumbnail(decode_jpeg(sheet)), 'frames')}\n\n{caption}"),

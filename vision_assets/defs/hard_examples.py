@@ -10,7 +10,7 @@ from vision_assets.core.mining import PREANNOTATION_MIN_SCORE
 from vision_assets.core.mining.hard_examples import COCO_FILE
 from vision_assets.core.mining.partition import mine_partition, partitions_to_mine
 from vision_assets.core.mining.queue_preview import opening_instructions, queue_sheet
-from vision_assets.core.preview import decode_jpeg, thumbnail
+from vision_assets.core.preview import decode_jpeg, remember_preview, thumbnail
 from vision_assets.core.registry import record_event
 from vision_assets.defs import keys
 from vision_assets.defs.automation import NIGHTLY_CRON
@@ -84,7 +84,7 @@ def hard_examples(context: dg.AssetExecutionContext, config: MiningConfig, lake:
         "frames_queued": len(table),
         "preannotated_boxes": len(mined.boxes),
         "queue": dg.MetadataValue.md(md_table(shown)),
-        **_queue_preview(store, mined, names),
+        **_queue_preview(store, mined, names, (scene, day)),
         "how_to_open": dg.MetadataValue.md(opening_instructions(mined.queue_folder, url_kind)),
         "max_uncertainty": readable(table["uncertainty"].max()) if len(table) else 0.0,
         # Lake keys: under the lake root wherever it is now (metadata outlives any one location of the data).
@@ -96,12 +96,13 @@ def hard_examples(context: dg.AssetExecutionContext, config: MiningConfig, lake:
     })
 
 
-def _queue_preview(store, mined, names: dict[str, str]) -> dict:
+def _queue_preview(store, mined, names: dict[str, str], partition: tuple[str, str]) -> dict:
     """The queued frames with the champion's boxes: a thumbnail inline, the full-size grid in the lake."""
     sheet = queue_sheet(lambda key: store.fs.cat_file(store.resolve(key)), mined.ranked, mined.boxes, names)
     if sheet is None:
         return {}
     _, key, _ = store.put_blob_bytes(lake_keys.PREVIEW_BLOBS, sheet, ".jpg")
+    remember_preview(store, *partition, key)  # forget removes it with the partition's videos
     caption = (f"The {min(12, len(mined.ranked))} most uncertain queued frames with the champion's boxes (class, "
                f"score); full size: lake key `{key}`")
     return {"queued_frames": dg.MetadataValue.md(f"{md_image(thumbnail(decode_jpeg(sheet)), 'queued frames')}\n\n"

@@ -17,7 +17,7 @@ from vision_assets.core.ingest.tables import read_table_or_none
 from vision_assets.core.lake import Lake, keys
 
 INDEX_COLUMNS = ["scene", "day", "source_name", "video_sha256", "outcome", "duplicate_of", "signature",
-                 "duration_s", "source_size", "source_mtime_ns", "label_files"]
+                 "duration_s", "source_size", "source_mtime_ns", "label_files", "hashed_at"]
 
 
 def read_video_index(lake: Lake) -> pd.DataFrame:
@@ -54,9 +54,13 @@ def known_files(index: pd.DataFrame) -> dict[tuple[str, str], set[tuple]]:
     """What the landing sensor compares the landing zone with: per (scene, day), each ingested file's name, size,
     mtime and beside-labels fingerprint. A partition whose rows the index lost looks new, and its ingest (which
     skips unchanged files) writes them back."""
+    from vision_assets.core.ingest.videos import rehash_due
+
     known: dict[tuple[str, str], set[tuple]] = {}
-    for row in index[["scene", "day", "source_name", "source_size", "source_mtime_ns", "label_files"]].itertuples(
-            index=False):
+    for row in index[["scene", "day", "source_name", "source_size", "source_mtime_ns", "label_files",
+                      "hashed_at"]].itertuples(index=False):
+        if rehash_due({"hashed_at": row.hashed_at}):  # due to be hashed again: looks new until it is
+            continue
         known.setdefault((row.scene, row.day), set()).add(
             (row.source_name, row.source_size, row.source_mtime_ns, row.label_files))
     return known
@@ -64,7 +68,9 @@ def known_files(index: pd.DataFrame) -> dict[tuple[str, str], set[tuple]]:
 
 def _index_rows(raw: pd.DataFrame) -> pd.DataFrame:
     defaults = {"video_sha256": "", "outcome": "", "duplicate_of": "", "signature": "", "duration_s": 0.0,
-                "label_files": "", "source_size": 0, "source_mtime_ns": 0}  # tables from before a column existed
+                "label_files": "", "source_size": 0, "source_mtime_ns": 0, "hashed_at": ""}  # tables from before a column existed
     rows = raw.assign(**{c: v for c, v in defaults.items() if c not in raw}).fillna(defaults)
+    if "ingested_at" in rows:  # rows from before hashed_at: their ingest was their last hash
+        rows = rows.assign(hashed_at=rows["hashed_at"].where(rows["hashed_at"] != "", rows["ingested_at"].fillna("")))
     return rows[INDEX_COLUMNS].astype({"scene": str, "day": str, "duration_s": float, "source_size": "int64",
                                        "source_mtime_ns": "int64"}).reset_index(drop=True)

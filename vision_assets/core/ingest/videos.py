@@ -10,13 +10,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 
 from vision_assets.core.ingest.landing import LandingFile, label_fingerprint
-from vision_assets.core.lake import Lake, keys
+from vision_assets.core.lake import Lake, keys, sha256_file
 from vision_assets.core.registry.forgotten import forgotten_videos
 from vision_assets.core.video import NormaliseSpec, normalise_video, probe_video, signature_distance
 
@@ -25,7 +27,7 @@ RAW_VIDEO_COLUMNS = [
     "stored_path", "codec", "width", "height", "fps", "fps_header", "frames_claimed", "frames_decoded",
     "duration_s", "keyframes", "signature", "lighting", "weather", "device", "capture_start", "tags", "sidecar",
     "partition_from", "duplicate_of", "near_duplicate_of", "near_duplicate_sha256", "near_duplicate_distance",
-    "normalised_path", "normalised", "label_files", "ingested_at",
+    "normalised_path", "normalised", "label_files", "ingested_at", "hashed_at", "rotation",
 ]
 DECODABLE = ("ok", "truncated")
 # Column defaults for rows written before a column existed, and for rows of files that could not be read.
@@ -34,7 +36,14 @@ ROW_DEFAULTS = {"codec": "unknown", "width": 0, "height": 0, "fps": 0.0, "fps_he
                 "device": "", "capture_start": "", "tags": "[]", "sidecar": "{}", "partition_from": "path",
                 "duplicate_of": "", "near_duplicate_of": "", "near_duplicate_sha256": "",
                 "near_duplicate_distance": float("nan"), "normalised_path": "", "normalised": "{}", "label_files": "",
-                "ingested_at": "", "stored_path": "", "reason": ""}
+                "ingested_at": "", "hashed_at": "", "stored_path": "", "reason": "", "rotation": 0}
+# Name, size and mtime say "unchanged" only when the mtime could not have been the same for other bytes:
+# a file written within this long of being hashed may change again inside the file system's timestamp
+# granularity (the "racy" case git knows), so its mtime is recorded as 0 (in doubt) and the next pass hashes it.
+RACY_WINDOW_NS = 1_000_000_000  # one second: the coarsest mtime most file systems keep
+# And at least on a schedule: bytes replaced with the same size and a restored mtime (cp -p, rsync -t) are caught
+# by hashing every landed file again once its last hash is this old (VISION_REHASH_DAYS; 0 turns it off).
+DEFAULT_REHASH_DAYS = 7.0
 # Mean Hamming distance (of 256 bits) between aligned frame hashes under which two videos are the same footage:
 # a downscaled mpeg4 re-encode of realshort.mp4 is 20 away, unrelated clips about 125.
 NEAR_DUPLICATE_DISTANCE = 24.0
@@ -59,6 +68,12 @@ def ingest_file(lake: Lake, landing: LandingFile, cache_dir: Path, previous: dic
     if _unchanged(previous, landing):
         return {**previous, "source_path": landing.landing_key or landing.path.name, "label_files": label_fingerprint(landing.path)}
     try:
+        if _same_stat(previous, landing):  # in doubt (racy or due): the bytes decide, without copying or probing
+            started = time.time_ns()
+            if sha256_file(landing.path) == previous["video_sha256"]:
+                return {**previous, "source_path": landing.landing_key or landing.path.name,
+                        "label_files": label_fingerprint(landing.path),
+                        "source_mtime_ns": _trusted_mtime(landing, started), "hashed_at": _now()}
         return _ingest_new(lake, landing, cache_dir, options)
     except OSError as error:
         # The file could not even be copied (vanished, unreadable): this one fails, the batch goes on.
@@ -70,14 +85,51 @@ def ingest_file(lake: Lake, landing: LandingFile, cache_dir: Path, previous: dic
 
 def _unchanged(previous: dict | None, landing: LandingFile) -> bool:
     """Same name, size and mtime as an earlier ingest, probed by this version (a row without a signature predates
-    near-duplicate detection and a failed read is worth another try)."""
-    return bool(previous) and (previous["source_size"], previous["source_mtime_ns"]) == (landing.size, landing.mtime_ns) \
-        and previous["outcome"] != "failed" and (previous["outcome"] == "quarantined" or bool(previous.get("signature")))
+    near-duplicate detection and a failed read is worth another try), and not in doubt (see RACY_WINDOW_NS)."""
+    return _probed_by_this_version(previous) and not rehash_due(previous) \
+        and (previous["source_size"], previous["source_mtime_ns"]) == (landing.size, landing.mtime_ns)
+
+
+def _probed_by_this_version(previous: dict | None) -> bool:
+    return bool(previous) and previous["outcome"] != "failed" \
+        and (previous["outcome"] == "quarantined" or bool(previous.get("signature")))
+
+
+def _same_stat(previous: dict | None, landing: LandingFile) -> bool:
+    """An earlier complete row of the same size whose mtime matches or was left in doubt (0): bytes to compare."""
+    return _probed_by_this_version(previous) and bool(previous.get("video_sha256")) \
+        and int(previous["source_size"]) == landing.size and int(previous["source_mtime_ns"]) in (0, landing.mtime_ns)
+
+
+def rehash_due(row: dict, now: dt.datetime | None = None) -> bool:
+    """Whether a row's last hash is older than the re-hash period (its ingest time for rows from before
+    `hashed_at` existed)."""
+    days = float(os.environ.get("VISION_REHASH_DAYS") or DEFAULT_REHASH_DAYS)
+    stamp = str(row.get("hashed_at") or row.get("ingested_at") or "")
+    if days <= 0 or not stamp:
+        return False
+    try:
+        hashed = dt.datetime.fromisoformat(stamp)
+    except ValueError:
+        return True
+    hashed = hashed if hashed.tzinfo else hashed.replace(tzinfo=dt.UTC)
+    return (now or dt.datetime.now(dt.UTC)) - hashed > dt.timedelta(days=days)
+
+
+def _trusted_mtime(landing: LandingFile, hash_started_ns: int) -> int:
+    """The mtime to record: 0 (in doubt) when the file was written so close to the hash that a later write in the
+    same timestamp tick would leave the mtime as it is."""
+    return 0 if landing.mtime_ns >= hash_started_ns - RACY_WINDOW_NS else landing.mtime_ns
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _ingest_new(lake: Lake, landing: LandingFile, cache_dir: Path, options: IngestOptions) -> dict:
     sidecar = landing.sidecar  # validated by the scan (sidecar.py): read once, from a file inside the zone
     suffix = landing.path.suffix.lower()
+    started = time.time_ns()
     staged, digest = lake.stage_file(landing.path, cache_dir)
     if digest in forgotten_videos(lake):  # a person asked for these bytes to be deleted: they never come back
         staged.unlink(missing_ok=True)
@@ -111,12 +163,12 @@ def _ingest_new(lake: Lake, landing: LandingFile, cache_dir: Path, options: Inge
         "source_name": landing.path.name,
         "source_path": landing.landing_key or landing.path.name,
         "source_size": landing.size,
-        "source_mtime_ns": landing.mtime_ns,
+        "source_mtime_ns": _trusted_mtime(landing, started),
         "outcome": probe.outcome,
         "reason": probe.reason,
         "stored_path": stored,
         **{k: getattr(probe, k) for k in ("codec", "width", "height", "fps", "fps_header", "frames_claimed",
-                                          "frames_decoded", "duration_s", "keyframes")},
+                                          "frames_decoded", "duration_s", "keyframes", "rotation")},
         "signature": probe.signature,
         "lighting": str(sidecar.get("lighting", "")),
         "weather": str(sidecar.get("weather", "")),
@@ -132,7 +184,8 @@ def _ingest_new(lake: Lake, landing: LandingFile, cache_dir: Path, options: Inge
         "normalised_path": normalised.get("stored_path", ""),
         "normalised": json.dumps(normalised.get("facts", {}), sort_keys=True),
         "label_files": label_fingerprint(landing.path),
-        "ingested_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "ingested_at": _now(),
+        "hashed_at": _now(),
     }
 
 
@@ -158,7 +211,10 @@ def ingest_partition(lake: Lake, files: list[LandingFile], previous: pd.DataFram
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         rows = list(pool.map(lambda f: ingest_file(lake, f, cache_dir, known.get(f.path.name), options), files))
     table = pd.DataFrame(rows, columns=RAW_VIDEO_COLUMNS)
-    fresh = {f.path.name for f in files if not _unchanged(known.get(f.path.name), f)}
+    # New bytes: no earlier row, or another hash than it (a file hashed again and found the same is not fresh).
+    fresh = {row["source_name"] for row in rows
+             if row["source_name"] not in known or row["video_sha256"] != known[row["source_name"]]["video_sha256"]
+             or row["ingested_at"] != known[row["source_name"]]["ingested_at"]}
     originals = _originals_elsewhere(elsewhere)
     _mark_duplicates(table, fresh, originals)
     _mark_near_duplicates(table, fresh, originals, options.near_duplicate_distance)

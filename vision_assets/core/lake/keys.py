@@ -113,6 +113,11 @@ def mined_marker_key(scene: str, day: str) -> str:
     return f"mining/{partition_path({'scene': scene, 'day': day})}.json"
 
 
+def preview_record_key(scene: str, day: str) -> str:
+    """The preview blobs (contact sheets, drawn queues) made from one partition's frames: what a forget removes."""
+    return f"previews/{partition_path({'scene': scene, 'day': day})}.json"
+
+
 def labeling_queue_folder(scene: str, day: str, champion_version: str) -> str:
     return f"labeling_queue/{partition_path({'scene': scene, 'day': day})}/champion=v{champion_version}"
 

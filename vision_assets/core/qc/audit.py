@@ -32,8 +32,8 @@ def audit_labels(path: Path, fmt: str | None = None, *, image_size: tuple[int, i
     for source in _label_sources(path, fmt):
         try:
             rows = apply_aliases(read_annotations(source, fmt, image_size=image_size), aliases or {})
-        except AnnotationFormatError as error:
-            unreadable.append({"file": str(source), "error": str(error)})
+        except (AnnotationFormatError, OSError, UnicodeDecodeError) as error:  # one bad file, its neighbours go on
+            unreadable.append({"file": str(source), "error": str(error) or type(error).__name__})
             continue
         sizes = _declared_sizes(rows)
         key = rows["source_file"] + "|" + rows["image_name"]
@@ -93,7 +93,8 @@ def _declared_sizes(rows: pd.DataFrame) -> dict[str, tuple[int, int]]:
 def _report(table: pd.DataFrame, result, unreadable: list[dict], unsized: list[str]) -> dict:
     if result is None:
         return {"rows": 0, "frames": 0, "tracks": 0, "classes": {}, "rules": {}, "rejected": [], "flagged": [],
-                "unreadable": unreadable, "files_without_image_size": unsized, "pass_rate": 1.0}
+                "unreadable": unreadable, "files_without_image_size": unsized,
+                "pass_rate": None if unreadable else 1.0}  # nothing read is no pass
     rules = summarise(result)
     tracked = table[table["track_id"] >= 0]
     return {

@@ -20,7 +20,7 @@ from vision_assets.core.registry.redact import redact
 AUDIT = "audit"
 COLUMNS = ["time", "action", "actor", "object", "reason", "details"]
 ACTIONS = frozenset({"promote", "rollback", "gate_override", "forget", "retention_delete", "labeling_queue_export",
-                     "pull", "challenger", "alias_moved_outside"})
+                     "pull", "challenger", "alias_moved_outside", "alias_withdrawn", "taint_override"})
 
 
 def current_actor(run_tags: dict[str, str] | None = None) -> str:

@@ -21,3 +21,16 @@ def forgotten_videos(lake: Lake) -> set[str]:
 
 def mark_forgotten(lake: Lake, video_sha256: str, record: dict) -> str:
     return lake.write_json(forgotten_key(video_sha256), {"video_sha256": video_sha256, **record})
+
+
+def forget_record(lake: Lake, video_sha256: str) -> dict | None:
+    """The forget record of a video (reason, actor, time, action), or None when it was never forgotten."""
+    key = forgotten_key(video_sha256)
+    return lake.read_json(key) if lake.exists(key) else None
+
+
+def describe_forget(record: dict) -> str:
+    """One line naming a forget: which video, when, by whom, why, and where its record is."""
+    sha = record.get("video_sha256", "")
+    return (f"video {sha[:16]} {record.get('action', 'forget')} {str(record.get('time', ''))[:19]} by "
+            f"{record.get('actor', '?')}: {record.get('reason', '')} (record {forgotten_key(sha)})")

@@ -10,6 +10,7 @@ import pandas as pd
 
 from vision_assets.core.errors import VisionError
 from vision_assets.core.lake import Lake, keys, sha256_file
+from vision_assets.core.registry.forgotten import forget_record
 from vision_assets.core.registry.mlflow_registry import ModelRegistry
 
 
@@ -83,6 +84,8 @@ def full_lineage(registry: ModelRegistry, lake: Lake, model_name: str, version) 
         "videos": videos,
         "label_files": labels,
         "qc": [{k: (bool(v) if k == "passed" else v) for k, v in row.items()} for row in qc_rows],
+        # The forget records of the videos this version was made from: why part of its lineage is gone.
+        "forgotten": [r for r in (forget_record(lake, v["sha256"]) for v in videos) if r],
     }
 
 

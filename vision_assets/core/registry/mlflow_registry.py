@@ -57,6 +57,9 @@ class ModelRegistry:
         if self._client is None:
             from mlflow import MlflowClient
 
+            from vision_assets.core.registry.relocate import repair_copied_store
+
+            repair_copied_store(self.tracking_uri, self.artifact_root)  # before MLflow reads any location
             self._client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
         return self._client
 
@@ -70,11 +73,12 @@ class ModelRegistry:
     def experiment_id(self) -> str:
         location = f"{self.artifact_root}/{self.experiment}"
         found = self.client.get_experiment_by_name(self.experiment)
-        if found and (found.artifact_location == location or not _moved(found.artifact_location)):
+        if found and _same_location(found.artifact_location, location):
             return found.experiment_id
         if found:
-            # The data folder moved: MLflow cannot change an experiment's artifact location, and new runs must not
-            # write back into the old place. The old runs stay readable under a new name (see artifact_uri).
+            # The artifact root was configured elsewhere (a copied folder's own store was already repaired when the
+            # client was made: relocate.py). MLflow cannot change an experiment's artifact location, and new runs
+            # must go where they are configured to: the old runs stay readable, at their place, under a new name.
             self.client.rename_experiment(found.experiment_id, f"{self.experiment} (before moving, {found.experiment_id})")
         # An explicit location keeps artifacts out of the working directory (MLflow's default is ./mlruns).
         return self.client.create_experiment(self.experiment, artifact_location=location)
@@ -211,26 +215,59 @@ class ModelRegistry:
         except Exception as error:  # a driver error below MLflow (database file unreadable, connection reset)
             raise _unavailable(f"reading {name}@{alias}", error) from error
 
+    @contextmanager
+    def write_lock(self):
+        """Registry writes that read before they write (promote, rollback) one at a time: two concurrent promotes
+        each read the same champion and left previous_champion pointing v1 <-> v2. A file lock beside the SQLite
+        store (so every process on the data folder shares it), else one per tracking URI on this host."""
+        import fcntl
+        import hashlib
+        import tempfile
+
+        if self.tracking_uri.startswith("sqlite:///"):
+            database = Path(self.tracking_uri.removeprefix("sqlite:///").split("?", 1)[0])
+            database.parent.mkdir(parents=True, exist_ok=True)
+            lock_path = database.with_name(f".{database.name}.registry.lock")
+        else:
+            digest = hashlib.sha256(self.tracking_uri.encode()).hexdigest()[:16]
+            lock_path = Path(tempfile.gettempdir()) / f"vision_assets_registry_{digest}.lock"
+        with open(lock_path, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, also if the body raises
+            yield
+
     def promote(self, name: str, version: str) -> None:
         self.get_version(name, version)  # a clear error for an unknown version, before any alias moves
-        current = self.champion(name)
-        if current is not None and str(current.version) == str(version):
-            return
-        if current is not None:
-            self.client.set_model_version_tag(name, str(version), PREVIOUS_CHAMPION_TAG, str(current.version))
-        self.client.set_registered_model_alias(name, CHAMPION, str(version))
+        with self.write_lock():
+            current = self.champion(name)  # read under the lock: what this promotion really replaces
+            if current is not None and str(current.version) == str(version):
+                return
+            if current is not None and str(version) not in self._champion_history(name, current):
+                self.client.set_model_version_tag(name, str(version), PREVIOUS_CHAMPION_TAG, str(current.version))
+            # else the version comes back over one that replaced it: it keeps what it replaced, so the history
+            # stays a line that rollback walks down, never a loop.
+            self.client.set_registered_model_alias(name, CHAMPION, str(version))
+
+    def _champion_history(self, name: str, current) -> list[str]:
+        """The current champion and the versions it replaced, newest first (previous_champion, followed)."""
+        history, version = [], current
+        while version is not None and str(version.version) not in history:
+            history.append(str(version.version))
+            previous = version.tags.get(PREVIOUS_CHAMPION_TAG)
+            version = self.client.get_model_version(name, previous) if previous else None
+        return history
 
     def rollback(self, name: str) -> str:
         """Give the champion alias back to the version the current champion replaced."""
-        current = self.champion(name)
-        if current is None:
-            raise RegistryError(f"model {name!r} has no {CHAMPION}")
-        previous = current.tags.get(PREVIOUS_CHAMPION_TAG)
-        if not previous:
-            raise RegistryError(f"{name} v{current.version} replaced no earlier champion: nothing to roll back to")
-        self.client.set_registered_model_alias(name, CHAMPION, previous)
-        self.client.set_model_version_tag(name, str(current.version), "rolled_back", "true")
-        return previous
+        with self.write_lock():
+            current = self.champion(name)
+            if current is None:
+                raise RegistryError(f"model {name!r} has no {CHAMPION}")
+            previous = current.tags.get(PREVIOUS_CHAMPION_TAG)
+            if not previous:
+                raise RegistryError(f"{name} v{current.version} replaced no earlier champion: nothing to roll back to")
+            self.client.set_registered_model_alias(name, CHAMPION, previous)
+            self.client.set_model_version_tag(name, str(current.version), "rolled_back", "true")
+            return previous
 
     def download(self, name: str, version: str, dst: Path) -> Path:
         """The version's artifacts in dst; fetched into a temporary folder first, so dst is complete or absent."""
@@ -280,6 +317,16 @@ class _RedactingFilter(logging.Filter):
 
         record.msg, record.args = redact(record.getMessage()), ()
         return True
+
+
+def _same_location(recorded: str, configured: str) -> bool:
+    """Equal locations, a local one however it is spelled (a plain path or a file:// URI)."""
+    from vision_assets.core.registry.relocate import local_path
+
+    if recorded.rstrip("/") == configured.rstrip("/"):
+        return True
+    here, there = local_path(recorded), local_path(configured)
+    return here is not None and here == there
 
 
 def _moved(uri: str) -> bool:

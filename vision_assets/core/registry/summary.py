@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from vision_assets.core.lake import Lake, keys
+from vision_assets.core.registry.forgotten import describe_forget, forget_record, forgotten_videos
 from vision_assets.core.registry.mlflow_registry import DEFAULT_MODEL_NAME, ModelRegistry
 
 
@@ -13,6 +14,11 @@ def collect_summary(lake: Lake, registry: ModelRegistry, model_name: str = DEFAU
     if lake.exists(keys.LATEST_DATASET):
         summary["dataset_version"] = lake.read_json(keys.LATEST_DATASET)["version"]
     summary.update(model_entries(registry, model_name, summary.get("dataset_version", "-")))
+    forgotten = sorted(forgotten_videos(lake))
+    if forgotten:
+        records = [r for r in (forget_record(lake, sha) for sha in forgotten) if r]
+        summary["forgotten"] = {"videos": len(forgotten),
+                                "records": [describe_forget(r) for r in sorted(records, key=lambda r: str(r.get("time")))]}
     return summary
 
 
@@ -46,4 +52,6 @@ def model_entries(registry: ModelRegistry, model_name: str, dataset_version: str
                               "map50": float(version.tags.get("map50", "nan")),
                               "dataset_version": version.tags.get("dataset_version"),
                               "decision": version.tags.get("champion_decision", "")}
+            if version.tags.get("tainted"):
+                entries[label]["tainted"] = version.tags["tainted"]
     return entries

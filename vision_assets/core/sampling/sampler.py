@@ -59,6 +59,7 @@ class SampleResult:
     duration_s: float = 0.0
     frames: list[KeptFrame] = field(default_factory=list)
     near_duplicates_dropped: int = 0
+    rotation: int = 0  # the display matrix's (counter-clockwise degrees); kept frames are already upright
 
 
 def sample_video_file(path: Path, strategy: SamplingStrategy, *, near_duplicate_distance: int = 4,
@@ -98,6 +99,7 @@ def sample_video_file(path: Path, strategy: SamplingStrategy, *, near_duplicate_
     claims = source.claims
     result.codec, result.fps_header, result.frames_claimed = claims.codec, claims.fps_header, claims.frames_claimed
     result.fps, result.frames_decoded, result.duration_s = source.fps, source.frames_decoded, source.duration_s
+    result.rotation = source.rotation
     return result
 
 
@@ -138,6 +140,7 @@ def sample_file_report(path: Path, strategy_name: str, params: dict | None = Non
         "path": result.path, "outcome": result.outcome, "reason": result.reason, "codec": result.codec,
         "frames_claimed": result.frames_claimed, "frames_decoded": result.frames_decoded,
         "fps": round(result.fps, 6), "fps_header": round(result.fps_header, 6),
-        "duration_s": round(result.duration_s, 6), "strategy": result.strategy, "params": result.params,
+        "duration_s": round(result.duration_s, 6), "rotation": result.rotation,
+        "strategy": result.strategy, "params": result.params,
         "kept": len(frames), "near_duplicates_dropped": result.near_duplicates_dropped, "frames": frames,
     }

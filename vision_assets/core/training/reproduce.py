@@ -38,12 +38,27 @@ def find_record(lake: Lake, fingerprint: str | None = None, checkpoint_sha256: s
                       f"{lake.root}")
 
 
+class TaintedReproduction(LookupError):
+    """The dataset version used a video someone asked to delete: retraining it would silently train on less."""
+
+
+def _refuse_forgotten(lake: Lake, version: str, dataset: DatasetVersion) -> None:
+    from vision_assets.core.registry.forgotten import describe_forget, forget_record
+
+    records = [r for r in (forget_record(lake, sha) for sha in dataset.videos or []) if r]
+    if records:
+        raise TaintedReproduction(f"dataset version {version} is tainted: it used forgotten footage, so it cannot be "
+                                  "reproduced as it was (training without it is a new model, not a reproduction): "
+                                  + "; ".join(describe_forget(r) for r in records))
+
+
 def reproduce(lake: Lake, record: dict, work_dir: Path, *, evaluate: bool = True) -> dict:
-    config = TrainConfig.from_dict(record["config"])
     dataset_key = keys.dataset_record_key(record["dataset_version"])
     if not lake.exists(dataset_key):
         raise LookupError(f"dataset version {record['dataset_version']} is not in {lake.root}: cannot retrain")
     dataset = DatasetVersion.from_json(lake.read_json(dataset_key))
+    _refuse_forgotten(lake, record["dataset_version"], dataset)
+    config = TrainConfig.from_dict(record["config"])
     device = resolve_device(config.device)
     differences = _differences(lake, record, device, work_dir)
 

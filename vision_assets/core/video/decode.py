@@ -62,22 +62,29 @@ class DecodedFrame:
         return bool(self._frame.key_frame)
 
     @property
+    def rotation(self) -> int:
+        """Counter-clockwise degrees (0, 90, 180, 270) the stream's display matrix turns the picture by to show it
+        upright: phones record landscape sensor frames and say so here instead of turning the pixels."""
+        return frame_rotation(self._frame)
+
+    @property
     def width(self) -> int:
-        return self._frame.width
+        return self._frame.height if self.rotation in (90, 270) else self._frame.width
 
     @property
     def height(self) -> int:
-        return self._frame.height
+        return self._frame.width if self.rotation in (90, 270) else self._frame.height
 
     @property
     def luma(self) -> np.ndarray:
-        """Full-resolution grayscale; a view of the decoder's Y plane where the format has one (no copy)."""
+        """Full-resolution grayscale, upright; a view of the decoder's Y plane where the format has one and the
+        picture needs no turning (no copy)."""
         frame = self._frame
         if frame.format.name not in _LUMA_FIRST:
-            return frame.to_ndarray(format="gray")
+            return upright(frame.to_ndarray(format="gray"), self.rotation)
         plane = frame.planes[0]
         rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
-        return rows[:, :plane.width]
+        return upright(rows[:, :plane.width], self.rotation)
 
     @property
     def thumbnail(self) -> np.ndarray:
@@ -94,8 +101,24 @@ class DecodedFrame:
         The video's one reformatter keeps its scaler set up between frames; a fresh one per frame
         (what frame.to_ndarray does) costs three times the conversion itself."""
         if self._bgr is None:
-            self._bgr = self._reformatter.reformat(self._frame, format="bgr24").to_ndarray()
+            self._bgr = upright(self._reformatter.reformat(self._frame, format="bgr24").to_ndarray(), self.rotation)
         return self._bgr
+
+
+def frame_rotation(frame: av.VideoFrame) -> int:
+    """The display matrix's rotation as 0, 90, 180 or 270 degrees counter-clockwise (0 without one)."""
+    try:
+        degrees = float(frame.rotation or 0)
+    except (AttributeError, ValueError, TypeError):
+        return 0
+    return int(round(degrees / 90.0)) % 4 * 90
+
+
+def upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    """The picture as it is meant to be seen: turned counter-clockwise by the display matrix's rotation."""
+    if not rotation:
+        return image
+    return np.ascontiguousarray(np.rot90(image, k=rotation // 90))
 
 
 @dataclass(frozen=True)
@@ -158,6 +181,7 @@ class VideoSource:
             self._container.close()
             raise UnreadableVideo(f"{path.name}: no decoder for its video stream ({describe_error(error)})") from error
         self.frames_decoded = 0
+        self.rotation = 0  # the display matrix's, from the first decoded frame (frame_rotation)
         self.keyframes = 0
         self.packets = 0
         self.undecodable_packets = 0
@@ -232,6 +256,8 @@ class VideoSource:
             seconds = index / fps + (self._start or 0.0)
         if self._start is None:
             self._start = seconds
+        if not self.frames_decoded:
+            self.rotation = frame_rotation(frame)
         self.frames_decoded += 1
         self.keyframes += bool(frame.key_frame)
         self._last_frame = seconds

@@ -32,6 +32,7 @@ class Probe:
     fps_header: float = 0.0
     keyframes: int = 0
     signature: str = ""  # near-duplicate signature: hex pHashes at 10/30/50/70/90 % of the real duration
+    rotation: int = 0  # display-matrix degrees counter-clockwise; width and height are the upright picture's
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -51,8 +52,10 @@ def probe_video(path: Path) -> Probe:
                     marks.append((frame.timestamp, perceptual_hash(frame.luma)))
             outcome, reason = source.verdict()
             claims = source.claims
+            turned = source.rotation in (90, 270)
             return Probe(
-                outcome=outcome, reason=reason, codec=claims.codec, width=claims.width, height=claims.height,
+                outcome=outcome, reason=reason, codec=claims.codec, rotation=source.rotation,
+                width=claims.height if turned else claims.width, height=claims.width if turned else claims.height,
                 fps=round(source.fps, 6), frames_claimed=claims.frames_claimed,
                 frames_decoded=source.frames_decoded, duration_s=round(source.duration_s, 6),
                 fps_header=round(claims.fps_header, 6), keyframes=source.keyframes,
