@@ -64,8 +64,8 @@ def world(tmp_path):
     crops = {sha: lake.put_blob_bytes(keys.ERROR_BLOBS, f"crop of {sha}".encode(), ".jpg")[1] for sha in VIDEOS}
     lake.write_table(keys.EVAL_ERRORS, pd.DataFrame([{"video_sha256": sha, "kind": "fp", "crop_key": key}
                                                      for sha, key in crops.items()]), {"evaluation": "e1"})
-    lake.write_json(keys.dataset_record_key("d1"), {"version": "d1", "videos": [NEW, OTHER]})
-    lake.write_json(keys.dataset_record_key("d2"), {"version": "d2", "videos": sorted(VIDEOS)})
+    lake.write_json(keys.dataset_record_key("d1"), {"version": "d1", "class_names": ["car"], "videos": [NEW, OTHER]})
+    lake.write_json(keys.dataset_record_key("d2"), {"version": "d2", "class_names": ["car"], "videos": sorted(VIDEOS)})
     weights = tmp_path / "best.pt"
     weights.write_bytes(b"w")
     assert _register(registry, weights, "d1", "pass") == "1"
