@@ -132,7 +132,7 @@ def test_demo_killed_at_a_stage_is_finished_by_the_next_demo(tmp_path, clean_res
 
 def _dead_worker_identity() -> str:
     """The identity of a process that existed and is gone (a real process, really ended)."""
-    from vision_assets.local_launch import process_identity
+    from vision_assets.local.launch import process_identity
 
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     identity = process_identity(child.pid)
@@ -146,8 +146,8 @@ def test_a_run_whose_worker_died_is_failed_and_executed_again(tmp_path, instance
 
     from vision_assets.defs.automation import INPUTS_TAG, hold_back_reason
     from vision_assets.defs.partitions import scene_day_key
-    from vision_assets.local_daemon import LocalDaemon
-    from vision_assets.local_launch import WORKER_TAG
+    from vision_assets.local.daemon import LocalDaemon
+    from vision_assets.local.launch import WORKER_TAG
 
     settings = settings_for(tmp_path / "data")
     shutil.copytree(tiny_landing, settings.landing_dir, dirs_exist_ok=True)

@@ -9,7 +9,7 @@ import dagster as dg
 from helpers import settings_for, tiny_definitions
 
 from vision_assets.core.ingest import scan_landing
-from vision_assets.local_daemon import LocalDaemon
+from vision_assets.local.daemon import LocalDaemon
 
 
 def land(settings, source: Path, scene: str = "cam-1", day: str = "2024-01-02", name: str | None = None) -> Path:

@@ -12,15 +12,14 @@ from __future__ import annotations
 import os
 
 import dagster as dg
-from dagster._core.launcher import DefaultRunLauncher
-from dagster._core.storage.dagster_run import FINISHED_STATUSES
 
 from vision_assets.defs.automation import FAILURE_KIND_TAG, WORKER_DIED
-from vision_assets.local_launch import WORKER_TAG, worker_alive
+from vision_assets.local.launch import WORKER_TAG, worker_alive
 
 # NOT_STARTED too: the local daemon creates a pass's runs before it executes them.
 UNFINISHED = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
               dg.DagsterRunStatus.CANCELING]
+FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 
 
 def dead_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
@@ -29,7 +28,7 @@ def dead_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
         run = record.dagster_run
         if run.tags.get(WORKER_TAG):
             alive = worker_alive(run.tags[WORKER_TAG])
-        elif isinstance(instance.run_launcher, DefaultRunLauncher):
+        elif isinstance(instance.run_launcher, dg.DefaultRunLauncher):
             alive = _launched_subprocess_alive(instance, run)
         else:
             alive = None  # the deployment's launcher and run monitoring own it
@@ -58,7 +57,7 @@ def free_slots_of_finished_runs(instance: dg.DagsterInstance) -> None:
     holders = list(storage.get_concurrency_run_ids())
     if not holders:
         return
-    for record in instance.get_run_records(dg.RunsFilter(run_ids=holders, statuses=FINISHED_STATUSES)):
+    for record in instance.get_run_records(dg.RunsFilter(run_ids=holders, statuses=FINISHED)):
         storage.free_concurrency_slots_for_run(record.dagster_run.run_id)
 
 

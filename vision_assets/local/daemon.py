@@ -2,9 +2,9 @@
 
 The same sensor, automation and schedule definitions decide what runs; their run requests execute in this
 process on the configured instance. As with the real daemon, each evaluation is recorded as a tick and each
-run carries the sensor or schedule that asked for it and the code location's job snapshot (local_launch), so
+run carries the sensor or schedule that asked for it and the code location's job snapshot (launch.py), so
 the UI shows them as automation. A pass starts by recovering from a previous one that was killed: runs whose
-process died are marked failed and executed again (as Dagster's run retries would), see local_recovery.
+process died are marked failed and executed again (as Dagster's run retries would), see recovery.py.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import dagster as dg
-from dagster._core.scheduler.instigation import InstigatorTick, InstigatorType, TickData, TickStatus
-from dagster._core.storage.tags import (
+
+from vision_assets.defs.automation import IN_FLIGHT_STATUSES, MAX_WORKER_DEATHS
+from vision_assets.local.dagster_internals import (
     AUTOMATION_CONDITION_TAG,
     PARENT_RUN_ID_TAG,
     RETRY_NUMBER_TAG,
@@ -28,18 +29,20 @@ from dagster._core.storage.tags import (
     SCHEDULED_EXECUTION_TIME_TAG,
     SENSOR_NAME_TAG,
     TICK_ID_TAG,
+    InstigatorTick,
+    InstigatorType,
+    TickData,
+    TickStatus,
+    serializable_error_info_from_exc_info,
 )
-from dagster._utils.error import serializable_error_info_from_exc_info
-
-from vision_assets.defs.automation import IN_FLIGHT_STATUSES, MAX_WORKER_DEATHS
-from vision_assets.local_launch import (
+from vision_assets.local.launch import (
     ASSET_JOB,
     WORKER_TAG,
     CodeLocationIdentity,
     create_daemon_run,
     execute_daemon_run,
 )
-from vision_assets.local_recovery import mark_dead_runs_failed
+from vision_assets.local.recovery import mark_dead_runs_failed
 
 # Step-level events stay in the instance (and the UI); the terminal gets one line per run.
 AUTOMATION_CURSOR_KEY = "vision_assets/local_automation_cursor"
@@ -267,20 +270,16 @@ class LocalDaemon:
 
         Without one, declarative automation has no previous evaluation to compare with; a baseline is taken
         before anything changes."""
-        from dagster._serdes import deserialize_value
-
         stored = self.instance.daemon_cursor_storage.get_cursor_values({AUTOMATION_CURSOR_KEY}).get(AUTOMATION_CURSOR_KEY)
         if stored:
             try:
-                return deserialize_value(stored)
+                return dg.deserialize_value(stored)
             except Exception as error:  # noqa: BLE001 - a cursor from another Dagster version: start afresh
                 self.log(f"automation: stored cursor unreadable ({error}); taking a new baseline")
         return self._save(dg.evaluate_automation_conditions(defs=self.defs, instance=self.instance).cursor)
 
     def _save(self, cursor):
-        from dagster._serdes import serialize_value
-
-        self.instance.daemon_cursor_storage.set_cursor_values({AUTOMATION_CURSOR_KEY: serialize_value(cursor)})
+        self.instance.daemon_cursor_storage.set_cursor_values({AUTOMATION_CURSOR_KEY: dg.serialize_value(cursor)})
         return cursor
 
     def _automation_sensor_name(self) -> str:

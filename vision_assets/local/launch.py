@@ -16,18 +16,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.definitions.job_base import InMemoryJob
-from dagster._core.definitions.reconstruct import ReconstructableRepository
-from dagster._core.definitions.selector import InstigatorSelector
-from dagster._core.execution.api import ExecuteRunWithPlanIterable, create_execution_plan, job_execution_iterator
-from dagster._core.execution.context_creation_job import (
+
+from vision_assets.local.dagster_internals import (
+    ExecuteRunWithPlanIterable,
+    InMemoryJob,
+    InProcessCodeLocationOrigin,
+    InstigatorSelector,
+    LoadableTargetOrigin,
     PlanOrchestrationContextManager,
+    ReconstructableRepository,
+    RemoteInstigatorOrigin,
+    RemoteRepositoryOrigin,
+    create_execution_plan,
+    job_execution_iterator,
+    merge_run_tags,
     orchestration_context_event_generator,
 )
-from dagster._core.execution.execute_in_process import merge_run_tags
-from dagster._core.remote_origin import InProcessCodeLocationOrigin, RemoteInstigatorOrigin, RemoteRepositoryOrigin
-from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
-
 from vision_assets.settings import PROJECT_ROOT
 
 CODE_LOCATION = "vision_assets"  # workspace.yaml's location_name
