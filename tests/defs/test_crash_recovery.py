@@ -169,15 +169,16 @@ def test_a_run_whose_worker_died_is_failed_and_executed_again(tmp_path, instance
     retry = instance.get_run_by_id(retried[0].run_id)
     assert retry.parent_run_id == orphan.run_id == retry.tags["dagster/parent_run_id"]
     assert retry.tags["dagster/retry_number"] == "1"
-    assert retry.tags["dagster/sensor_name"] == "landing_sensor" and retry.tags["dagster/partition"] == key
+    assert retry.tags["dagster/sensor_name"] == "retry_sensor" and retry.tags["dagster/partition"] == key
+    assert retry.tags["dagster/run_key"] == f"retry:{orphan.run_id}:1" and retry.tags[INPUTS_TAG] == "f1"
     assert key in instance.get_materialized_partitions(dg.AssetKey("raw_videos"))
     # The death is not held against the files; a live run (this process) is not touched.
     assert hold_back_reason(instance, "ingest_videos", key, "f1") == ""
     assert LocalDaemon(defs, instance, log=lambda _: None).recover() == []
 
 
-def test_runs_that_failed_on_their_inputs_hold_back_and_deaths_count_apart(instance):
-    from vision_assets.defs.automation import FAILURE_KIND_TAG, INPUTS_TAG, MAX_ATTEMPTS, WORKER_DIED, hold_back_reason
+def test_a_failed_run_for_the_same_files_is_the_retry_sensors_and_says_what_happens_next(instance):
+    from vision_assets.defs.automation import FAILURE_KIND_TAG, INPUTS_TAG, WORKER_DIED, hold_back_reason
 
     @dg.op
     def nothing():
@@ -187,16 +188,14 @@ def test_runs_that_failed_on_their_inputs_hold_back_and_deaths_count_apart(insta
     def some_ingest():
         nothing()
 
-    job = some_ingest
-
     def failed(**tags):
-        instance.create_run_for_job(job, status=dg.DagsterRunStatus.FAILURE,
-                                    tags={"dagster/partition": "p", INPUTS_TAG: "f1", **tags})
+        return instance.create_run_for_job(some_ingest, status=dg.DagsterRunStatus.FAILURE,
+                                           tags={"dagster/partition": "p", INPUTS_TAG: "f1", **tags})
 
-    for _ in range(MAX_ATTEMPTS):
-        failed(**{FAILURE_KIND_TAG: WORKER_DIED})
-    assert hold_back_reason(instance, job.name, "p", "f1").startswith(f"the process of {MAX_ATTEMPTS} runs")
-    for _ in range(MAX_ATTEMPTS):
-        failed()
-    assert hold_back_reason(instance, job.name, "p", "f1").startswith(f"{MAX_ATTEMPTS} runs failed for these files")
-    assert hold_back_reason(instance, job.name, "p", "f2") == ""  # changed files are tried again
+    first = failed()  # no error recorded: an ordinary failure, 3 attempts 5 min apart
+    assert "attempt 2 of 3 is due after" in hold_back_reason(instance, some_ingest.name, "p", "f1")
+    assert instance.get_run_by_id(first.run_id).tags[FAILURE_KIND_TAG] == "failed"
+    failed(**{FAILURE_KIND_TAG: WORKER_DIED, "dagster/retry_number": "2"})  # the third death of this work
+    reason = hold_back_reason(instance, some_ingest.name, "p", "f1")
+    assert "gave up after 3 attempt(s)" in reason and "re-execute the run from the UI" in reason
+    assert hold_back_reason(instance, some_ingest.name, "p", "f2") == ""  # changed files are tried again

@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from vision_assets.defs.automation import IN_FLIGHT_STATUSES, MAX_WORKER_DEATHS
+from vision_assets.defs.automation import IN_FLIGHT_STATUSES
+from vision_assets.defs.retries import RETRY_SENSOR, failed_work
 from vision_assets.local.dagster_internals import (
     AUTOMATION_CONDITION_TAG,
     PARENT_RUN_ID_TAG,
-    RETRY_NUMBER_TAG,
-    ROOT_RUN_ID_TAG,
     RUN_KEY_TAG,
     SCHEDULE_NAME_TAG,
     SCHEDULED_EXECUTION_TIME_TAG,
@@ -37,7 +36,6 @@ from vision_assets.local.dagster_internals import (
 )
 from vision_assets.local.launch import (
     ASSET_JOB,
-    WORKER_TAG,
     CodeLocationIdentity,
     create_daemon_run,
     execute_daemon_run,
@@ -48,8 +46,6 @@ from vision_assets.local.recovery import mark_dead_runs_failed
 AUTOMATION_CURSOR_KEY = "vision_assets/local_automation_cursor"
 SENSOR_CURSOR_PREFIX = "vision_assets/local_sensor_cursor/"
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-# Tags a retry does not inherit: Dagster sets them per run.
-_PER_RUN_TAGS = {WORKER_TAG, PARENT_RUN_ID_TAG, ROOT_RUN_ID_TAG, RETRY_NUMBER_TAG, "vision/failure"}
 
 
 @dataclass
@@ -97,7 +93,8 @@ class LocalDaemon:
                 self.log(f"    {event.step_key}: {event.event_specific_data.error.message.strip()}")
         return outcome
 
-    def _run_requests(self, job_name: str, requests: list[dg.RunRequest], instigator_tags: Mapping[str, str]) -> list[str]:
+    def _run_requests(self, job_name: str | None, requests: list[dg.RunRequest],
+                      instigator_tags: Mapping[str, str]) -> list[str]:
         created = []
         for request in requests:
             tags = {**request.tags, **instigator_tags}
@@ -106,7 +103,9 @@ class LocalDaemon:
                     self.log(f"  run key {request.run_key} already has a run; skipped (as the daemon does)")
                     continue
                 tags[RUN_KEY_TAG] = request.run_key
-            created.append(self._create(job_name, request.partition_key, request.asset_selection, tags))
+            parent = self.instance.get_run_by_id(tags[PARENT_RUN_ID_TAG]) if PARENT_RUN_ID_TAG in tags else None
+            created.append(self._create(request.job_name or job_name, request.partition_key, request.asset_selection,
+                                        tags, parent=parent))
         self._execute_all(created)
         return [run.run_id for run in created]
 
@@ -116,41 +115,34 @@ class LocalDaemon:
 
     # -- recovery -------------------------------------------------------------------------------------
     def recover(self) -> list[RunOutcome]:
-        """Runs an earlier pass left behind when its process died: marked failed, then executed again unless a
-        newer run did their work or they already died MAX_WORKER_DEATHS times."""
+        """Before new work: runs an earlier pass left behind when its process died are marked failed, then one tick
+        of the retry sensor requests again the failed work that is due (the same sensor the daemon runs under
+        `make ui`, see defs/retries.py); returns the outcomes of those retries."""
         dead = mark_dead_runs_failed(self.instance)
         self.recovered = [run.run_id for run in dead]
-        retries = []
         for run in sorted(dead, key=lambda r: self.instance.get_run_record_by_id(r.run_id).create_timestamp):
             self.log(f"recovered run {run.run_id[:8]} ({run.job_name}"
                      + (f" [{run.tags['dagster/partition']}]" if "dagster/partition" in run.tags else "")
                      + "): its process died; marked failed")
-            attempt = int(run.tags.get(RETRY_NUMBER_TAG, "0")) + 1
-            if attempt >= MAX_WORKER_DEATHS:
-                self.log(f"  not retried: the process died {attempt} times for this work")
-            elif not self._superseded(run):
-                tags = {k: v for k, v in run.tags.items() if k not in _PER_RUN_TAGS and not k.startswith("dagster/partition")}
-                retries.append(self._create(run.job_name, run.tags.get("dagster/partition"),
-                                            sorted(run.asset_selection) if run.asset_selection else None,
-                                            {**tags, RETRY_NUMBER_TAG: str(attempt), PARENT_RUN_ID_TAG: run.run_id,
-                                             ROOT_RUN_ID_TAG: run.root_run_id or run.run_id}, parent=run))
-        return self._execute_all(retries)
-
-    def _superseded(self, run: dg.DagsterRun) -> bool:
-        """A newer run of the same job and partition exists (it did, or is doing, this work)."""
-        partition = {"dagster/partition": run.tags["dagster/partition"]} if "dagster/partition" in run.tags else {}
-        created = self.instance.get_run_record_by_id(run.run_id).create_timestamp
-        newer = self.instance.get_run_records(dg.RunsFilter(job_name=run.job_name, tags=partition,
-                                                            created_after=created), limit=5)
-        return any(r.dagster_run.run_id != run.run_id and r.dagster_run.asset_selection == run.asset_selection
-                   for r in newer)
+        before = len(self.runs)
+        self.sensor_tick(RETRY_SENSOR)
+        return self.runs[before:]
 
     def unfinished(self, training: bool = False) -> list[str]:
-        """Requested work that is still missing after this pass (empty when everything asked for is done):
-        failed runs, partitions that landed but were not carried through, and with training=True a dataset
-        version that never got its model."""
-        missing = [f"run {o.run_id[:8]} ({', '.join(o.assets)}{f' [{o.partition}]' if o.partition else ''}) failed"
-                   for o in self.runs if not o.success]
+        """Requested work that is still missing after this pass (empty when everything asked for is done), each
+        with what happens next: failed runs (when they are retried, or that retries gave up and what to do),
+        partitions that landed but were not carried through, and with training=True a dataset version that never
+        got its model."""
+        states = {record.dagster_run.run_id: state for record, state in failed_work(self.instance)}
+        missing = []
+        for outcome in self.runs:
+            if outcome.success:
+                continue
+            what = f"run {outcome.run_id[:8]} ({', '.join(outcome.assets)}" + (
+                f" [{outcome.partition}])" if outcome.partition else ")")
+            state = states.pop(outcome.run_id, None)
+            missing.append(f"{what}: {state.describe()}" if state else f"{what} failed")
+        missing += [f"earlier {state.describe()}" for state in states.values()]
         in_flight = self.instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT_STATUSES), limit=1)
         if in_flight:
             return missing  # another process is still working; what it will produce is not missing yet
@@ -237,7 +229,7 @@ class LocalDaemon:
             self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
             self.log(f"{name}: new {request.partitions_def_name}: {', '.join(request.partition_keys)}")
         self.log(f"{name}: {len(requests)} run request(s)")
-        run_ids = self._run_requests(sensor.job_name, requests or [],
+        run_ids = self._run_requests(_single_job(sensor), requests or [],
                                      {SENSOR_NAME_TAG: name, TICK_ID_TAG: str(tick.tick_id)})
         self._end_tick(tick, run_ids, cursor=cursor)
         return len(requests or [])
@@ -308,3 +300,8 @@ class LocalDaemon:
             self.log(f"automation: {sum(len(v) for v in by_partition.values())} asset partition(s) requested")
             self._execute_all(created)
             self._end_tick(tick, [run.run_id for run in created])
+
+
+def _single_job(sensor: dg.SensorDefinition) -> str | None:
+    """The job of a sensor with one target; a sensor with several names the job in each run request."""
+    return sensor.job_name if len(sensor.targets) == 1 else None
