@@ -56,11 +56,14 @@ class RetryState:
         return self.attempts >= self.max_attempts
 
     def describe(self, now: float | None = None) -> str:
+        """One line: which run failed, why, and what happens next (or what a person does)."""
+        return f"run {self.run_id[:8]} ({self.job_name}) {self.outcome(now)}"
+
+    def outcome(self, now: float | None = None) -> str:
         now = time.time() if now is None else now
-        what = f"run {self.run_id[:8]} failed ({self.kind}{': ' + self.error if self.error else ''})"
+        what = f"failed ({self.kind}{': ' + self.error if self.error else ''})"
         if self.exhausted:
-            return (f"{what}; gave up after {self.attempts} attempt(s): {WHAT_TO_DO[self.kind]} "
-                    f"(run {self.run_id})")
+            return f"{what}; gave up after {self.attempts} attempt(s): {WHAT_TO_DO[self.kind]} (run {self.run_id})"
         when = "now" if self.due_at <= now else (
             f"after {dt.datetime.fromtimestamp(self.due_at, dt.UTC):%H:%M:%S} UTC (in {int(self.due_at - now) + 1} s)")
         return (f"{what}; attempt {self.attempts + 1} of {self.max_attempts} is due {when}: the retry_sensor under "

@@ -141,7 +141,7 @@ class LocalDaemon:
             what = f"run {outcome.run_id[:8]} ({', '.join(outcome.assets)}" + (
                 f" [{outcome.partition}])" if outcome.partition else ")")
             state = states.pop(outcome.run_id, None)
-            missing.append(f"{what}: {state.describe()}" if state else f"{what} failed")
+            missing.append(f"{what} {state.outcome()}" if state else f"{what} failed")
         missing += [f"earlier {state.describe()}" for state in states.values()]
         in_flight = self.instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT_STATUSES), limit=1)
         if in_flight:
