@@ -22,7 +22,7 @@ _UNREACHABLE = re.compile(
     r"EndpointConnectionError|ConnectionClosedError|ConnectTimeoutError|ReadTimeoutError|ConnectionError|"
     r"ConnectionRefused|ConnectionReset|Could not connect|Connection (was )?(refused|reset|closed|aborted)|"
     r"Max retries exceeded|Temporary failure in name resolution|Name or service not known|timed out|"
-    r"ServiceUnavailable|SlowDown|Service Unavailable|database is locked|database table is locked|"
+    r"WorkFolderBusy|still in use by|ServiceUnavailable|SlowDown|Service Unavailable|database is locked|database table is locked|"
     r"could not connect to server|server closed the connection|API request to .* failed", re.I)
 
 
