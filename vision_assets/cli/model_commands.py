@@ -187,15 +187,18 @@ def cmd_ui(args: argparse.Namespace) -> int:
     print(f"DAGSTER_HOME={settings.dagster_home}\nUI: http://{args.host}:{args.port}\nMLflow UI: {mlflow_url}")
     # Not the repo root, whose dagster.yaml is only the template.
     tracking = subprocess.Popen(mlflow_command, cwd=settings.dagster_home, env=env)
-    ui = subprocess.Popen(command, cwd=settings.dagster_home, env=env)
+    # dagster dev restarted when a child of it dies, its code location reloaded when sensors stop (ui_supervisor.py)
+    from vision_assets.local.ui_supervisor import DagsterDevSupervisor
+
+    supervisor = DagsterDevSupervisor(command, str(settings.dagster_home), env, f"http://{args.host}:{args.port}")
     try:
-        return ui.wait()
+        return supervisor.run()
     except KeyboardInterrupt:
-        ui.send_signal(signal.SIGINT)
-        return ui.wait()
+        supervisor.process.send_signal(signal.SIGINT)
+        return supervisor.process.wait()
     finally:
-        for child in (ui, tracking):
-            if child.poll() is None:
+        for child in (supervisor.process, tracking):
+            if child is not None and child.poll() is None:
                 child.terminate()
                 try:
                     child.wait(timeout=20)

@@ -16,7 +16,11 @@ INTERRUPTED = "interrupted"  # the step was told to stop (SIGTERM, SIGINT / Ctrl
 UNREACHABLE = "unreachable"  # a service did not answer or refused for now (S3, MLflow, a locked database)
 FAILED = "failed"  # anything else: bad inputs, a bug
 
-# Exception class names and message fragments that mean "stopped from outside" or "a service was away".
+# Exception class names and message fragments that mean "the worker was lost", "stopped from outside" or "a service
+# was away" (run monitoring's messages for a worker that never started or stopped answering included).
+_WORKER_LOST = re.compile(r"taking longer than \d+ seconds to start|run worker .*(failed|not running|exited)|"
+                          r"process executing this run is gone|Run execution process for .* (was terminated by "
+                          r"signal|unexpectedly exited)", re.I)
 _INTERRUPTED = re.compile(r"DagsterExecutionInterruptedError|KeyboardInterrupt|interrupted|SIGTERM|SIGINT", re.I)
 _UNREACHABLE = re.compile(
     r"EndpointConnectionError|ConnectionClosedError|ConnectTimeoutError|ReadTimeoutError|ConnectionError|"
@@ -60,8 +64,10 @@ WHAT_TO_DO = {
 def failure_kind(errors: list[tuple[str, str]]) -> str:
     """The kind of a failure from its errors as (exception class name, message), causes included."""
     text = " ".join(f"{cls} {message}" for cls, message in errors)
-    if _INTERRUPTED.search(text):
+    if _INTERRUPTED.search(text):  # first: a run worker that ended on SIGTERM was stopped, not lost
         return INTERRUPTED
+    if _WORKER_LOST.search(text):
+        return WORKER_DIED
     if _UNREACHABLE.search(text):
         return UNREACHABLE
     return FAILED

@@ -82,6 +82,11 @@ def run_errors(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, str
                 error = error.cause or error.context
             if entry.dagster_event and entry.dagster_event.message:
                 errors.append(("", entry.dagster_event.message))
+    # The code server says how a run worker it started ended ("Run execution process ... terminated by signal 9").
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+        message = entry.dagster_event.message if entry.dagster_event else ""
+        if message and "Run execution process" in message:
+            errors.append(("", message))
     return errors
 
 

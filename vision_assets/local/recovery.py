@@ -10,6 +10,7 @@ process is known and gone from this host; a run on another host, or one whose pr
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import dagster as dg
 
@@ -71,10 +72,15 @@ def _launched_subprocess_alive(instance: dg.DagsterInstance, run: dg.DagsterRun)
 
 
 def _pid_alive(pid: int) -> bool:
+    """A killed run worker stays a zombie until its parent (the code server) reaps it: that is dead too."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc here: signal 0 is all there is
+    return state not in ("Z", "X")
