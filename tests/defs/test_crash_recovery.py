@@ -199,3 +199,42 @@ def test_a_failed_run_for_the_same_files_is_the_retry_sensors_and_says_what_happ
     reason = hold_back_reason(instance, some_ingest.name, "p", "f1")
     assert "gave up after 3 attempt(s)" in reason and "re-execute the run from the UI" in reason
     assert hold_back_reason(instance, some_ingest.name, "p", "f2") == ""  # changed files are tried again
+
+
+@pytest.mark.slow  # real demo processes, training included
+@pytest.mark.parametrize(("stop", "kind"), [(signal.SIGINT, "interrupted"), (signal.SIGTERM, "worker_died")])
+def test_a_demo_stopped_during_training_is_finished_by_the_next_demo(tmp_path, monkeypatch, stop, kind):
+    """Ctrl-C (the step fails as interrupted) or SIGTERM (what Kubernetes sends first; the process ends) during
+    training: the training run is retried by the next demo, which makes a model and exits 0."""
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("DAGSTER_HOME", str(data_dir / "dagster_home"))
+    job, step = STAGES["training"]
+    (data_dir / "dagster_home").mkdir(parents=True)
+    shutil.copyfile(REPO_ROOT / "dagster.yaml", data_dir / "dagster_home" / "dagster.yaml")
+    instance = _instance(data_dir)
+    log = tmp_path / "stopped_demo.log"
+    with open(log, "w") as out:
+        demo = subprocess.Popen([CLI, "demo"], env=_env(data_dir), cwd=tmp_path, start_new_session=True, stdout=out,
+                                stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + GIVE_UP_S
+    try:
+        while (run := _running_step(instance, job, step)) is None:
+            assert demo.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
+        os.killpg(demo.pid, stop)
+        demo.wait(timeout=GIVE_UP_S)
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+            demo.wait()
+    assert demo.returncode != 0
+
+    retry = _demo(data_dir)
+
+    assert retry.returncode == 0, retry.stdout[-3000:] + retry.stderr[-3000:]
+    instance = _instance(data_dir)
+    stopped = instance.get_run_by_id(run.run_id)
+    assert stopped.status == dg.DagsterRunStatus.FAILURE and stopped.tags["vision/failure"] == kind
+    redone = instance.get_runs(dg.RunsFilter(tags={"dagster/parent_run_id": run.run_id}))
+    assert [(r.status, r.tags["dagster/sensor_name"]) for r in redone] == [(dg.DagsterRunStatus.SUCCESS, "retry_sensor")]
+    assert _summary(data_dir).get("champion")

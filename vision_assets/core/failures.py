@@ -44,7 +44,7 @@ class RetryPolicy:
 
 POLICIES = {
     WORKER_DIED: RetryPolicy(max_attempts=3, first_pause_s=0, max_pause_s=0),
-    INTERRUPTED: RetryPolicy(max_attempts=4, first_pause_s=30, max_pause_s=120),
+    INTERRUPTED: RetryPolicy(max_attempts=4, first_pause_s=0, max_pause_s=0),  # an eviction or Ctrl-C: go on at once
     # 1, 2, 4, ... 60 min: an outage of about 4 hours is ridden out
     UNREACHABLE: RetryPolicy(max_attempts=8, first_pause_s=60, max_pause_s=3600),
     FAILED: RetryPolicy(max_attempts=3, first_pause_s=300, max_pause_s=900),

@@ -23,7 +23,7 @@ from vision_assets.defs.retries import (
            jobs=[carry_forward_job, ingest_job, import_labels_job, training_job, hard_examples_job],
            description="Fails runs whose worker process is gone, ends the MLflow runs failed training left RUNNING, "
                        "and requests again the failed work that is still due, with bounded attempts and pauses by "
-                       "the kind of failure (worker lost: at once; interrupted: after 30 s; a service away: 1 min "
+                       "the kind of failure (worker lost or interrupted: at once; a service away: 1 min "
                        "doubling to 1 h, 8 attempts; anything else: 3 attempts, 5 min apart).")
 def retry_sensor(context: dg.SensorEvaluationContext, mlflow: MlflowResource):
     from vision_assets.local.recovery import mark_dead_runs_failed
