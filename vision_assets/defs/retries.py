@@ -118,6 +118,8 @@ def _partition_filter(run: dg.DagsterRun) -> dict:
 def latest_attempt(instance: dg.DagsterInstance, record: dg.RunRecord) -> bool:
     """No newer run of the same job, partition and assets exists (a newer one did, or is doing, this work)."""
     run = record.dagster_run
+    if instance.get_runs(dg.RunsFilter(tags={PARENT_TAG: run.run_id}), limit=1):
+        return False  # retried already (a retry of an automation run runs as carry_forward, another job)
     newer = instance.get_run_records(dg.RunsFilter(job_name=run.job_name, tags=_partition_filter(run),
                                                    created_after=record.create_timestamp), limit=20)
     return not any(r.dagster_run.run_id != run.run_id and r.dagster_run.asset_selection == run.asset_selection
