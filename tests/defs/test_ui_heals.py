@@ -105,10 +105,11 @@ def test_a_killed_run_worker_is_failed_and_its_work_done_again_under_make_ui(tmp
             "dagster/partition"]
         assert killed.tags["dagster/partition"] in _instance(home).get_materialized_partitions(dg.AssetKey("raw_videos"))
 
-        # The code server (the gRPC server dagster dev's code-server proxy runs) killed: sensors must tick again.
+        # The code server killed (dagster dev's code-server proxy and the gRPC server it runs): sensors must tick again.
         from vision_assets.local.ui_supervisor import CODE_LOCATION, TICKS_QUERY, WATCHED_SENSOR, graphql
 
-        servers = _processes_of_session(ui.pid, "dagster api grpc")
+        servers = _processes_of_session(ui.pid, "dagster code-server start") + _processes_of_session(
+            ui.pid, "dagster api grpc")
         assert servers, "no code server found"
         for pid in servers:
             os.kill(pid, signal.SIGKILL)
@@ -123,6 +124,7 @@ def test_a_killed_run_worker_is_failed_and_its_work_done_again_under_make_ui(tmp
             return tick if tick and tick["timestamp"] > killed_at + 5 and tick["status"] != "FAILURE" else None
 
         _wait_for("sensors ticking again after the code server was killed", ticking_again, ui, log)
+        print("".join(line for line in log.read_text().splitlines(keepends=True) if "vision-assets ui:" in line))
     finally:
         if ui.poll() is None:
             os.killpg(ui.pid, signal.SIGINT)

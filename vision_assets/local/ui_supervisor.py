@@ -62,8 +62,9 @@ def sensors_health(url: str, started: float, now: float) -> str | None:
         return f"sensor {WATCHED_SENSOR} unavailable: {sensor.get('message', sensor['__typename'])[:200]}"
     ticks = sensor["sensorState"]["ticks"]
     last = ticks[0] if ticks else None
-    if last and last["status"] == "FAILURE" and any(m in (last.get("error") or {}).get("message", "")
-                                                    for m in UNREACHABLE):
+    # only a failure since the last (re)start or reload counts: an older one was before the cure
+    if last and last["status"] == "FAILURE" and last["timestamp"] > started and any(
+            m in (last.get("error") or {}).get("message", "") for m in UNREACHABLE):
         return f"{WATCHED_SENSOR} cannot reach the code server: {last['error']['message'][:200]}"
     newest = max(last["timestamp"] if last else 0.0, started + START_GRACE_S - STALE_TICKS_S)
     if now - newest > STALE_TICKS_S:
