@@ -175,6 +175,12 @@ def cmd_ui(args: argparse.Namespace) -> int:
     import subprocess
 
     settings = prepare_environment()
+    import dagster as dg
+
+    # The instance's databases are created here, once: dagster dev's webserver, daemon and code server opening a
+    # fresh folder at the same moment raced on them ("alembic_version has more than one head"), and the code
+    # location then never loaded.
+    dg.DagsterInstance.get().dispose()
     mlflow_port = getattr(args, "mlflow_port", 5000)
     mlflow_url = f"http://{args.host}:{mlflow_port}"
     env = {**os.environ, "VISION_MLFLOW_UI_URL": os.environ.get("VISION_MLFLOW_UI_URL") or mlflow_url}

@@ -78,7 +78,7 @@ class DagsterDevSupervisor:
     cwd: str
     env: dict[str, str]
     url: str
-    log: Callable[[str], None] = print
+    log: Callable[[str], None] = lambda line: print(line, flush=True)
     check_every_s: float = CHECK_EVERY_S
     process: subprocess.Popen | None = None
     restarts: list[float] = field(default_factory=list)
