@@ -3,8 +3,8 @@
 The same sensor, automation and schedule definitions decide what runs; their run requests execute in this
 process on the configured instance. As with the real daemon, each evaluation is recorded as a tick and each
 run carries the sensor or schedule that asked for it and the code location's job snapshot (launch.py), so
-the UI shows them as automation. A pass starts by recovering from a previous one that was killed: runs whose
-process died are marked failed and executed again (as Dagster's run retries would), see recovery.py.
+the UI shows them as automation. A pass starts by recovering: runs whose process died are marked failed
+(recovery.py), then one tick of the retry sensor requests again the failed work that is due (defs/retries.py).
 """
 
 from __future__ import annotations
