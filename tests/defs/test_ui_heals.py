@@ -1,6 +1,8 @@
 """`make ui` heals itself, with the real `vision-assets ui` (dagster dev: webserver, daemon, code server) on free
 loopback ports and a tiny data folder: a run worker killed with SIGKILL is failed as worker_died and its work runs
-again by the retry sensor; then the code server is killed, and sensors tick again; nobody runs a command."""
+again by the retry sensor; then the code server is killed (dagster dev's code-server manager starts it again), then
+the daemon (dagster dev shuts down; vision-assets ui starts it again), and sensors tick again each time; nobody runs
+a command."""
 
 from __future__ import annotations
 
@@ -124,7 +126,15 @@ def test_a_killed_run_worker_is_failed_and_its_work_done_again_under_make_ui(tmp
             return tick if tick and tick["timestamp"] > killed_at + 5 and tick["status"] != "FAILURE" else None
 
         _wait_for("sensors ticking again after the code server was killed", ticking_again, ui, log)
-        print("".join(line for line in log.read_text().splitlines(keepends=True) if "vision-assets ui:" in line))
+
+        # The daemon killed: dagster dev shuts itself down; vision-assets ui starts it again.
+        daemons = _processes_of_session(ui.pid, "dagster._daemon run")
+        assert len(daemons) == 1
+        os.kill(daemons[0], signal.SIGKILL)
+        killed_at = time.time()
+        _wait_for("sensors ticking again after the daemon was killed", ticking_again, ui, log)
+        assert "vision-assets ui: dagster dev exited" in log.read_text()
+        assert _processes_of_session(ui.pid, "dagster._daemon run") != daemons
     finally:
         if ui.poll() is None:
             os.killpg(ui.pid, signal.SIGINT)
