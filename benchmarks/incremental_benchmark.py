@@ -50,7 +50,7 @@ def _environment(root: Path):
 
 def new_day_seconds(history: int, root: Path) -> dict:
     from vision_assets.demo import DemoSpec, generate_demo_data
-    from vision_assets.local_daemon import LocalDaemon
+    from vision_assets.local.daemon import LocalDaemon
 
     settings, defs, instance = _environment(root)
     spec = {"scenes": SCENES, "videos_per_day": 1, "seconds": 2.0, "fps": 10, "width": 160, "height": 96}

@@ -52,7 +52,7 @@ def tiny_definitions(settings, **resource_overrides):
 
 def run_once(defs, instance):
     """What `vision-assets demo` does after generating data: landing sensor, automation, retrain, nightly mining."""
-    from vision_assets.local_daemon import LocalDaemon
+    from vision_assets.local.daemon import LocalDaemon
 
     daemon = LocalDaemon(defs, instance, log=lambda _: None)
     cursor = daemon.automation_cursor()

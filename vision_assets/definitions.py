@@ -18,6 +18,8 @@ from vision_assets.defs.hard_examples import (
 from vision_assets.defs.ingest import ingest_job, landing_sensor, raw_videos
 from vision_assets.defs.labels import annotations, import_labels_job, label_drop_sensor, qc_annotations
 from vision_assets.defs.registry import nightly_retention, registered_model, retention_job
+from vision_assets.defs.retries import carry_forward_job
+from vision_assets.defs.retry_sensor import retry_sensor
 from vision_assets.defs.training import trained_checkpoint
 from vision_assets.defs.wiring import build_resources, project_metadata
 
@@ -54,8 +56,9 @@ def select_executor() -> dg.ExecutorDefinition:
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=ALL_ASSETS,
-        jobs=[ingest_job, import_labels_job, training_job, hard_examples_job, retention_job],
-        sensors=[landing_sensor, label_drop_sensor, retrain_sensor, partition_automation, champion_mining_sensor],
+        jobs=[ingest_job, import_labels_job, training_job, hard_examples_job, retention_job, carry_forward_job],
+        sensors=[landing_sensor, label_drop_sensor, retrain_sensor, partition_automation, champion_mining_sensor,
+                 retry_sensor],
         schedules=[nightly_hard_examples, nightly_retention],
         resources=resources or build_resources(),
         executor=select_executor(),

@@ -130,7 +130,7 @@ def test_demo_killed_at_a_stage_is_finished_by_the_next_demo(tmp_path, clean_res
 
 def _dead_worker_identity() -> str:
     """The identity of a process that existed and is gone (a real process, really ended)."""
-    from vision_assets.local_launch import process_identity
+    from vision_assets.local.launch import process_identity
 
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     identity = process_identity(child.pid)
@@ -144,8 +144,8 @@ def test_a_run_whose_worker_died_is_failed_and_executed_again(tmp_path, instance
 
     from vision_assets.defs.automation import INPUTS_TAG, hold_back_reason
     from vision_assets.defs.partitions import scene_day_key
-    from vision_assets.local_daemon import LocalDaemon
-    from vision_assets.local_launch import WORKER_TAG
+    from vision_assets.local.daemon import LocalDaemon
+    from vision_assets.local.launch import WORKER_TAG
 
     settings = settings_for(tmp_path / "data")
     shutil.copytree(tiny_landing, settings.landing_dir, dirs_exist_ok=True)
@@ -167,15 +167,16 @@ def test_a_run_whose_worker_died_is_failed_and_executed_again(tmp_path, instance
     retry = instance.get_run_by_id(retried[0].run_id)
     assert retry.parent_run_id == orphan.run_id == retry.tags["dagster/parent_run_id"]
     assert retry.tags["dagster/retry_number"] == "1"
-    assert retry.tags["dagster/sensor_name"] == "landing_sensor" and retry.tags["dagster/partition"] == key
+    assert retry.tags["dagster/sensor_name"] == "retry_sensor" and retry.tags["dagster/partition"] == key
+    assert retry.tags["dagster/run_key"] == f"retry:{orphan.run_id}:1" and retry.tags[INPUTS_TAG] == "f1"
     assert key in instance.get_materialized_partitions(dg.AssetKey("raw_videos"))
     # The death is not held against the files; a live run (this process) is not touched.
     assert hold_back_reason(instance, "ingest_videos", key, "f1") == ""
     assert LocalDaemon(defs, instance, log=lambda _: None).recover() == []
 
 
-def test_runs_that_failed_on_their_inputs_hold_back_and_deaths_count_apart(instance):
-    from vision_assets.defs.automation import FAILURE_KIND_TAG, INPUTS_TAG, MAX_ATTEMPTS, WORKER_DIED, hold_back_reason
+def test_a_failed_run_for_the_same_files_is_the_retry_sensors_and_says_what_happens_next(instance):
+    from vision_assets.defs.automation import FAILURE_KIND_TAG, INPUTS_TAG, WORKER_DIED, hold_back_reason
 
     @dg.op
     def nothing():
@@ -185,16 +186,53 @@ def test_runs_that_failed_on_their_inputs_hold_back_and_deaths_count_apart(insta
     def some_ingest():
         nothing()
 
-    job = some_ingest
-
     def failed(**tags):
-        instance.create_run_for_job(job, status=dg.DagsterRunStatus.FAILURE,
-                                    tags={"dagster/partition": "p", INPUTS_TAG: "f1", **tags})
+        return instance.create_run_for_job(some_ingest, status=dg.DagsterRunStatus.FAILURE,
+                                           tags={"dagster/partition": "p", INPUTS_TAG: "f1", **tags})
 
-    for _ in range(MAX_ATTEMPTS):
-        failed(**{FAILURE_KIND_TAG: WORKER_DIED})
-    assert hold_back_reason(instance, job.name, "p", "f1").startswith(f"the process of {MAX_ATTEMPTS} runs")
-    for _ in range(MAX_ATTEMPTS):
-        failed()
-    assert hold_back_reason(instance, job.name, "p", "f1").startswith(f"{MAX_ATTEMPTS} runs failed for these files")
-    assert hold_back_reason(instance, job.name, "p", "f2") == ""  # changed files are tried again
+    first = failed()  # no error recorded: an ordinary failure, 3 attempts 5 min apart
+    assert "attempt 2 of 3 is due after" in hold_back_reason(instance, some_ingest.name, "p", "f1")
+    assert instance.get_run_by_id(first.run_id).tags[FAILURE_KIND_TAG] == "failed"
+    failed(**{FAILURE_KIND_TAG: WORKER_DIED, "dagster/retry_number": "2"})  # the third death of this work
+    reason = hold_back_reason(instance, some_ingest.name, "p", "f1")
+    assert "gave up after 3 attempt(s)" in reason and "re-execute the run from the UI" in reason
+    assert hold_back_reason(instance, some_ingest.name, "p", "f2") == ""  # changed files are tried again
+
+
+@pytest.mark.slow  # real demo processes, training included
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_a_demo_stopped_during_training_is_finished_by_the_next_demo(tmp_path, monkeypatch, stop):
+    """Ctrl-C or SIGTERM (what Kubernetes sends first) during training: Dagster fails the run as interrupted; the
+    training run is retried by the next demo, which makes a model and exits 0."""
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("DAGSTER_HOME", str(data_dir / "dagster_home"))
+    job, step = STAGES["training"]
+    (data_dir / "dagster_home").mkdir(parents=True)
+    shutil.copyfile(REPO_ROOT / "dagster.yaml", data_dir / "dagster_home" / "dagster.yaml")
+    instance = _instance(data_dir)
+    log = tmp_path / "stopped_demo.log"
+    with open(log, "w") as out:
+        demo = subprocess.Popen([CLI, "demo"], env=_env(data_dir), cwd=tmp_path, start_new_session=True, stdout=out,
+                                stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + GIVE_UP_S
+    try:
+        while (run := _running_step(instance, job, step)) is None:
+            assert demo.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
+        os.killpg(demo.pid, stop)
+        demo.wait(timeout=GIVE_UP_S)
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+            demo.wait()
+    assert demo.returncode != 0
+
+    retry = _demo(data_dir)
+
+    assert retry.returncode == 0, retry.stdout[-3000:] + retry.stderr[-3000:]
+    instance = _instance(data_dir)
+    stopped = instance.get_run_by_id(run.run_id)
+    assert stopped.status == dg.DagsterRunStatus.FAILURE and stopped.tags["vision/failure"] == "interrupted"
+    redone = instance.get_runs(dg.RunsFilter(tags={"dagster/parent_run_id": run.run_id}))
+    assert [(r.status, r.tags["dagster/sensor_name"]) for r in redone] == [(dg.DagsterRunStatus.SUCCESS, "retry_sensor")]
+    assert _summary(data_dir).get("champion")

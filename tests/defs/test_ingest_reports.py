@@ -13,7 +13,7 @@ from vision_assets.core.ingest import scan_landing
 from vision_assets.core.lake import Lake
 from vision_assets.core.video import NormaliseSpec, normalise_video
 from vision_assets.defs.resources import IngestPolicyResource, SamplingPolicyResource, SceneSampling
-from vision_assets.local_daemon import LocalDaemon
+from vision_assets.local.daemon import LocalDaemon
 
 
 def place(settings, source, relative: str, sidecar: dict | None = None):

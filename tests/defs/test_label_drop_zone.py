@@ -13,7 +13,7 @@ from helpers import settings_for, tiny_definitions
 from vision_assets.core.ingest import scan_label_drop_zone
 from vision_assets.core.labels import ANNOTATION_DEFAULTS, write_annotations
 from vision_assets.core.lake import Lake
-from vision_assets.local_daemon import LocalDaemon
+from vision_assets.local.daemon import LocalDaemon
 
 PARTITION = {"scene": "gate", "day": "2024-01-01"}
 

@@ -9,7 +9,7 @@ import dagster as dg
 from helpers import settings_for, tiny_definitions
 
 from vision_assets.core.ingest import scan_landing
-from vision_assets.local_daemon import LocalDaemon
+from vision_assets.local.daemon import LocalDaemon
 
 
 def land(settings, source: Path, scene: str = "cam-1", day: str = "2024-01-02", name: str | None = None) -> Path:
@@ -19,8 +19,8 @@ def land(settings, source: Path, scene: str = "cam-1", day: str = "2024-01-02", 
     return folder
 
 
-def evaluate(defs, instance):
-    sensor = defs.resolve_sensor_def("landing_sensor")
+def evaluate(defs, instance, name: str = "landing_sensor"):
+    sensor = defs.resolve_sensor_def(name)
     with dg.build_sensor_context(instance_ref=instance.get_ref(), definitions=defs, resources=defs.resources) as context:
         return sensor(context)
 
@@ -42,9 +42,11 @@ def test_new_files_produce_partitions_and_one_run_per_scene_day(tmp_path, instan
     assert [r.tags["vision/new_files"] for r in sorted(result.run_requests, key=lambda r: str(r.partition_key))] == ["2", "1", "1"]
 
 
-def test_a_running_ingest_holds_its_partition_back_and_failures_are_retried_a_few_times(tmp_path, instance, material):
+def test_a_running_ingest_holds_its_partition_back_and_failures_are_retried_a_few_times(tmp_path, instance, material,
+                                                                                       monkeypatch):
     from dagster._core.test_utils import create_run_for_test
 
+    monkeypatch.setenv("VISION_RETRY_PAUSE_SCALE", "0")  # retries due at once, instead of minutes later
     settings = settings_for(tmp_path / "data")
     folder = land(settings, material / "videos" / "realshort.mp4", name="a.mp4")
     defs = tiny_definitions(settings)
@@ -54,10 +56,17 @@ def test_a_running_ingest_holds_its_partition_back_and_failures_are_retried_a_fe
     running = create_run_for_test(instance, job_name="ingest_videos", status=dg.DagsterRunStatus.STARTED, tags=tags)
     assert evaluate(defs, instance).run_requests == []  # still running: not requested twice
     instance.report_run_failed(running)
-    assert len(evaluate(defs, instance).run_requests) == 1  # failed: tried again
-    for _ in range(2):
-        create_run_for_test(instance, job_name="ingest_videos", status=dg.DagsterRunStatus.FAILURE, tags=tags)
-    assert evaluate(defs, instance).run_requests == []  # three failures for these files: wait for a change
+    assert evaluate(defs, instance).run_requests == []  # failed: the retry sensor's to request again, not this one's
+    retry = evaluate(defs, instance, "retry_sensor").run_requests
+    assert [(r.job_name, r.partition_key, r.run_key) for r in retry] == [
+        ("ingest_videos", "2024-01-02|cam-1", f"retry:{running.run_id}:1")]
+    assert retry[0].tags["dagster/parent_run_id"] == running.run_id and retry[0].tags["vision/new_files"] == "1"
+    for attempt in (1, 2):
+        create_run_for_test(instance, job_name="ingest_videos", status=dg.DagsterRunStatus.FAILURE,
+                            tags={**tags, "dagster/retry_number": str(attempt), "dagster/root_run_id": running.run_id})
+    gave_up = evaluate(defs, instance, "retry_sensor")  # three failures for these files: wait for a change
+    assert isinstance(gave_up, dg.SkipReason) and "gave up after 3 attempt(s)" in gave_up.skip_message
+    assert evaluate(defs, instance).run_requests == []
 
     shutil.copy(material / "videos" / "bigbuckbunny.mp4", folder / "b.mp4")
     assert len(evaluate(defs, instance).run_requests) == 1

@@ -32,7 +32,7 @@ def test_every_check_of_a_scene_day_asset_is_partitioned_like_it(tmp_path):
 
 
 def test_check_results_carry_their_scene_and_day(tmp_path, instance, tiny_landing):
-    from vision_assets.local_daemon import LocalDaemon
+    from vision_assets.local.daemon import LocalDaemon
 
     settings = settings_for(tmp_path / "data")
     shutil.copytree(tiny_landing, settings.landing_dir, dirs_exist_ok=True)

@@ -26,7 +26,7 @@ from vision_assets.core.sampling.policy_changes import (
     policy_fingerprint,
 )
 from vision_assets.defs import keys
-from vision_assets.local_daemon import LocalDaemon
+from vision_assets.local.daemon import LocalDaemon
 
 PLACED = {"cam-a": ["2024-01-01"], "cam-b": ["2024-01-01", "2024-01-02", "2024-01-03"]}
 

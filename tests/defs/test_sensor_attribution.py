@@ -14,7 +14,7 @@ from helpers import settings_for, tiny_definitions
 
 
 def _ingest_and_carry_through(defs, instance):
-    from vision_assets.local_daemon import LocalDaemon
+    from vision_assets.local.daemon import LocalDaemon
 
     daemon = LocalDaemon(defs, instance, log=lambda _: None)
     cursor = daemon.automation_cursor()
@@ -73,7 +73,7 @@ def test_sensor_runs_are_attributed_ticked_and_keep_the_code_locations_snapshot(
 
 
 def test_a_schedule_run_names_its_schedule(tmp_path, instance):
-    from vision_assets.local_daemon import LocalDaemon
+    from vision_assets.local.daemon import LocalDaemon
 
     settings = settings_for(tmp_path / "data")
     defs = tiny_definitions(settings)

@@ -173,3 +173,69 @@ def mlflow_server(backend_uri: str, artifacts_uri: str, env: dict[str, str], log
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, 9)
             process.wait()
+
+
+# -- A link that can be cut ---------------------------------------------------------------------------------------
+class SwitchableLink:
+    """A TCP forwarder on loopback in front of a server: while cut, every connection is closed as soon as it is
+    accepted (what a client sees when an endpoint drops), and connections already open are closed too."""
+
+    def __init__(self, target_port: int):
+        import threading
+
+        self.target_port, self.cut = target_port, False
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def set_cut(self, cut: bool) -> None:
+        self.cut = cut
+        if cut:
+            with self._lock:
+                for sock in self._open:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+                self._open.clear()
+
+    def close(self) -> None:
+        self._listener.close()
+        self.set_cut(True)
+
+    def _accept(self) -> None:
+        import threading
+
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if self.cut:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._open += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.close()

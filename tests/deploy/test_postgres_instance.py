@@ -11,7 +11,7 @@ from helpers import REPO_ROOT, settings_for, tiny_definitions
 from servers import postgres_server, s3_server
 
 from vision_assets.defs.partitions import scene_day_key
-from vision_assets.local_daemon import LocalDaemon
+from vision_assets.local.daemon import LocalDaemon
 
 PRODUCTION_INSTANCE = REPO_ROOT / "deploy" / "dagster.yaml"
 SCENE, DAY = "cam-a", "2026-11-18"

@@ -58,7 +58,7 @@ def test_whole_chain_on_s3_with_an_mlflow_server(s3, tmp_path, instance, tiny_la
     from vision_assets.core.registry import DEFAULT_MODEL_NAME, ModelRegistry
     from vision_assets.core.registry.package import pull_package
     from vision_assets.defs.frames import sampled_frames
-    from vision_assets.local_daemon import LocalDaemon
+    from vision_assets.local.daemon import LocalDaemon
 
     assert s3.keys("lake", "vision/") == []
     with mlflow_server(f"sqlite:///{tmp_path / 'server.db'}", ARTIFACTS, s3.env(), tmp_path / "mlflow.log") as url:

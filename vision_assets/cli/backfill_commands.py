@@ -130,7 +130,7 @@ def backfill_run_limit(instance) -> int:
 
 
 def _backfill_record(defs, instance, key, partitions: list[str], backfill_id: str):
-    from dagster._core.execution.backfill import PartitionBackfill
+    from vision_assets.local.dagster_internals import PartitionBackfill
 
     return PartitionBackfill.from_asset_partitions(
         backfill_id=backfill_id, asset_graph=defs.resolve_asset_graph(), partition_names=partitions,
@@ -141,7 +141,7 @@ def _backfill_record(defs, instance, key, partitions: list[str], backfill_id: st
 
 def queue_backfill(defs, instance, key, partitions: list[str]) -> str:
     """A REQUESTED backfill: the daemon's backfill loop submits its runs, the run queue bounds them."""
-    from dagster._core.utils import make_new_backfill_id
+    from vision_assets.local.dagster_internals import make_new_backfill_id
 
     backfill = _backfill_record(defs, instance, key, partitions, make_new_backfill_id())
     instance.add_backfill(backfill)
@@ -151,11 +151,9 @@ def queue_backfill(defs, instance, key, partitions: list[str]) -> str:
 def run_backfill_here(defs, instance, key, partitions: list[str]) -> tuple[str, list[dict]]:
     """The backfill's runs executed in this process, one after another, each tagged with the backfill; the backfill
     is recorded with its outcome once done, so the daemon never submits it a second time."""
-    from dagster._core.execution.backfill import BulkActionStatus
-    from dagster._core.utils import make_new_backfill_id
-
-    from vision_assets.local_daemon import LocalDaemon
-    from vision_assets.local_launch import ASSET_JOB
+    from vision_assets.local.daemon import LocalDaemon
+    from vision_assets.local.dagster_internals import BulkActionStatus, make_new_backfill_id
+    from vision_assets.local.launch import ASSET_JOB
 
     backfill_id = make_new_backfill_id()
     daemon = LocalDaemon(defs, instance, log=lambda _: None)

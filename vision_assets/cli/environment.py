@@ -25,7 +25,7 @@ def in_process_daemon(quiet: bool = False):
     import dagster as dg
 
     from vision_assets.definitions import defs
-    from vision_assets.local_daemon import LocalDaemon
+    from vision_assets.local.daemon import LocalDaemon
 
     return LocalDaemon(defs, dg.DagsterInstance.get(), log=(lambda _: None) if quiet else print)
 

@@ -207,6 +207,12 @@ def cmd_ui(args: argparse.Namespace) -> int:
     settings.project()  # a bad project file is one line here, not a code location error in the UI
     # The MLflow UI reads the store directly: a copied data folder's locations are its own before it starts.
     repair_copied_store(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+    import dagster as dg
+
+    # The instance's databases are created here, once: dagster dev's webserver, daemon and code server opening a
+    # fresh folder at the same moment raced on them ("alembic_version has more than one head"), and the code
+    # location then never loaded.
+    dg.DagsterInstance.get().dispose()
     mlflow_port = getattr(args, "mlflow_port", 5000)
     mlflow_url = os.environ.get("VISION_MLFLOW_UI_URL") or f"http://{args.host}:{mlflow_port}"
     links_port = getattr(args, "links_port", DEFAULT_LINKS_PORT)
@@ -223,7 +229,11 @@ def cmd_ui(args: argparse.Namespace) -> int:
           f"Report pages and links: {links_url}/lake/evaluations/<key>/report.html")
     lake_root = Path(settings.lake_root) if "://" not in settings.lake_root else settings.data_dir / "lake"
     links = LinksServer(lake_root, mlflow_url, settings.mlflow_tracking_uri, host=args.host, port=links_port)
-    children: list[subprocess.Popen] = []
+    # dagster dev restarted when a child of it dies, its code location reloaded when sensors stop (ui_supervisor.py)
+    from vision_assets.local.ui_supervisor import DagsterDevSupervisor
+
+    supervisor = DagsterDevSupervisor(command, str(settings.dagster_home), env, f"http://{args.host}:{args.port}")
+    tracking = None
 
     def stop(signum, _frame):
         raise _Stopped(signum)
@@ -232,9 +242,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
     links.__enter__()
     try:
         # Not the repo root, whose dagster.yaml is only the template.
-        children.append(subprocess.Popen(mlflow_command, cwd=settings.dagster_home, env=env, start_new_session=True))
-        children.append(subprocess.Popen(command, cwd=settings.dagster_home, env=env, start_new_session=True))
-        return children[-1].wait()
+        tracking = subprocess.Popen(mlflow_command, cwd=settings.dagster_home, env=env, start_new_session=True)
+        return supervisor.run()
     except KeyboardInterrupt:
         return 130
     except _Stopped as stopped:
@@ -243,7 +252,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         links.__exit__(None, None, None)
-        stop_process_groups(children)
+        stop_process_groups([child for child in (tracking, supervisor.process) if child is not None])
 
 
 class _Stopped(Exception):  # noqa: N818 - a signal, not an error

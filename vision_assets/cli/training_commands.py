@@ -97,7 +97,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from vision_assets.core.lake import keys
     from vision_assets.definitions import defs
     from vision_assets.defs.datasets import TRAINING_RUN_TAGS
-    from vision_assets.local_daemon import QUIET_CONSOLE
+    from vision_assets.local.daemon import QUIET_CONSOLE
 
     lake = open_lake(settings)
     if not lake.exists("assets/dataset_split.json"):

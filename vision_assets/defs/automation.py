@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from vision_assets.core.failures import WORKER_DIED  # noqa: F401 - the kind recovery tags a lost worker with
+
 # Carry a scene x day partition forward as soon as its upstream partition materializes.
 # (No time dimension here, so eager() is not limited to the latest day.)
 CARRY_NEW_PARTITION = dg.AutomationCondition.eager()
@@ -13,31 +15,24 @@ NIGHTLY_CRON = "0 2 * * *"
 IN_FLIGHT_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                       dg.DagsterRunStatus.STARTED]
 
-# A partition whose run failed this many times for the same input files waits for a change to them.
-MAX_ATTEMPTS = 3
 INPUTS_TAG = "vision/inputs_fingerprint"  # which input files a sensor-requested run was for
 
-# A run whose process died (kill -9, OOM, a lost pod) is marked failed with this tag: the inputs were not at
-# fault, so it does not count towards MAX_ATTEMPTS. Inputs that kill their worker every time (a video that
-# exhausts memory) still stop after MAX_WORKER_DEATHS.
+# A failed run is tagged with its kind of failure (core/failures.py), e.g. a run whose process died (kill -9, OOM,
+# a lost pod): the kind decides how often and how soon the retry sensor tries the work again (defs/retries.py).
 FAILURE_KIND_TAG = "vision/failure"
-WORKER_DIED = "worker_died"
-MAX_WORKER_DEATHS = 3
 
 
 def hold_back_reason(instance: dg.DagsterInstance, job_name: str, partition_key: str, inputs_fingerprint: str) -> str:
-    """Why a sensor should not request this partition's run now ("" when it should): one is still in flight,
-    or runs for exactly these inputs already failed MAX_ATTEMPTS times."""
-    runs = instance.get_runs(dg.RunsFilter(job_name=job_name, tags={"dagster/partition": str(partition_key)}),
-                             limit=MAX_ATTEMPTS + MAX_WORKER_DEATHS + 5)
-    if any(r.status in IN_FLIGHT_STATUSES for r in runs):
+    """Why a sensor should not request this partition's run for these inputs now ("" when it should): one is still
+    in flight, or the last one for exactly these inputs failed: then the retry sensor owns it (it tries again when
+    due, or says it gave up) and a change to the files is what a new request waits for."""
+    from vision_assets.defs.retries import retry_state
+
+    records = instance.get_run_records(dg.RunsFilter(job_name=job_name, tags={"dagster/partition": str(partition_key)}),
+                                       limit=20)
+    if any(r.dagster_run.status in IN_FLIGHT_STATUSES for r in records):
         return "a run is still in progress"
-    failed = [r for r in runs if r.status == dg.DagsterRunStatus.FAILURE and r.tags.get(INPUTS_TAG) == inputs_fingerprint]
-    deaths = [r for r in failed if r.tags.get(FAILURE_KIND_TAG) == WORKER_DIED]
-    failed = [r for r in failed if r.tags.get(FAILURE_KIND_TAG) != WORKER_DIED]
-    if len(failed) >= MAX_ATTEMPTS:
-        return (f"{len(failed)} runs failed for these files (last {failed[0].run_id}); waiting for a change to them")
-    if len(deaths) >= MAX_WORKER_DEATHS:
-        return (f"the process of {len(deaths)} runs for these files died (last {deaths[0].run_id}); "
-                "waiting for a change to them")
+    for_inputs = [r for r in records if r.dagster_run.tags.get(INPUTS_TAG) == inputs_fingerprint]
+    if for_inputs and for_inputs[0].dagster_run.status == dg.DagsterRunStatus.FAILURE:
+        return retry_state(instance, for_inputs[0]).describe()
     return ""

@@ -1,6 +1,7 @@
 """Stage 5: trained_checkpoint, an Ultralytics YOLO model trained on one dataset version, logged to MLflow."""
 
 import base64
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import dagster as dg
 from vision_assets.core.errors import VisionError
 from vision_assets.core.records import Checkpoint, DatasetVersion
 from vision_assets.core.training import existing_checkpoint, train_checkpoint
+from vision_assets.core.training.ownership import AttemptSuperseded
 from vision_assets.core.training.sweep import load_space, run_sweep
 from vision_assets.defs import keys
 from vision_assets.defs.markdown import md_table, mlflow_run_link, readable, report_page_link
@@ -72,9 +74,16 @@ def trained_checkpoint(context: dg.AssetExecutionContext, config: TrainingRunCon
         return _output(record, reused=True, tracking_uri=mlflow.tracking_uri,
                        view=_training_view(context, store, record, dataset_split, lake.work, trainer.device))
     epochs = train_config.epochs
-    record = train_checkpoint(store, mlflow.registry(), dataset_split, train_config, lake.work,
-                              run_tags={"dagster_run_id": context.run_id}, log=context.log.info,
-                              on_epoch=lambda epoch, metrics: _log_epoch(context, metrics, epoch, "", epochs))
+    still_wanted = attempt_still_wanted(context.instance, context.run_id)
+    try:
+        record = train_checkpoint(store, mlflow.registry(), dataset_split, train_config, lake.work,
+                                  run_tags={"dagster_run_id": context.run_id}, log=context.log.info,
+                                  on_epoch=lambda epoch, metrics: _log_epoch(context, metrics, epoch, "", epochs),
+                                  still_wanted=still_wanted)
+    except AttemptSuperseded:
+        if still_wanted.orphaned():  # nobody is listening for this step: leave without recording any event
+            os._exit(ORPHAN_EXIT_CODE)
+        raise
     return _output(record, reused=False, tracking_uri=mlflow.tracking_uri,
                    view=_training_view(context, store, record, dataset_split, lake.work, trainer.device))
 
@@ -119,6 +128,35 @@ def _training_view(context, store, checkpoint: Checkpoint, dataset_split: Datase
                                                  "training page.") if samples else "no val images",
         "training_page": report_page_link(page),
     }
+
+
+ORPHAN_EXIT_CODE = 75  # EX_TEMPFAIL: the step stopped because its run is over
+
+
+class attempt_still_wanted:  # noqa: N801 - used like a function: still_wanted() -> reason to stop, or None
+    """Whether this training attempt should go on: its run is still in progress and the run worker that started
+    this step process is alive. A killed run worker leaves its step process running as an orphan (re-parented);
+    it must stop rather than write into the work folder its retry resumes in."""
+
+    def __init__(self, instance: dg.DagsterInstance, run_id: str):
+        from vision_assets.core.processes import process_identity
+
+        self.instance, self.run_id, self.parent = instance, run_id, os.getppid()
+        run = instance.get_run_by_id(run_id)
+        # In the in-process daemon (demo, ingest) this process is the run's worker: its parent is a shell, not a
+        # run worker, and a closed terminal must not stop the training.
+        self.step_process = run is None or run.tags.get("vision/worker") != process_identity(os.getpid())
+
+    def orphaned(self) -> bool:
+        return self.step_process and os.getppid() != self.parent
+
+    def __call__(self) -> str | None:
+        if self.orphaned():
+            return f"the run worker (pid {self.parent}) that started this step is gone"
+        run = self.instance.get_run_by_id(self.run_id)
+        if run is not None and run.status not in (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING):
+            return f"run {self.run_id} is {run.status.value}"
+        return None
 
 
 def _log_epoch(context: dg.AssetExecutionContext, metrics: dict, epoch: int, prefix: str,

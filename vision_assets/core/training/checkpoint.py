@@ -24,6 +24,7 @@ from vision_assets.core.training.environment import (
     git_state,
     resolve_device,
 )
+from vision_assets.core.training.ownership import AttemptSuperseded, own_work_folder
 from vision_assets.core.training.resume import prepare_run_dir, read_state, write_state
 from vision_assets.core.training.weights import weights_sha256
 from vision_assets.core.training.yolo import TrainConfig, TrainResult, model_file_sha256, read_results_csv, train_yolo
@@ -46,13 +47,33 @@ def run_dir_for(work_dir: Path, fingerprint: str) -> Path:
 
 def train_checkpoint(lake: Lake, registry: ModelRegistry, dataset: DatasetVersion, config: TrainConfig, work_dir: Path,
                      run_tags: dict[str, str], on_epoch: Callable[[int, dict], None] | None = None,
-                     log: Callable[[str], None] | None = None) -> Checkpoint:
+                     log: Callable[[str], None] | None = None,
+                     still_wanted: Callable[[], str | None] | None = None) -> Checkpoint:
     """Train (or resume) on the dataset version's export, log params, per-epoch metrics and artifacts to MLflow,
     store the weights as a blob and the record beside it (the record last: a crash before it means the retry
-    resumes). on_epoch gets (epoch, metrics) with elapsed_s and eta_s added."""
+    resumes). on_epoch gets (epoch, metrics) with elapsed_s and eta_s added.
+
+    The work folder is this attempt's alone while it runs (ownership.py): a retry waits for an orphaned attempt to
+    stop. still_wanted is asked after every epoch and before the outputs are written; a reason back (the run is
+    over, the run worker died) stops this attempt with AttemptSuperseded, as does a lost fencing token."""
     log = log or (lambda _: None)
     fingerprint = config.fingerprint(dataset.version)
     run_dir = run_dir_for(work_dir, fingerprint)
+    with own_work_folder(run_dir, run_tags.get("dagster_run_id", ""), log=log) as ownership:
+        def fence() -> None:
+            reason = still_wanted() if still_wanted else None
+            if reason:
+                raise AttemptSuperseded(f"{fingerprint}: {reason}; this attempt stops without writing")
+            ownership.check()
+
+        return _train_owned(lake, registry, dataset, config, work_dir, run_dir, fingerprint, run_tags, on_epoch,
+                            log, fence)
+
+
+def _train_owned(lake: Lake, registry: ModelRegistry, dataset: DatasetVersion, config: TrainConfig, work_dir: Path,
+                 run_dir: Path, fingerprint: str, run_tags: dict[str, str],
+                 on_epoch: Callable[[int, dict], None] | None, log: Callable[[str], None],
+                 fence: Callable[[], None]) -> Checkpoint:
     device = resolve_device(config.device)
     data_yaml = local_data_yaml(lake, dataset, work_dir / "cache")
     started_at, started = _now(), time.monotonic()
@@ -94,11 +115,13 @@ def train_checkpoint(lake: Lake, registry: ModelRegistry, dataset: DatasetVersio
             per_epoch = elapsed if len(ends) == 1 else (ends[-1] - ends[0]) / (len(ends) - 1)
             eta = per_epoch * max(config.epochs - epoch, 0)
             metrics = {**metrics, "elapsed_s": round(elapsed, 2), "eta_s": round(eta, 2)}
+            fence()  # an orphan stops here, before it logs or reports the epoch
             registry.log_metrics(run_id, metrics, step=epoch)
             if on_epoch:
                 on_epoch(epoch, metrics)
 
         result = train_yolo(data_yaml, config, run_dir, on_epoch=epoch_done, resume=point.resumable)
+        fence()
         lock = pending_lock.result()
         _log_environment(registry, run_id, git, environment, lock)
         registry.log_artifact(run_id, result.weights_path, "weights")
@@ -111,8 +134,15 @@ def train_checkpoint(lake: Lake, registry: ModelRegistry, dataset: DatasetVersio
         raise
     finally:
         lock_pool.shutdown(wait=False)
-    record = _record(lake, dataset, config, result, fingerprint, run_id, tags, git, environment, lock,
-                     started_at, started, work_dir, resumed_after=point.completed_epochs if point.resumable else 0)
+    try:  # the record and its blob are written by the folder's owner only
+        fence()
+        record = _record(lake, dataset, config, result, fingerprint, run_id, tags, git, environment, lock,
+                         started_at, started, work_dir,
+                         resumed_after=point.completed_epochs if point.resumable else 0)
+        fence()
+    except BaseException:
+        client.set_terminated(run_id, status="FAILED")
+        raise
     client.log_batch(run_id, metrics=[], params=[], tags=_record_tags(record))
     client.set_terminated(run_id, status="FINISHED")
     lake.write_json(keys.checkpoint_record_key(fingerprint), record)

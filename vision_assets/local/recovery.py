@@ -10,17 +10,17 @@ process is known and gone from this host; a run on another host, or one whose pr
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import dagster as dg
-from dagster._core.launcher import DefaultRunLauncher
-from dagster._core.storage.dagster_run import FINISHED_STATUSES
 
 from vision_assets.defs.automation import FAILURE_KIND_TAG, WORKER_DIED
-from vision_assets.local_launch import WORKER_TAG, worker_alive
+from vision_assets.local.launch import WORKER_TAG, worker_alive
 
 # NOT_STARTED too: the local daemon creates a pass's runs before it executes them.
 UNFINISHED = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
               dg.DagsterRunStatus.CANCELING]
+FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 
 
 def dead_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
@@ -29,7 +29,7 @@ def dead_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
         run = record.dagster_run
         if run.tags.get(WORKER_TAG):
             alive = worker_alive(run.tags[WORKER_TAG])
-        elif isinstance(instance.run_launcher, DefaultRunLauncher):
+        elif isinstance(instance.run_launcher, dg.DefaultRunLauncher):
             alive = _launched_subprocess_alive(instance, run)
         else:
             alive = None  # the deployment's launcher and run monitoring own it
@@ -58,7 +58,7 @@ def free_slots_of_finished_runs(instance: dg.DagsterInstance) -> None:
     holders = list(storage.get_concurrency_run_ids())
     if not holders:
         return
-    for record in instance.get_run_records(dg.RunsFilter(run_ids=holders, statuses=FINISHED_STATUSES)):
+    for record in instance.get_run_records(dg.RunsFilter(run_ids=holders, statuses=FINISHED)):
         storage.free_concurrency_slots_for_run(record.dagster_run.run_id)
 
 
@@ -72,10 +72,15 @@ def _launched_subprocess_alive(instance: dg.DagsterInstance, run: dg.DagsterRun)
 
 
 def _pid_alive(pid: int) -> bool:
+    """A killed run worker stays a zombie until its parent (the code server) reaps it: that is dead too."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc here: signal 0 is all there is
+    return state not in ("Z", "X")

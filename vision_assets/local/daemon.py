@@ -2,9 +2,9 @@
 
 The same sensor, automation and schedule definitions decide what runs; their run requests execute in this
 process on the configured instance. As with the real daemon, each evaluation is recorded as a tick and each
-run carries the sensor or schedule that asked for it and the code location's job snapshot (local_launch), so
-the UI shows them as automation. A pass starts by recovering from a previous one that was killed: runs whose
-process died are marked failed and executed again (as Dagster's run retries would), see local_recovery.
+run carries the sensor or schedule that asked for it and the code location's job snapshot (launch.py), so
+the UI shows them as automation. A pass starts by recovering: runs whose process died are marked failed
+(recovery.py), then one tick of the retry sensor requests again the failed work that is due (defs/retries.py).
 """
 
 from __future__ import annotations
@@ -17,37 +17,36 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import dagster as dg
-from dagster._core.scheduler.instigation import InstigatorTick, InstigatorType, TickData, TickStatus
-from dagster._core.storage.tags import (
+
+from vision_assets.defs.automation import IN_FLIGHT_STATUSES
+from vision_assets.defs.retries import RETRY_SENSOR, failed_work
+from vision_assets.local.dagster_internals import (
     AUTOMATION_CONDITION_TAG,
     PARENT_RUN_ID_TAG,
-    RETRY_NUMBER_TAG,
-    ROOT_RUN_ID_TAG,
     RUN_KEY_TAG,
     SCHEDULE_NAME_TAG,
     SCHEDULED_EXECUTION_TIME_TAG,
     SENSOR_NAME_TAG,
     TICK_ID_TAG,
+    InstigatorTick,
+    InstigatorType,
+    TickData,
+    TickStatus,
+    serializable_error_info_from_exc_info,
 )
-from dagster._utils.error import serializable_error_info_from_exc_info
-
-from vision_assets.defs.automation import IN_FLIGHT_STATUSES, MAX_WORKER_DEATHS
-from vision_assets.local_launch import (
+from vision_assets.local.launch import (
     ASSET_JOB,
-    WORKER_TAG,
     CodeLocationIdentity,
     create_daemon_run,
     execute_daemon_run,
 )
-from vision_assets.local_recovery import mark_dead_runs_failed
+from vision_assets.local.recovery import mark_dead_runs_failed
 
 # Step-level events stay in the instance (and the UI); the terminal gets one line per run (and per failed step, no
 # stack trace: Dagster's console logger would print two for a failed blocking check).
 AUTOMATION_CURSOR_KEY = "vision_assets/local_automation_cursor"
 SENSOR_CURSOR_PREFIX = "vision_assets/local_sensor_cursor/"
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-# Tags a retry does not inherit: Dagster sets them per run.
-_PER_RUN_TAGS = {WORKER_TAG, PARENT_RUN_ID_TAG, ROOT_RUN_ID_TAG, RETRY_NUMBER_TAG, "vision/failure"}
 
 
 @dataclass
@@ -100,7 +99,8 @@ class LocalDaemon:
                     self.log(f"    {event.step_key}: {' '.join(error.message.split())}")
         return outcome
 
-    def _run_requests(self, job_name: str, requests: list[dg.RunRequest], instigator_tags: Mapping[str, str]) -> list[str]:
+    def _run_requests(self, job_name: str | None, requests: list[dg.RunRequest],
+                      instigator_tags: Mapping[str, str]) -> list[str]:
         created = []
         for request in requests:
             tags = {**request.tags, **instigator_tags}
@@ -109,7 +109,9 @@ class LocalDaemon:
                     self.log(f"  run key {request.run_key} already has a run; skipped (as the daemon does)")
                     continue
                 tags[RUN_KEY_TAG] = request.run_key
-            created.append(self._create(job_name, request.partition_key, request.asset_selection, tags))
+            parent = self.instance.get_run_by_id(tags[PARENT_RUN_ID_TAG]) if PARENT_RUN_ID_TAG in tags else None
+            created.append(self._create(request.job_name or job_name, request.partition_key, request.asset_selection,
+                                        tags, parent=parent))
         self._execute_all(created)
         return [run.run_id for run in created]
 
@@ -119,41 +121,34 @@ class LocalDaemon:
 
     # -- recovery -------------------------------------------------------------------------------------
     def recover(self) -> list[RunOutcome]:
-        """Runs an earlier pass left behind when its process died: marked failed, then executed again unless a
-        newer run did their work or they already died MAX_WORKER_DEATHS times."""
+        """Before new work: runs an earlier pass left behind when its process died are marked failed, then one tick
+        of the retry sensor requests again the failed work that is due (the same sensor the daemon runs under
+        `make ui`, see defs/retries.py); returns the outcomes of those retries."""
         dead = mark_dead_runs_failed(self.instance)
         self.recovered = [run.run_id for run in dead]
-        retries = []
         for run in sorted(dead, key=lambda r: self.instance.get_run_record_by_id(r.run_id).create_timestamp):
             self.log(f"recovered run {run.run_id[:8]} ({run.job_name}"
                      + (f" [{run.tags['dagster/partition']}]" if "dagster/partition" in run.tags else "")
                      + "): its process died; marked failed")
-            attempt = int(run.tags.get(RETRY_NUMBER_TAG, "0")) + 1
-            if attempt >= MAX_WORKER_DEATHS:
-                self.log(f"  not retried: the process died {attempt} times for this work")
-            elif not self._superseded(run):
-                tags = {k: v for k, v in run.tags.items() if k not in _PER_RUN_TAGS and not k.startswith("dagster/partition")}
-                retries.append(self._create(run.job_name, run.tags.get("dagster/partition"),
-                                            sorted(run.asset_selection) if run.asset_selection else None,
-                                            {**tags, RETRY_NUMBER_TAG: str(attempt), PARENT_RUN_ID_TAG: run.run_id,
-                                             ROOT_RUN_ID_TAG: run.root_run_id or run.run_id}, parent=run))
-        return self._execute_all(retries)
-
-    def _superseded(self, run: dg.DagsterRun) -> bool:
-        """A newer run of the same job and partition exists (it did, or is doing, this work)."""
-        partition = {"dagster/partition": run.tags["dagster/partition"]} if "dagster/partition" in run.tags else {}
-        created = self.instance.get_run_record_by_id(run.run_id).create_timestamp
-        newer = self.instance.get_run_records(dg.RunsFilter(job_name=run.job_name, tags=partition,
-                                                            created_after=created), limit=5)
-        return any(r.dagster_run.run_id != run.run_id and r.dagster_run.asset_selection == run.asset_selection
-                   for r in newer)
+        before = len(self.runs)
+        self.sensor_tick(RETRY_SENSOR)
+        return self.runs[before:]
 
     def unfinished(self, training: bool = False) -> list[str]:
-        """Requested work that is still missing after this pass (empty when everything asked for is done):
-        failed runs, partitions that landed but were not carried through, and with training=True a dataset
-        version that never got its model."""
-        missing = [f"run {o.run_id[:8]} ({', '.join(o.assets)}{f' [{o.partition}]' if o.partition else ''}) failed"
-                   for o in self.runs if not o.success]
+        """Requested work that is still missing after this pass (empty when everything asked for is done), each
+        with what happens next: failed runs (when they are retried, or that retries gave up and what to do),
+        partitions that landed but were not carried through, and with training=True a dataset version that never
+        got its model."""
+        states = {record.dagster_run.run_id: state for record, state in failed_work(self.instance)}
+        missing = []
+        for outcome in self.runs:
+            if outcome.success:
+                continue
+            what = f"run {outcome.run_id[:8]} ({', '.join(outcome.assets)}" + (
+                f" [{outcome.partition}])" if outcome.partition else ")")
+            state = states.pop(outcome.run_id, None)
+            missing.append(f"{what} {state.outcome()}" if state else f"{what} failed")
+        missing += [f"earlier {state.describe()}" for state in states.values()]
         in_flight = self.instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT_STATUSES), limit=1)
         if in_flight:
             return missing  # another process is still working; what it will produce is not missing yet
@@ -240,7 +235,7 @@ class LocalDaemon:
             self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
             self.log(f"{name}: new {request.partitions_def_name}: {', '.join(request.partition_keys)}")
         self.log(f"{name}: {len(requests)} run request(s)")
-        run_ids = self._run_requests(sensor.job_name, requests or [],
+        run_ids = self._run_requests(_single_job(sensor), requests or [],
                                      {SENSOR_NAME_TAG: name, TICK_ID_TAG: str(tick.tick_id)})
         self._end_tick(tick, run_ids, cursor=cursor)
         return len(requests or [])
@@ -273,20 +268,16 @@ class LocalDaemon:
 
         Without one, declarative automation has no previous evaluation to compare with; a baseline is taken
         before anything changes."""
-        from dagster._serdes import deserialize_value
-
         stored = self.instance.daemon_cursor_storage.get_cursor_values({AUTOMATION_CURSOR_KEY}).get(AUTOMATION_CURSOR_KEY)
         if stored:
             try:
-                return deserialize_value(stored)
+                return dg.deserialize_value(stored)
             except Exception as error:  # noqa: BLE001 - a cursor from another Dagster version: start afresh
                 self.log(f"automation: stored cursor unreadable ({error}); taking a new baseline")
         return self._save(dg.evaluate_automation_conditions(defs=self.defs, instance=self.instance).cursor)
 
     def _save(self, cursor):
-        from dagster._serdes import serialize_value
-
-        self.instance.daemon_cursor_storage.set_cursor_values({AUTOMATION_CURSOR_KEY: serialize_value(cursor)})
+        self.instance.daemon_cursor_storage.set_cursor_values({AUTOMATION_CURSOR_KEY: dg.serialize_value(cursor)})
         return cursor
 
     def _automation_sensor_name(self) -> str:
@@ -315,3 +306,8 @@ class LocalDaemon:
             self.log(f"automation: {sum(len(v) for v in by_partition.values())} asset partition(s) requested")
             self._execute_all(created)
             self._end_tick(tick, [run.run_id for run in created])
+
+
+def _single_job(sensor: dg.SensorDefinition) -> str | None:
+    """The job of a sensor with one target; a sensor with several names the job in each run request."""
+    return sensor.job_name if len(sensor.targets) == 1 else None

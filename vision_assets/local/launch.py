@@ -9,25 +9,28 @@ run whose process died from one still running.
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import dagster as dg
-from dagster._core.definitions.job_base import InMemoryJob
-from dagster._core.definitions.reconstruct import ReconstructableRepository
-from dagster._core.definitions.selector import InstigatorSelector
-from dagster._core.execution.api import ExecuteRunWithPlanIterable, create_execution_plan, job_execution_iterator
-from dagster._core.execution.context_creation_job import (
+
+from vision_assets.core.processes import identity_alive, process_identity  # noqa: F401 - process_identity for tests
+from vision_assets.local.dagster_internals import (
+    ExecuteRunWithPlanIterable,
+    InMemoryJob,
+    InProcessCodeLocationOrigin,
+    InstigatorSelector,
+    LoadableTargetOrigin,
     PlanOrchestrationContextManager,
+    ReconstructableRepository,
+    RemoteInstigatorOrigin,
+    RemoteRepositoryOrigin,
+    create_execution_plan,
+    job_execution_iterator,
+    merge_run_tags,
     orchestration_context_event_generator,
 )
-from dagster._core.execution.execute_in_process import merge_run_tags
-from dagster._core.remote_origin import InProcessCodeLocationOrigin, RemoteInstigatorOrigin, RemoteRepositoryOrigin
-from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
-
 from vision_assets.settings import PROJECT_ROOT
 
 CODE_LOCATION = "vision_assets"  # workspace.yaml's location_name
@@ -60,23 +63,9 @@ class CodeLocationIdentity:
         return origin.get_id(), selector.get_id()
 
 
-def process_identity(pid: int) -> str | None:
-    """host/pid/start time; the start time keeps a reused pid from passing for a dead worker."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    started = stat.rsplit(")", 1)[1].split()[19]  # field 22 (starttime), counted after the command name
-    return f"{socket.gethostname()}/{pid}/{started}"
-
-
 def worker_alive(identity: str) -> bool | None:
     """True/False for a worker on this host; None when it ran elsewhere (this host cannot tell)."""
-    host, _, rest = identity.partition("/")
-    if host != socket.gethostname():
-        return None
-    pid = int(rest.split("/")[0])
-    return process_identity(pid) == identity
+    return identity_alive(identity)
 
 
 def resolve_job(defs: dg.Definitions, job_name: str) -> dg.JobDefinition:
