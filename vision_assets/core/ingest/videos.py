@@ -11,7 +11,6 @@ import dataclasses
 import datetime as dt
 import json
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -37,12 +36,10 @@ ROW_DEFAULTS = {"codec": "unknown", "width": 0, "height": 0, "fps": 0.0, "fps_he
                 "duplicate_of": "", "near_duplicate_of": "", "near_duplicate_sha256": "",
                 "near_duplicate_distance": float("nan"), "normalised_path": "", "normalised": "{}", "label_files": "",
                 "ingested_at": "", "hashed_at": "", "stored_path": "", "reason": "", "rotation": 0}
-# Name, size and mtime say "unchanged" only when the mtime could not have been the same for other bytes:
-# a file written within this long of being hashed may change again inside the file system's timestamp
-# granularity (the "racy" case git knows), so its mtime is recorded as 0 (in doubt) and the next pass hashes it.
-RACY_WINDOW_NS = 1_000_000_000  # one second: the coarsest mtime most file systems keep
-# And at least on a schedule: bytes replaced with the same size and a restored mtime (cp -p, rsync -t) are caught
-# by hashing every landed file again once its last hash is this old (VISION_REHASH_DAYS; 0 turns it off).
+# Name, size and mtime say "unchanged" only for a while: bytes replaced with the same size and a restored mtime
+# (cp -p, rsync -t, a write inside the mtime tick) are caught by hashing every landed file again once its last hash
+# is this old (VISION_REHASH_DAYS; 0 turns it off). A file just written is not re-hashed at once: that would cost
+# every fresh landing a second ingest run (the demo, the CLI's land-then-ingest), for a case the schedule catches.
 DEFAULT_REHASH_DAYS = 7.0
 # Mean Hamming distance (of 256 bits) between aligned frame hashes under which two videos are the same footage:
 # a downscaled mpeg4 re-encode of realshort.mp4 is 20 away, unrelated clips about 125.
@@ -68,12 +65,11 @@ def ingest_file(lake: Lake, landing: LandingFile, cache_dir: Path, previous: dic
     if _unchanged(previous, landing):
         return {**previous, "source_path": landing.landing_key or landing.path.name, "label_files": label_fingerprint(landing.path)}
     try:
-        if _same_stat(previous, landing):  # in doubt (racy or due): the bytes decide, without copying or probing
-            started = time.time_ns()
+        if _same_stat(previous, landing):  # due to be hashed again: the bytes decide, without copying or probing
             if sha256_file(landing.path) == previous["video_sha256"]:
                 return {**previous, "source_path": landing.landing_key or landing.path.name,
                         "label_files": label_fingerprint(landing.path),
-                        "source_mtime_ns": _trusted_mtime(landing, started), "hashed_at": _now()}
+                        "source_mtime_ns": landing.mtime_ns, "hashed_at": _now()}
         return _ingest_new(lake, landing, cache_dir, options)
     except OSError as error:
         # The file could not even be copied (vanished, unreadable): this one fails, the batch goes on.
@@ -85,7 +81,7 @@ def ingest_file(lake: Lake, landing: LandingFile, cache_dir: Path, previous: dic
 
 def _unchanged(previous: dict | None, landing: LandingFile) -> bool:
     """Same name, size and mtime as an earlier ingest, probed by this version (a row without a signature predates
-    near-duplicate detection and a failed read is worth another try), and not in doubt (see RACY_WINDOW_NS)."""
+    near-duplicate detection and a failed read is worth another try), and not due to be hashed again."""
     return _probed_by_this_version(previous) and not rehash_due(previous) \
         and (previous["source_size"], previous["source_mtime_ns"]) == (landing.size, landing.mtime_ns)
 
@@ -116,12 +112,6 @@ def rehash_due(row: dict, now: dt.datetime | None = None) -> bool:
     return (now or dt.datetime.now(dt.UTC)) - hashed > dt.timedelta(days=days)
 
 
-def _trusted_mtime(landing: LandingFile, hash_started_ns: int) -> int:
-    """The mtime to record: 0 (in doubt) when the file was written so close to the hash that a later write in the
-    same timestamp tick would leave the mtime as it is."""
-    return 0 if landing.mtime_ns >= hash_started_ns - RACY_WINDOW_NS else landing.mtime_ns
-
-
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -129,7 +119,6 @@ def _now() -> str:
 def _ingest_new(lake: Lake, landing: LandingFile, cache_dir: Path, options: IngestOptions) -> dict:
     sidecar = landing.sidecar  # validated by the scan (sidecar.py): read once, from a file inside the zone
     suffix = landing.path.suffix.lower()
-    started = time.time_ns()
     staged, digest = lake.stage_file(landing.path, cache_dir)
     if digest in forgotten_videos(lake):  # a person asked for these bytes to be deleted: they never come back
         staged.unlink(missing_ok=True)
@@ -163,7 +152,7 @@ def _ingest_new(lake: Lake, landing: LandingFile, cache_dir: Path, options: Inge
         "source_name": landing.path.name,
         "source_path": landing.landing_key or landing.path.name,
         "source_size": landing.size,
-        "source_mtime_ns": _trusted_mtime(landing, started),
+        "source_mtime_ns": landing.mtime_ns,
         "outcome": probe.outcome,
         "reason": probe.reason,
         "stored_path": stored,

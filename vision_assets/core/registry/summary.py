@@ -50,8 +50,9 @@ def model_entries(registry: ModelRegistry, model_name: str, dataset_version: str
             entries[label] = {"name": model_name, "version": str(version.version),
                               "map50_95": float(version.tags.get("map50_95", "nan")),
                               "map50": float(version.tags.get("map50", "nan")),
-                              "dataset_version": version.tags.get("dataset_version"),
-                              "decision": version.tags.get("champion_decision", "")}
+                              "dataset_version": version.tags.get("dataset_version")}
+            if version.tags.get("champion_decision"):
+                entries[label]["decision"] = version.tags["champion_decision"]
             if version.tags.get("tainted"):
                 entries[label]["tainted"] = version.tags["tainted"]
     return entries
