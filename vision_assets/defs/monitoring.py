@@ -90,7 +90,7 @@ def footage_monitoring(context: dg.AssetExecutionContext, config: MonitoringConf
         check_name=keys.FOOTAGE_IN_DISTRIBUTION, passed=not drifted, severity=dg.AssetCheckSeverity.WARN,
         description=(f"{'drift' if drifted else 'in distribution'}: MMD^2 {readable(summary['drift_score'])}, "
                      f"p = {readable(p_value)} (threshold {config.drift_p_value}, {summary['frames']} frames vs "
-                     f"{summary['baseline_frames']} training frames)"),
+                     f"{summary['baseline_frames']} training frames of {summary['baseline_reference']})"),
         metadata={"drift_score": readable(summary["drift_score"]), "drift_p_value": readable(p_value),
                   "threshold": config.drift_p_value})
     rate, low, high = summary["detections_per_frame"], summary["detection_band_low"], summary["detection_band_high"]
@@ -111,6 +111,8 @@ def monitoring_metadata(summary: dict, model_name: str, table_key: str) -> dict:
         "champion_version": summary["champion_version"],
         "champion": dg.MetadataValue.url(mlflow_model_url(model_name, summary["champion_version"])),
         "challenger_version": summary["challenger_version"] or "none",
+        "baseline_reference": summary["baseline_reference"],
+        "baseline_frames": summary["baseline_frames"],
         "detections_per_frame_by_class": dg.MetadataValue.json(summary["detections_per_frame_by_class"]),
         "confidence_p10_p50_p90": dg.MetadataValue.json(summary["confidence_p10_p50_p90"]),
         "table": dg.MetadataValue.path(table_key),

@@ -81,7 +81,17 @@ def test_shadow_disagreement_counts_unmatched_boxes_and_class_changes_per_class(
 
 
 def test_detection_band_widens_for_small_partitions_and_never_collapses():
-    baseline = Baseline(np.zeros((4, 2)), np.array([2, 4, 2, 4]), 4)
+    baseline = Baseline(np.zeros((4, 2)), np.array([2, 4, 2, 4]), 4, np.array(["a"] * 4))
     assert baseline.detection_band(1) == pytest.approx((0.0, 6.0))  # 3 * std 1 / sqrt(1) = 3
     assert baseline.detection_band(100) == pytest.approx((1.5, 4.5))  # half the rate
-    assert Baseline(np.zeros((2, 2)), np.array([0, 0]), 2).detection_band(10) == pytest.approx((0.0, 0.1))
+    assert Baseline(np.zeros((2, 2)), np.array([0, 0]), 2, np.array(["a", "a"])).detection_band(10) == pytest.approx((0.0, 0.1))
+
+
+def test_a_known_scene_is_compared_with_its_own_training_frames_a_new_one_with_all():
+    scenes = np.array(["a"] * 6 + ["b"] * 3)
+    baseline = Baseline(np.arange(18.0).reshape(9, 2), np.arange(9), 9, scenes)
+
+    own, reference = baseline.reference_for("a")
+    assert reference == "a" and own.frames == 6 and own.per_frame_counts.tolist() == [0, 1, 2, 3, 4, 5]
+    assert baseline.reference_for("b") == (baseline, "all scenes")  # too few of its own frames
+    assert baseline.reference_for("new")[1] == "all scenes"

@@ -20,6 +20,10 @@ BASELINE_MAX_FRAMES = 200  # enough for a stable reference; the kernel matrix st
 RELATIVE_BAND = 0.5  # the detection rate may move this share of the baseline rate before it counts as moved
 MIN_BAND = 0.1  # detections per frame: a baseline that saw (almost) nothing still gets a band
 SIGMA_BAND = 3.0
+# A scene with at least this many training frames is compared with its own training frames: a camera's footage is
+# judged against what that camera showed in training (against all scenes, one camera's normal day reads as a
+# shift in the mix of scenes). A scene the champion never saw is compared with every training frame.
+MIN_SCENE_REFERENCE = 5
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,14 @@ class Baseline:
     embeddings: np.ndarray
     per_frame_counts: np.ndarray
     frames: int
+    scenes: np.ndarray  # the scene of each row
+
+    def reference_for(self, scene: str) -> tuple[Baseline, str]:
+        """The scene's own training frames when there are enough of them, else all of them (and which it is)."""
+        own = self.scenes == scene
+        if own.sum() >= MIN_SCENE_REFERENCE:
+            return Baseline(self.embeddings[own], self.per_frame_counts[own], int(own.sum()), self.scenes[own]), scene
+        return self, "all scenes"
 
     def detection_band(self, frames: int) -> tuple[float, float]:
         """Where a partition of this many frames' detection rate may fall without a change of behaviour: the
@@ -48,12 +60,13 @@ def _local_paths(lake: Lake, image_keys: list[str], work_dir: Path) -> list[str]
     return [str(lake.local_copy(key, work_dir / "frames")) for key in image_keys]
 
 
-def baseline_frames(manifest: pd.DataFrame, *, max_frames: int = BASELINE_MAX_FRAMES, seed: int = 0) -> list[str]:
-    """The training split's frames (lake keys), a seeded sample when there are more than max_frames."""
+def baseline_frames(manifest: pd.DataFrame, *, max_frames: int = BASELINE_MAX_FRAMES, seed: int = 0) -> pd.DataFrame:
+    """The training split's frames (image_path as lake keys, scene), a seeded sample when there are more than
+    max_frames."""
     train = manifest[manifest["split"] == "train"].sort_values("sample_id")
     if len(train) > max_frames:
         train = train.sample(max_frames, random_state=seed).sort_values("sample_id")
-    return train["image_path"].tolist()
+    return train[["image_path", "scene"]].reset_index(drop=True)
 
 
 def champion_baseline(lake: Lake, champion: Model, manifest_key: str, *, imgsz: int, work_dir: Path,
@@ -62,18 +75,20 @@ def champion_baseline(lake: Lake, champion: Model, manifest_key: str, *, imgsz: 
     key = keys.monitoring_baseline_key(champion.checkpoint_sha256)
     if lake.exists(key):
         stored = np.load(io.BytesIO(lake.fs.cat_file(lake.resolve(key))))
-        return Baseline(stored["embeddings"], stored["per_frame_counts"], int(len(stored["per_frame_counts"])))
+        return Baseline(stored["embeddings"], stored["per_frame_counts"], int(len(stored["per_frame_counts"])),
+                        stored["scenes"])
     frames = baseline_frames(pd.read_parquet(lake.local_copy(manifest_key, work_dir / "manifests")))
     if len(frames) < 2:
         raise ValueError(f"{manifest_key}: the champion's training split has {len(frames)} frames; a drift "
                          "baseline needs at least 2")
-    paths = _local_paths(lake, frames, work_dir)
+    paths = _local_paths(lake, frames["image_path"].tolist(), work_dir)
     seen = observe(champion.weights, paths, work_dir=work_dir, imgsz=imgsz, device=device)
     counts = prediction_statistics(seen.detections, paths)["per_frame_counts"]
     buffer = io.BytesIO()
-    np.savez(buffer, embeddings=seen.embeddings.astype(np.float32), per_frame_counts=counts)
+    scenes = frames["scene"].to_numpy(str)
+    np.savez(buffer, embeddings=seen.embeddings.astype(np.float32), per_frame_counts=counts, scenes=scenes)
     lake.write_bytes(key, buffer.getvalue())
-    return Baseline(seen.embeddings.astype(np.float32), counts, len(paths))
+    return Baseline(seen.embeddings.astype(np.float32), counts, len(paths), scenes)
 
 
 def monitor_partition(lake: Lake, scene: str, day: str, champion: Model, baseline: Baseline, *, imgsz: int,
@@ -81,11 +96,13 @@ def monitor_partition(lake: Lake, scene: str, day: str, champion: Model, baselin
                       permutations: int = DEFAULT_PERMUTATIONS, seed: int = 0) -> dict:
     """The partition's summary (also written as its one-row footage_monitoring table)."""
     partition = {"scene": scene, "day": day}
+    baseline, reference = baseline.reference_for(scene)
     frames = lake.read_table(keys.SAMPLED_FRAMES, partition)
     image_keys = [] if frames is None else frames["image_path"].tolist()
     paths = _local_paths(lake, image_keys, work_dir)
     summary: dict = {"scene": scene, "day": day, "champion_version": champion.version,
-                     "champion_checkpoint_sha256": champion.checkpoint_sha256, "baseline_frames": baseline.frames}
+                     "champion_checkpoint_sha256": champion.checkpoint_sha256, "baseline_frames": baseline.frames,
+                     "baseline_reference": reference}
     images = image_statistics(paths)
     summary.update({f"{c}_mean": float(images[c].mean()) if images[c].notna().any() else float("nan")
                     for c in IMAGE_STAT_COLUMNS})

@@ -1,0 +1,90 @@
+"""footage_monitoring on real footage: after a champion trained on the demo exists, a street clip from the test
+material lands as a new scene-day and is flagged out of distribution with a p-value; the demo's own next day is not."""
+
+from __future__ import annotations
+
+import shutil
+
+import cv2
+import dagster as dg
+import pytest
+from helpers import TINY_SPEC, run_once, settings_for, tiny_definitions, write_clip
+
+pytestmark = pytest.mark.slow  # trains the tiny champion once
+
+NEXT_DAY = "2026-11-19"
+
+
+def land_real_footage(material, landing, scene: str, day: str, frames: int = 80) -> None:
+    """The first seconds of the OpenCV campus clip (a real camera, people walking), cut as an H.264 clip."""
+    capture = cv2.VideoCapture(str(material / "videos" / "vtest.avi"))
+    images = []
+    while len(images) < frames:
+        ok, image = capture.read()
+        if not ok:
+            break
+        images.append(cv2.resize(image, (320, 240), interpolation=cv2.INTER_AREA))
+    capture.release()
+    folder = landing / scene / day
+    folder.mkdir(parents=True)
+    write_clip(folder / "campus.mp4", images, fps=10)
+
+
+def land_demo_next_day(landing, tmp_path) -> None:
+    """The demo generator's next day for cam-a, unlabelled (monitoring needs no labels)."""
+    from vision_assets.demo import DemoSpec, generate_demo_data
+
+    generated = tmp_path / "next_day"
+    generate_demo_data(generated, DemoSpec(**{**TINY_SPEC, "scenes": ("cam-a",), "days": (NEXT_DAY,)}))
+    target = landing / "cam-a" / NEXT_DAY
+    target.mkdir(parents=True)
+    for video in (generated / "cam-a" / NEXT_DAY).glob("*.mp4"):
+        shutil.copy2(video, target / video.name)
+
+
+def latest_check(instance, check: str, partition: str):
+    records = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(dg.AssetKey("footage_monitoring"), check), limit=50, partition=partition)
+    return records[0]
+
+
+def test_real_footage_is_flagged_out_of_distribution_and_the_demo_next_day_is_not(tmp_path, instance, tiny_landing,
+                                                                                  material):
+    from vision_assets.core.lake import Lake, keys
+    from vision_assets.core.registry import ModelRegistry
+
+    settings = settings_for(tmp_path / "data")
+    shutil.copytree(tiny_landing, settings.landing_dir, dirs_exist_ok=True)
+    defs = tiny_definitions(settings)
+    daemon = run_once(defs, instance)
+    assert all(r.success for r in daemon.runs), [r for r in daemon.runs if not r.success]
+    champion = ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root).champion(
+        "vision_assets_detector")
+    assert champion is not None
+
+    land_real_footage(material, settings.landing_dir, "campus", NEXT_DAY)
+    land_demo_next_day(settings.landing_dir, tmp_path)
+    daemon.sensor_tick("landing_sensor")
+    daemon.automation_until_quiet(daemon.automation_cursor())  # frames, then the champion watches them
+
+    assert all(r.success for r in daemon.runs), [r for r in daemon.runs if not r.success]
+    lake = Lake(settings.lake_root)
+    assert lake.exists(keys.monitoring_baseline_key(champion.tags["checkpoint_sha256"]))
+    rows = lake.read_tables(keys.FOOTAGE_MONITORING).set_index(["scene", "day"])
+    # Every ingested partition is watched, labelled or not: the two trained-on days too (a new champion arrived).
+    assert set(rows.index) == {("cam-a", "2026-11-18"), ("cam-b", "2026-11-18"), ("cam-a", NEXT_DAY),
+                               ("campus", NEXT_DAY)}
+    assert set(rows["champion_version"]) == {str(champion.version)}
+    campus, next_day = rows.loc[("campus", NEXT_DAY)], rows.loc[("cam-a", NEXT_DAY)]
+    print(rows[["frames", "baseline_reference", "baseline_frames", "drift_score", "drift_p_value", "detections_per_frame"]])
+    assert campus["frames"] >= 10 and next_day["frames"] >= 10
+    assert campus["drift_p_value"] < 0.01 < next_day["drift_p_value"]
+    assert campus["drift_score"] > next_day["drift_score"]
+
+    flagged = latest_check(instance, "footage_in_distribution", f"{NEXT_DAY}|campus")
+    calm = latest_check(instance, "footage_in_distribution", f"{NEXT_DAY}|cam-a")
+    assert flagged.status.value == "FAILED" and calm.status.value == "SUCCEEDED"
+    evaluation = flagged.event.dagster_event.event_specific_data.evaluation
+    assert evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert "drift" in evaluation.description and "p = " in evaluation.description
+    assert evaluation.metadata["drift_p_value"].value == pytest.approx(campus["drift_p_value"], rel=1e-3)
