@@ -12,7 +12,7 @@ from vision_assets.defs.frames import sampled_frames
 from vision_assets.defs.hard_examples import hard_examples, hard_examples_job, nightly_hard_examples
 from vision_assets.defs.ingest import ingest_job, landing_sensor, raw_videos
 from vision_assets.defs.labels import annotations, import_labels_job, label_drop_sensor, qc_annotations
-from vision_assets.defs.monitoring import footage_monitoring
+from vision_assets.defs.monitoring import drift_sensor, footage_monitoring
 from vision_assets.defs.registry import nightly_retention, registered_model, retention_job
 from vision_assets.defs.training import trained_checkpoint
 from vision_assets.defs.wiring import build_resources
@@ -61,7 +61,7 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
         assets=ALL_ASSETS,
         jobs=[ingest_job, import_labels_job, training_job, hard_examples_job, retention_job],
         sensors=[landing_sensor, label_drop_sensor, retrain_sensor, partition_automation,
-                 monitoring_automation],
+                 monitoring_automation, drift_sensor],
         schedules=[nightly_hard_examples, nightly_retention],
         resources=resources or build_resources(),
         executor=select_executor(),

@@ -12,7 +12,10 @@ from helpers import TINY_SPEC, run_once, settings_for, tiny_definitions, write_c
 
 pytestmark = pytest.mark.slow  # trains the tiny champion once
 
-NEXT_DAY = "2026-11-19"
+DAY, NEXT_DAY = "2026-11-18", "2026-11-19"
+# One camera, 6 videos of 3 s (day and night alternate): its training split holds both lightings, as a real
+# deployment's would; the session's tiny landing (2 videos a scene) leaves one lighting per scene in training.
+SPEC = {**TINY_SPEC, "scenes": ("cam-a",), "days": (DAY,), "videos_per_day": 6}
 
 
 def land_real_footage(material, landing, scene: str, day: str, frames: int = 80) -> None:
@@ -35,7 +38,7 @@ def land_demo_next_day(landing, tmp_path) -> None:
     from vision_assets.demo import DemoSpec, generate_demo_data
 
     generated = tmp_path / "next_day"
-    generate_demo_data(generated, DemoSpec(**{**TINY_SPEC, "scenes": ("cam-a",), "days": (NEXT_DAY,)}))
+    generate_demo_data(generated, DemoSpec(**{**SPEC, "days": (NEXT_DAY,), "videos_per_day": 2}))
     target = landing / "cam-a" / NEXT_DAY
     target.mkdir(parents=True)
     for video in (generated / "cam-a" / NEXT_DAY).glob("*.mp4"):
@@ -43,18 +46,21 @@ def land_demo_next_day(landing, tmp_path) -> None:
 
 
 def latest_check(instance, check: str, partition: str):
+    from dagster._core.storage.event_log.base import PartitionKeyFilter
+
     records = instance.event_log_storage.get_asset_check_execution_history(
-        dg.AssetCheckKey(dg.AssetKey("footage_monitoring"), check), limit=50, partition=partition)
+        dg.AssetCheckKey(dg.AssetKey("footage_monitoring"), check), limit=50,
+        partition_filter=PartitionKeyFilter(key=partition))
     return records[0]
 
 
-def test_real_footage_is_flagged_out_of_distribution_and_the_demo_next_day_is_not(tmp_path, instance, tiny_landing,
-                                                                                  material):
+def test_real_footage_is_flagged_out_of_distribution_and_the_demo_next_day_is_not(tmp_path, instance, material):
     from vision_assets.core.lake import Lake, keys
     from vision_assets.core.registry import ModelRegistry
+    from vision_assets.demo import DemoSpec, generate_demo_data
 
     settings = settings_for(tmp_path / "data")
-    shutil.copytree(tiny_landing, settings.landing_dir, dirs_exist_ok=True)
+    generate_demo_data(settings.landing_dir, DemoSpec(**SPEC))
     defs = tiny_definitions(settings)
     daemon = run_once(defs, instance)
     assert all(r.success for r in daemon.runs), [r for r in daemon.runs if not r.success]
@@ -72,11 +78,11 @@ def test_real_footage_is_flagged_out_of_distribution_and_the_demo_next_day_is_no
     assert lake.exists(keys.monitoring_baseline_key(champion.tags["checkpoint_sha256"]))
     rows = lake.read_tables(keys.FOOTAGE_MONITORING).set_index(["scene", "day"])
     # Every ingested partition is watched, labelled or not: the two trained-on days too (a new champion arrived).
-    assert set(rows.index) == {("cam-a", "2026-11-18"), ("cam-b", "2026-11-18"), ("cam-a", NEXT_DAY),
-                               ("campus", NEXT_DAY)}
+    assert set(rows.index) == {("cam-a", DAY), ("cam-a", NEXT_DAY), ("campus", NEXT_DAY)}
     assert set(rows["champion_version"]) == {str(champion.version)}
     campus, next_day = rows.loc[("campus", NEXT_DAY)], rows.loc[("cam-a", NEXT_DAY)]
-    print(rows[["frames", "baseline_reference", "baseline_frames", "drift_score", "drift_p_value", "detections_per_frame"]])
+    print(rows[["frames", "baseline_reference", "baseline_frames", "drift_score", "drift_p_value"]].to_string())
+    assert (campus["baseline_reference"], next_day["baseline_reference"]) == ("all scenes", "cam-a")
     assert campus["frames"] >= 10 and next_day["frames"] >= 10
     assert campus["drift_p_value"] < 0.01 < next_day["drift_p_value"]
     assert campus["drift_score"] > next_day["drift_score"]
@@ -88,3 +94,15 @@ def test_real_footage_is_flagged_out_of_distribution_and_the_demo_next_day_is_no
     assert evaluation.severity == dg.AssetCheckSeverity.WARN
     assert "drift" in evaluation.description and "p = " in evaluation.description
     assert evaluation.metadata["drift_p_value"].value == pytest.approx(campus["drift_p_value"], rel=1e-3)
+
+    # Drift feeds the loop: the drifting partition's hard examples are mined now; the calm one waits for the night.
+    runs_before = len(daemon.runs)
+    assert daemon.sensor_tick("drift_sensor") == 1
+    mined = daemon.runs[runs_before:]
+    assert [(r.job, r.partition, r.success) for r in mined] == [("mine_hard_examples", f"{NEXT_DAY}|campus", True)]
+    tags = instance.get_run_by_id(mined[0].run_id).tags
+    assert tags["dagster/sensor_name"] == "drift_sensor"
+    assert float(tags["vision/drift_p_value"]) == pytest.approx(campus["drift_p_value"], rel=1e-3)
+    assert lake.exists(keys.mined_marker_key("campus", NEXT_DAY))
+    assert not lake.exists(keys.mined_marker_key("cam-a", NEXT_DAY))
+    assert daemon.sensor_tick("drift_sensor") == 0  # mined for this champion: not asked again

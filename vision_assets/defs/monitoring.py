@@ -9,20 +9,24 @@ from pathlib import Path
 import dagster as dg
 
 from vision_assets.core.lake import keys as lake_keys
+from vision_assets.core.mining.partition import partitions_to_mine
+from vision_assets.core.monitoring.drift import DRIFT_P_VALUE
+from vision_assets.core.monitoring.feedback import drifting_partitions
 from vision_assets.core.monitoring.partition import Model, champion_baseline, monitor_partition
 from vision_assets.defs import keys
 from vision_assets.defs.automation import CARRY_NEW_PARTITION
 from vision_assets.defs.checks import scene_day_check
 from vision_assets.defs.frames import sampled_frames
+from vision_assets.defs.hard_examples import hard_examples_job
 from vision_assets.defs.markdown import md_table, mlflow_model_url, readable
-from vision_assets.defs.partitions import lake_partition, scene_and_day
+from vision_assets.defs.partitions import lake_partition, scene_and_day, scene_day_key
 from vision_assets.defs.resources import LakeResource, MlflowResource, TrainerResource
 
 CHALLENGER = "challenger"
 
 
 class MonitoringConfig(dg.Config):
-    drift_p_value: float = 0.01  # below it the footage is out of the champion's training distribution
+    drift_p_value: float = DRIFT_P_VALUE  # below it the footage is out of the champion's training distribution
     permutations: int = 300
     seed: int = 0
 
@@ -122,3 +126,25 @@ def monitoring_metadata(summary: dict, model_name: str, table_key: str) -> dict:
 
         metadata["shadow_by_class"] = dg.MetadataValue.md(md_table(pd.DataFrame(summary["shadow_by_class"])))
     return metadata
+
+
+DRIFT_TAG = "vision/drift_p_value"
+
+
+@dg.sensor(job=hard_examples_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Drift feeds the loop: partitions whose footage the current champion finds out of its "
+                       "training distribution get their hard examples mined (the labelling queue) now, most "
+                       "drifting first, instead of waiting for the nightly schedule.")
+def drift_sensor(context: dg.SensorEvaluationContext, lake: LakeResource, mlflow: MlflowResource):
+    champion = mlflow.registry().champion(mlflow.model_name)
+    if champion is None:
+        return dg.SkipReason("no champion model yet")
+    store, version = lake.lake(), str(champion.version)
+    drifting = drifting_partitions(store.read_tables(lake_keys.FOOTAGE_MONITORING), version)
+    unmined = {(p["scene"], p["day"]) for p in partitions_to_mine(store, version)}
+    todo = [row for row in drifting.itertuples() if (row.scene, row.day) in unmined]
+    if not todo:
+        return dg.SkipReason(f"no drifting partition left to mine for champion v{version}")
+    return [dg.RunRequest(partition_key=scene_day_key(row.scene, row.day), run_key=f"drift:v{version}:{row.scene}|{row.day}",
+                          tags={"vision/champion_version": version, DRIFT_TAG: f"{row.drift_p_value:.4g}"})
+            for row in todo]

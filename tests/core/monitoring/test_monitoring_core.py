@@ -95,3 +95,20 @@ def test_a_known_scene_is_compared_with_its_own_training_frames_a_new_one_with_a
     assert reference == "a" and own.frames == 6 and own.per_frame_counts.tolist() == [0, 1, 2, 3, 4, 5]
     assert baseline.reference_for("b") == (baseline, "all scenes")  # too few of its own frames
     assert baseline.reference_for("new")[1] == "all scenes"
+
+
+def test_drifting_partitions_of_the_current_champion_come_most_drifting_first():
+    from vision_assets.core.monitoring.feedback import drifting_partitions
+
+    rows = pd.DataFrame([
+        {"scene": "a", "day": "1", "champion_version": "2", "drift_p_value": 0.004, "drift_score": 0.3},
+        {"scene": "b", "day": "1", "champion_version": "2", "drift_p_value": 0.004, "drift_score": 0.9},
+        {"scene": "c", "day": "1", "champion_version": "2", "drift_p_value": 0.2, "drift_score": 0.1},
+        {"scene": "d", "day": "1", "champion_version": "1", "drift_p_value": 0.001, "drift_score": 2.0},  # old champion
+        {"scene": "e", "day": "1", "champion_version": "2", "drift_p_value": float("nan"), "drift_score": 0.0},
+    ])
+
+    found = drifting_partitions(rows, "2")
+
+    assert found[["scene", "day"]].values.tolist() == [["b", "1"], ["a", "1"]]
+    assert drifting_partitions(rows.iloc[0:0], "2").empty

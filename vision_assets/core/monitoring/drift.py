@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 DEFAULT_PERMUTATIONS = 300
+DRIFT_P_VALUE = 0.01  # below it a partition is out of the distribution the champion was trained on
 
 
 @dataclass(frozen=True)
