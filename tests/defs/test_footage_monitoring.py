@@ -90,7 +90,7 @@ def test_real_footage_is_flagged_out_of_distribution_and_the_demo_next_day_is_no
     flagged = latest_check(instance, "footage_in_distribution", f"{NEXT_DAY}|campus")
     calm = latest_check(instance, "footage_in_distribution", f"{NEXT_DAY}|cam-a")
     assert flagged.status.value == "FAILED" and calm.status.value == "SUCCEEDED"
-    evaluation = flagged.event.dagster_event.event_specific_data.evaluation
+    evaluation = flagged.event.dagster_event.event_specific_data
     assert evaluation.severity == dg.AssetCheckSeverity.WARN
     assert "drift" in evaluation.description and "p = " in evaluation.description
     assert evaluation.metadata["drift_p_value"].value == pytest.approx(campus["drift_p_value"], rel=1e-3)

@@ -108,7 +108,8 @@ def monitoring_metadata(summary: dict, model_name: str, table_key: str) -> dict:
     """Numbers the UI plots per scene over days (Dagster plots numeric metadata across materializations)."""
     numbers = ["frames", "detections_per_frame", "confidence_mean", "drift_score", "drift_p_value", "brightness_mean",
                "contrast_mean", "sharpness_mean", "mean_blue_mean", "mean_green_mean", "mean_red_mean",
-               "shadow_disagreement_rate"]
+               "shadow_disagreement_rate", "latency_p50_ms", "latency_p95_ms", "challenger_latency_p50_ms",
+               "challenger_latency_p95_ms"]
     metadata = {name: readable(summary[name]) for name in numbers}
     metadata.update({
         "monitored": True,

@@ -24,6 +24,14 @@ class Observation:
     detections: pd.DataFrame  # DETECTION_COLUMNS
     embeddings: np.ndarray  # one row per image, in the order given
     embedding_layer: int
+    latency_ms: np.ndarray  # per image: Ultralytics' preprocess + inference + postprocess time
+
+    def latency_percentiles(self) -> tuple[float, float]:
+        """p50 and p95 milliseconds per image (batch 1, as Ultralytics predicts a list of files)."""
+        if not len(self.latency_ms):
+            return float("nan"), float("nan")
+        p50, p95 = np.percentile(self.latency_ms, [50, 95])
+        return float(p50), float(p95)
 
 
 def backbone_layer(model) -> int:
@@ -44,7 +52,7 @@ def observe(weights: Path, image_paths: list[str], *, work_dir: Path, imgsz: int
     def keep(_module, _inputs, output):
         pooled.append(torch.nn.functional.adaptive_avg_pool2d(output, 1).flatten(1).float().cpu().numpy())
 
-    rows = []
+    rows, latency = [], []
     handle = inner.model[layer].register_forward_hook(keep)
     try:
         for start in range(0, len(image_paths), chunk):
@@ -52,6 +60,7 @@ def observe(weights: Path, image_paths: list[str], *, work_dir: Path, imgsz: int
             results = model.predict(paths, imgsz=imgsz, conf=conf, device=resolve_device(device), verbose=False,
                                     save=False, max_det=100)
             for path, result in zip(paths, results):
+                latency.append(sum(v for v in result.speed.values() if v is not None))
                 boxes = result.boxes
                 if boxes is None or len(boxes) == 0:
                     continue
@@ -63,7 +72,7 @@ def observe(weights: Path, image_paths: list[str], *, work_dir: Path, imgsz: int
     embeddings = np.concatenate(pooled) if pooled else np.zeros((0, 0))
     if len(embeddings) != len(image_paths):  # a warm-up pass of the predictor would be pooled too
         embeddings = embeddings[-len(image_paths):]
-    return Observation(pd.DataFrame(rows, columns=DETECTION_COLUMNS), embeddings, layer)
+    return Observation(pd.DataFrame(rows, columns=DETECTION_COLUMNS), embeddings, layer, np.asarray(latency, float))
 
 
 def prediction_statistics(detections: pd.DataFrame, image_paths: list[str]) -> dict:

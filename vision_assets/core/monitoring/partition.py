@@ -120,11 +120,14 @@ def monitor_partition(lake: Lake, scene: str, day: str, champion: Model, baselin
                        embedding_layer=seen.embedding_layer)
     else:
         summary.update(drift_score=float("nan"), drift_p_value=float("nan"), drift_permutations=0, embedding_layer=-1)
+    summary["latency_p50_ms"], summary["latency_p95_ms"] = seen.latency_percentiles() if seen else (float("nan"),) * 2
     summary["challenger_version"] = challenger.version if challenger else ""
+    summary["challenger_latency_p50_ms"], summary["challenger_latency_p95_ms"] = float("nan"), float("nan")
     shadow = pd.DataFrame(columns=["class_name", "boxes", "unmatched", "class_changes", "disagreement_rate"])
     if challenger is not None and seen is not None:
         other = observe(challenger.weights, paths, work_dir=work_dir, imgsz=imgsz, device=device)
         shadow = disagreement_by_class(seen.detections, other.detections, paths)
+        summary["challenger_latency_p50_ms"], summary["challenger_latency_p95_ms"] = other.latency_percentiles()
     total = int(shadow["boxes"].sum())
     summary["shadow_disagreement_rate"] = (float((shadow["unmatched"] + shadow["class_changes"]).sum() / total)
                                            if total else 0.0)
