@@ -72,3 +72,17 @@ def test_monitoring_a_partition_with_a_challenger_in_shadow(tmp_path, lake_with_
     assert itself["shadow_disagreement_rate"] == 0.0
     row = lake.read_table(keys.FOOTAGE_MONITORING, {"scene": "cam", "day": "d"})
     assert len(row) == 1 and row.loc[0, "challenger_version"] == "3"  # the latest run replaced the row
+
+
+def test_a_partition_without_frames_gets_a_row_without_a_verdict(tmp_path, lake_with_frames):
+    """Every video of a partition quarantined: no frames, still an answer (and no drift verdict on nothing)."""
+    from vision_assets.core.monitoring.partition import Baseline
+
+    lake = lake_with_frames
+    baseline = Baseline(np.zeros((3, 4)), np.array([1, 1, 1]), 3, np.array(["cam"] * 3))
+    summary = monitor_partition(lake, "cam", "empty-day", Model("1", tmp_path / "unused.pt", "c" * 64), baseline,
+                                imgsz=64, work_dir=tmp_path / "work", device="cpu")
+
+    assert summary["frames"] == 0 and summary["detections"] == 0 and summary["predictions_stable"]
+    assert np.isnan(summary["drift_p_value"]) and np.isnan(summary["brightness_mean"])
+    assert lake.read_table(keys.FOOTAGE_MONITORING, {"scene": "cam", "day": "empty-day"}).loc[0, "frames"] == 0
