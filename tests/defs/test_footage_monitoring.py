@@ -54,7 +54,26 @@ def latest_check(instance, check: str, partition: str):
     return records[0]
 
 
-def test_real_footage_is_flagged_out_of_distribution_and_the_demo_next_day_is_not(tmp_path, instance, material):
+def register_copy(registry, champion, weights=None):
+    """Another version: the champion's own package again, or a run holding other weights."""
+    name, tags = "vision_assets_detector", dict(champion.tags)
+    if weights is None:
+        return registry.register(name, champion.run_id, champion.source.split(f"{champion.run_id}/", 1)[1], tags)
+    with registry.run("other-weights", {}) as run_id:
+        registry.log_artifact(run_id, weights, "weights")
+    return registry.register(name, run_id, "weights", {**tags, "checkpoint_sha256": "e" * 64})
+
+
+def watch(daemon, scene: str):
+    from vision_assets.local_daemon import ASSET_JOB
+
+    outcome = daemon.execute(ASSET_JOB, f"{NEXT_DAY}|{scene}", [dg.AssetKey("footage_monitoring")])
+    assert outcome.success
+    return daemon.instance.get_latest_materialization_event(dg.AssetKey("footage_monitoring")).asset_materialization
+
+
+def test_real_footage_is_flagged_out_of_distribution_and_the_demo_next_day_is_not(tmp_path, instance, material,
+                                                                                  monkeypatch):
     from vision_assets.core.lake import Lake, keys
     from vision_assets.core.registry import ModelRegistry
     from vision_assets.demo import DemoSpec, generate_demo_data
@@ -106,3 +125,36 @@ def test_real_footage_is_flagged_out_of_distribution_and_the_demo_next_day_is_no
     assert lake.exists(keys.mined_marker_key("campus", NEXT_DAY))
     assert not lake.exists(keys.mined_marker_key("cam-a", NEXT_DAY))
     assert daemon.sensor_tick("drift_sensor") == 0  # mined for this champion: not asked again
+
+    # Canary: a version serves beside the champion on one scene; completed by a person, or rolled back by monitoring.
+    from evaluation_helpers import confident_weights
+
+    from vision_assets import cli
+    from vision_assets.core.registry import read_audit
+
+    monkeypatch.setenv("VISION_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("VISION_USER", "release-rita")
+    registry = ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+    same = register_copy(registry, champion)
+    assert cli.main(["promote", same.version, "--canary", "campus", "--reason", "same weights, new package"]) == 0
+    watched = watch(daemon, "campus")
+    assert watched.metadata["canary_version"].value == same.version
+    assert watched.metadata["canary_verdict"].value == "passed"
+    assert watched.metadata["shadow_disagreement_rate"].value == 0.0
+    assert cli.main(["promote", same.version, "--complete"]) == 0
+    assert str(registry.champion("vision_assets_detector").version) == same.version
+    assert registry.by_alias("vision_assets_detector", "canary") is None
+
+    wild = register_copy(registry, registry.champion("vision_assets_detector"), confident_weights(tmp_path))
+    assert cli.main(["promote", wild.version, "--canary", "campus"]) == 0
+    watched = watch(daemon, "campus")
+    verdict = watched.metadata["canary_verdict"].value
+    assert verdict.startswith(f"campus/{NEXT_DAY}: disagrees with the champion on")
+    assert registry.by_alias("vision_assets_detector", "canary") is None  # rolled back: the champion serves on
+    assert str(registry.champion("vision_assets_detector").version) == same.version
+    assert registry.get_version("vision_assets_detector", wild.version).tags["canary_rolled_back"] == verdict
+    events = read_audit(lake)
+    canary_events = events[events["action"].str.startswith("canary")]
+    assert canary_events["action"].tolist() == ["canary", "canary_complete", "canary", "canary_rollback"]
+    assert canary_events["reason"].iloc[-1] == verdict
+    assert canary_events["actor"].iloc[0] == "release-rita"

@@ -10,6 +10,7 @@ import dagster as dg
 
 from vision_assets.core.lake import keys as lake_keys
 from vision_assets.core.mining.partition import partitions_to_mine
+from vision_assets.core.monitoring.canary import CANARY, canary_failure, canary_scenes, rollback_canary
 from vision_assets.core.monitoring.drift import DRIFT_P_VALUE
 from vision_assets.core.monitoring.feedback import drifting_partitions
 from vision_assets.core.monitoring.partition import Model, champion_baseline, monitor_partition
@@ -28,6 +29,7 @@ CHALLENGER = "challenger"
 class MonitoringConfig(dg.Config):
     drift_p_value: float = DRIFT_P_VALUE  # below it the footage is out of the champion's training distribution
     permutations: int = 300
+    canary_max_disagreement: float = 0.5  # a canary disagreeing with the champion on more boxes is rolled back
     seed: int = 0
 
 
@@ -77,17 +79,27 @@ def footage_monitoring(context: dg.AssetExecutionContext, config: MonitoringConf
             yield dg.AssetCheckResult(check_name=name, passed=True, description="no champion yet: nothing to compare")
         return
     champion, tags = found
-    challenger = registry_model(mlflow, lake, CHALLENGER)
-    challenger = challenger[0] if challenger and challenger[0].version != champion.version else None
+    # On a canary's scenes the canary runs beside the champion; elsewhere the challenger, when there is one.
+    canary = registry_model(mlflow, lake, CANARY)
+    canary = canary[0] if canary and scene in canary_scenes(canary[1]) else None
+    challenger = canary or (registry_model(mlflow, lake, CHALLENGER) or (None,))[0]
+    challenger = challenger if challenger and challenger.version != champion.version else None
     store, imgsz = lake.lake(), int(tags.get("imgsz", trainer.imgsz))
     baseline = champion_baseline(store, champion, tags["dataset_manifest"], imgsz=imgsz, work_dir=lake.work,
                                  device=trainer.device)
     summary = monitor_partition(store, scene, day, champion, baseline, imgsz=imgsz, work_dir=lake.work,
                                 device=trainer.device, challenger=challenger, permutations=config.permutations,
                                 seed=config.seed)
-    yield dg.MaterializeResult(metadata=monitoring_metadata(summary, mlflow.model_name,
-                                                            lake_keys.table_key(lake_keys.FOOTAGE_MONITORING,
-                                                                                lake_partition(scene, day))))
+    metadata = monitoring_metadata(summary, mlflow.model_name,
+                                   lake_keys.table_key(lake_keys.FOOTAGE_MONITORING, lake_partition(scene, day)))
+    if canary is not None:
+        failure = canary_failure(summary, config.canary_max_disagreement)
+        metadata.update(canary_version=canary.version, canary_verdict=failure or "passed")
+        if failure:
+            context.log.warning(f"canary v{canary.version} rolled back: {failure}")
+            rollback_canary(mlflow.registry(), store, mlflow.model_name, canary.version, failure,
+                            run_tags=dict(context.run.tags))
+    yield dg.MaterializeResult(metadata=metadata)
     p_value = summary["drift_p_value"]
     drifted = p_value == p_value and p_value < config.drift_p_value  # NaN (under 2 frames): no verdict
     yield dg.AssetCheckResult(

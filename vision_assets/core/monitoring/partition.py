@@ -123,11 +123,13 @@ def monitor_partition(lake: Lake, scene: str, day: str, champion: Model, baselin
     summary["latency_p50_ms"], summary["latency_p95_ms"] = seen.latency_percentiles() if seen else (float("nan"),) * 2
     summary["challenger_version"] = challenger.version if challenger else ""
     summary["challenger_latency_p50_ms"], summary["challenger_latency_p95_ms"] = float("nan"), float("nan")
+    summary["challenger_detections_per_frame"] = float("nan")
     shadow = pd.DataFrame(columns=["class_name", "boxes", "unmatched", "class_changes", "disagreement_rate"])
     if challenger is not None and seen is not None:
         other = observe(challenger.weights, paths, work_dir=work_dir, imgsz=imgsz, device=device)
         shadow = disagreement_by_class(seen.detections, other.detections, paths)
         summary["challenger_latency_p50_ms"], summary["challenger_latency_p95_ms"] = other.latency_percentiles()
+        summary["challenger_detections_per_frame"] = len(other.detections) / max(len(paths), 1)
     total = int(shadow["boxes"].sum())
     summary["shadow_disagreement_rate"] = (float((shadow["unmatched"] + shadow["class_changes"]).sum() / total)
                                            if total else 0.0)

@@ -20,7 +20,7 @@ from vision_assets.core.registry.redact import redact
 AUDIT = "audit"
 COLUMNS = ["time", "action", "actor", "object", "reason", "details"]
 ACTIONS = frozenset({"promote", "rollback", "gate_override", "forget", "retention_delete", "labeling_queue_export",
-                     "pull", "challenger", "alias_moved_outside"})
+                     "pull", "challenger", "alias_moved_outside", "canary", "canary_complete", "canary_rollback"})
 
 
 def current_actor(run_tags: dict[str, str] | None = None) -> str:
