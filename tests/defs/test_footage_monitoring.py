@@ -136,23 +136,23 @@ def test_real_footage_is_flagged_out_of_distribution_and_the_demo_next_day_is_no
     monkeypatch.setenv("VISION_USER", "release-rita")
     registry = ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
     same = register_copy(registry, champion)
-    assert cli.main(["promote", same.version, "--canary", "campus", "--reason", "same weights, new package"]) == 0
+    assert cli.main(["promote", str(same.version), "--canary", "campus", "--reason", "same weights, new package"]) == 0
     watched = watch(daemon, "campus")
-    assert watched.metadata["canary_version"].value == same.version
+    assert watched.metadata["canary_version"].value == str(same.version)
     assert watched.metadata["canary_verdict"].value == "passed"
     assert watched.metadata["shadow_disagreement_rate"].value == 0.0
-    assert cli.main(["promote", same.version, "--complete"]) == 0
-    assert str(registry.champion("vision_assets_detector").version) == same.version
+    assert cli.main(["promote", str(same.version), "--complete"]) == 0
+    assert str(registry.champion("vision_assets_detector").version) == str(same.version)
     assert registry.by_alias("vision_assets_detector", "canary") is None
 
     wild = register_copy(registry, registry.champion("vision_assets_detector"), confident_weights(tmp_path))
-    assert cli.main(["promote", wild.version, "--canary", "campus"]) == 0
+    assert cli.main(["promote", str(wild.version), "--canary", "campus"]) == 0
     watched = watch(daemon, "campus")
     verdict = watched.metadata["canary_verdict"].value
     assert verdict.startswith(f"campus/{NEXT_DAY}: disagrees with the champion on")
     assert registry.by_alias("vision_assets_detector", "canary") is None  # rolled back: the champion serves on
-    assert str(registry.champion("vision_assets_detector").version) == same.version
-    assert registry.get_version("vision_assets_detector", wild.version).tags["canary_rolled_back"] == verdict
+    assert str(registry.champion("vision_assets_detector").version) == str(same.version)
+    assert registry.get_version("vision_assets_detector", str(wild.version)).tags["canary_rolled_back"] == verdict
     events = read_audit(lake)
     canary_events = events[events["action"].str.startswith("canary")]
     assert canary_events["action"].tolist() == ["canary", "canary_complete", "canary", "canary_rollback"]
