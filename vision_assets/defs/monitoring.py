@@ -80,8 +80,8 @@ def footage_monitoring(context: dg.AssetExecutionContext, config: MonitoringConf
         return
     champion, tags = found
     # On a canary's scenes the canary runs beside the champion; elsewhere the challenger, when there is one.
-    canary = registry_model(mlflow, lake, CANARY)
-    canary = canary[0] if canary and scene in canary_scenes(canary[1]) else None
+    canary = mlflow.registry().by_alias(mlflow.model_name, CANARY)
+    canary = (registry_model(mlflow, lake, CANARY) or (None,))[0] if canary and scene in canary_scenes(canary.tags) else None
     challenger = canary or (registry_model(mlflow, lake, CHALLENGER) or (None,))[0]
     challenger = challenger if challenger and challenger.version != champion.version else None
     store, imgsz = lake.lake(), int(tags.get("imgsz", trainer.imgsz))
