@@ -17,6 +17,7 @@ from vision_assets.defs.hard_examples import (
 )
 from vision_assets.defs.ingest import ingest_job, landing_sensor, raw_videos
 from vision_assets.defs.labels import annotations, import_labels_job, label_drop_sensor, qc_annotations
+from vision_assets.defs.monitoring import drift_sensor, footage_monitoring
 from vision_assets.defs.registry import nightly_retention, registered_model, retention_job
 from vision_assets.defs.retries import carry_forward_job
 from vision_assets.defs.retry_sensor import retry_sensor
@@ -25,7 +26,7 @@ from vision_assets.defs.wiring import build_resources, project_metadata
 
 CODE_LOCATION = "vision_assets"
 ALL_ASSETS = [raw_videos, sampled_frames, annotations, qc_annotations, dataset_split, trained_checkpoint,
-              eval_report, registered_model, hard_examples]
+              eval_report, registered_model, hard_examples, footage_monitoring]
 
 partition_automation = dg.AutomationConditionSensorDefinition(
     "partition_automation",
@@ -33,6 +34,15 @@ partition_automation = dg.AutomationConditionSensorDefinition(
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
     description="Carries each new or updated scene x day partition through frames, labels and QC.",
+)
+
+monitoring_automation = dg.AutomationConditionSensorDefinition(
+    "monitoring_automation",
+    target=dg.AssetSelection.assets(footage_monitoring),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+    description="The champion watches every new scene x day of frames, and every partition again when a new model "
+                "is registered.",
 )
 
 
@@ -58,7 +68,7 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
         assets=ALL_ASSETS,
         jobs=[ingest_job, import_labels_job, training_job, hard_examples_job, retention_job, carry_forward_job],
         sensors=[landing_sensor, label_drop_sensor, retrain_sensor, partition_automation, champion_mining_sensor,
-                 retry_sensor],
+                 retry_sensor, monitoring_automation, drift_sensor],
         schedules=[nightly_hard_examples, nightly_retention],
         resources=resources or build_resources(),
         executor=select_executor(),

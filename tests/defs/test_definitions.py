@@ -15,7 +15,7 @@ from helpers import REPO_ROOT
 from vision_assets.definitions import defs
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_specs.json"
-PARTITIONED = {"raw_videos", "sampled_frames", "annotations", "qc_annotations", "hard_examples"}
+PARTITIONED = {"raw_videos", "sampled_frames", "annotations", "qc_annotations", "hard_examples", "footage_monitoring"}
 UNPARTITIONED = {"dataset_split", "trained_checkpoint", "eval_report", "registered_model"}
 
 

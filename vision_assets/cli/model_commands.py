@@ -85,6 +85,8 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
     settings = prepare_environment()
     registry = open_registry(settings)
+    if args.canary or args.complete:
+        return _canary(args, settings, registry, DEFAULT_MODEL_NAME)
     version = registry.get_version(DEFAULT_MODEL_NAME, args.version)
     gate = version.tags.get(GATE_TAG, "")
     override = gate != "pass"
@@ -109,6 +111,23 @@ def cmd_promote(args: argparse.Namespace) -> int:
                  f"{DEFAULT_MODEL_NAME} v{args.version}", args.reason or "", details=f"gate: {gate or '-'}")
     print(f"{DEFAULT_MODEL_NAME}: champion is v{args.version}" + (" (gate overridden)" if override else "")
           + (f" (tainted: {taint})" if taint else ""))
+    return 0
+
+
+def _canary(args: argparse.Namespace, settings, registry, name: str) -> int:
+    """`--canary SCENES`: the version serves beside the champion on those scenes (footage_monitoring watches it
+    and rolls it back when its checks fail); `--complete`: the canary becomes champion."""
+    from vision_assets.core.monitoring.canary import complete_canary, start_canary
+
+    if args.canary and args.complete:
+        raise CommandError(f"{name} v{args.version}: --canary starts a canary and --complete ends one; give one")
+    if args.complete:
+        complete_canary(registry, open_lake(settings), name, args.version, args.reason or "")
+        print(f"{name}: canary v{args.version} completed, champion is v{args.version}")
+        return 0
+    scenes = args.canary.split(",")
+    start_canary(registry, open_lake(settings), name, args.version, scenes, args.reason or "")
+    print(f"{name}: v{args.version} is the canary on {', '.join(sorted(s.strip() for s in scenes if s.strip()))}")
     return 0
 
 
@@ -142,6 +161,9 @@ def register(sub) -> None:
     promote = sub.add_parser("promote", help="make a model version the champion (over the gate: with --reason)")
     promote.add_argument("version")
     promote.add_argument("--reason", help="why; required to override the promotion gate, recorded in the audit trail")
+    promote.add_argument("--canary", metavar="SCENES", help="comma-separated scenes: the version runs beside the "
+                                                            "champion there first (watched, rolled back on failure)")
+    promote.add_argument("--complete", action="store_true", help="make the canary version the champion")
     promote.set_defaults(func=cmd_promote)
     rollback = sub.add_parser("rollback", help="give the champion alias back to the previous champion")
     rollback.add_argument("--reason", help="recorded in the audit trail")

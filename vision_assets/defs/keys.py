@@ -12,9 +12,10 @@ TRAINED_CHECKPOINT = dg.AssetKey("trained_checkpoint")
 EVAL_REPORT = dg.AssetKey("eval_report")
 REGISTERED_MODEL = dg.AssetKey("registered_model")
 HARD_EXAMPLES = dg.AssetKey("hard_examples")
+FOOTAGE_MONITORING = dg.AssetKey("footage_monitoring")  # issue 22: added after the original nine
 
 ASSET_KEYS = (RAW_VIDEOS, SAMPLED_FRAMES, ANNOTATIONS, QC_ANNOTATIONS, DATASET_SPLIT, TRAINED_CHECKPOINT, EVAL_REPORT,
-              REGISTERED_MODEL, HARD_EXAMPLES)
+              REGISTERED_MODEL, HARD_EXAMPLES, FOOTAGE_MONITORING)
 
 # raw_videos
 VIDEOS_DECODABLE = "videos_decodable"
@@ -35,6 +36,9 @@ SPLITS_NOT_EMPTY = "splits_not_empty"
 # registered_model
 EVALUATION_FLOOR = "evaluation_floor"
 REGISTRY_CONSISTENT = "registry_consistent"
+# footage_monitoring
+FOOTAGE_IN_DISTRIBUTION = "footage_in_distribution"
+PREDICTIONS_STABLE = "predictions_stable"
 
 # What a user thinks in: footage to QC'd labels, dataset to registered model, and what the model sends back.
 DATA_GROUP = "data"

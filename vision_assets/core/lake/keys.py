@@ -125,3 +125,12 @@ def labeling_queue_folder(scene: str, day: str, champion_version: str) -> str:
 def asset_record_key(asset_path: list[str] | tuple[str, ...]) -> str:
     """The small JSON record an unpartitioned asset hands to its downstream assets."""
     return f"assets/{'/'.join(asset_path)}.json"
+
+
+# -- monitoring after delivery -------------------------------------------------------------------------------
+FOOTAGE_MONITORING = "footage_monitoring"  # one summary row per scene x day: image, prediction, drift and shadow
+
+
+def monitoring_baseline_key(checkpoint_sha256: str) -> str:
+    """A champion's reference sample (pooled backbone features and detections per frame of its training split)."""
+    return f"monitoring/baselines/{checkpoint_sha256}.npz"

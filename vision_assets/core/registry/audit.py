@@ -20,7 +20,8 @@ from vision_assets.core.registry.redact import redact
 AUDIT = "audit"
 COLUMNS = ["time", "action", "actor", "object", "reason", "details"]
 ACTIONS = frozenset({"promote", "rollback", "gate_override", "forget", "retention_delete", "labeling_queue_export",
-                     "pull", "challenger", "alias_moved_outside", "alias_withdrawn", "taint_override"})
+                     "pull", "challenger", "alias_moved_outside", "alias_withdrawn", "taint_override", "canary",
+                     "canary_complete", "canary_rollback"})
 
 
 def current_actor(run_tags: dict[str, str] | None = None) -> str:

@@ -1,0 +1,62 @@
+"""`promote V --canary SCENES` and `--complete` against a real MLflow (SQLite): the alias, the scenes, the audit,
+and one-line errors for what cannot be done."""
+
+from __future__ import annotations
+
+import pytest
+
+from vision_assets import cli
+from vision_assets.core.lake import Lake
+from vision_assets.core.registry import DEFAULT_MODEL_NAME, ModelRegistry, read_audit
+
+
+@pytest.fixture
+def registry(tmp_path, monkeypatch):
+    monkeypatch.setenv("VISION_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("VISION_USER", "release-rita")
+    from vision_assets.settings import Settings
+
+    settings = Settings.from_env()
+    settings.prepare()
+    registry = ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+    for n in (1, 2):
+        weights = tmp_path / "best.pt"
+        weights.write_bytes(b"weights %d" % n)
+        with registry.run(f"train-{n}", {}) as run_id:
+            registry.log_artifact(run_id, weights, "weights")
+        registry.register(DEFAULT_MODEL_NAME, run_id, "weights", {"checkpoint_sha256": f"{n:064d}", "gate": "pass"})
+    registry.promote(DEFAULT_MODEL_NAME, "1")
+    registry.lake = Lake(settings.lake_root)
+    return registry
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["promote", "1", "--canary", "cam-a"], f"{DEFAULT_MODEL_NAME} v1 is already the champion: nothing to canary"),
+    (["promote", "2", "--canary", " , "], f"{DEFAULT_MODEL_NAME} v2: a canary needs at least one scene"),
+    (["promote", "2", "--complete"], f"{DEFAULT_MODEL_NAME} v2 is not the canary (no version is): nothing to complete"),
+    (["promote", "2", "--canary", "cam-a", "--complete"],
+     f"{DEFAULT_MODEL_NAME} v2: --canary starts a canary and --complete ends one; give one"),
+])
+def test_what_cannot_be_done_is_one_line(registry, capsys, argv, message):
+    assert cli.main(argv) != 0
+    assert capsys.readouterr().err.strip() == f"vision-assets: error: {message}"
+    assert registry.by_alias(DEFAULT_MODEL_NAME, "canary") is None
+
+
+def test_a_canary_is_scoped_audited_and_completed(registry, capsys):
+    assert cli.main(["promote", "2", "--canary", "cam-b, cam-a", "--reason", "new anchors"]) == 0
+    assert capsys.readouterr().out.strip() == f"{DEFAULT_MODEL_NAME}: v2 is the canary on cam-a, cam-b"
+    canary = registry.by_alias(DEFAULT_MODEL_NAME, "canary")
+    assert str(canary.version) == "2" and canary.tags["canary_scenes"] == "cam-a,cam-b"
+    assert str(registry.champion(DEFAULT_MODEL_NAME).version) == "1"  # the champion serves everywhere else
+
+    assert cli.main(["promote", "2", "--complete"]) == 0
+
+    assert str(registry.champion(DEFAULT_MODEL_NAME).version) == "2"
+    assert registry.by_alias(DEFAULT_MODEL_NAME, "canary") is None
+    events = read_audit(registry.lake)
+    assert events[["action", "object", "actor"]].values.tolist() == [
+        ["canary", f"{DEFAULT_MODEL_NAME} v2", "release-rita"], ["canary_complete", f"{DEFAULT_MODEL_NAME} v2",
+                                                                 "release-rita"]]
+    assert events["reason"].iloc[0] == "new anchors" and events["details"].iloc[0] == "scenes: cam-a, cam-b"
