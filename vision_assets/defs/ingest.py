@@ -12,8 +12,13 @@ from vision_assets.defs import keys
 from vision_assets.defs.automation import INPUTS_TAG, hold_back_reason
 from vision_assets.defs.checks import scene_day_check
 from vision_assets.defs.markdown import lake_location, md_table
-from vision_assets.defs.partitions import (LEGACY_PARTITIONS_DEFS, lake_partition, scene_and_day, scene_day,
-                                          scene_day_key)
+from vision_assets.defs.partitions import (
+    LEGACY_PARTITIONS_DEFS,
+    lake_partition,
+    scene_and_day,
+    scene_day,
+    scene_day_key,
+)
 from vision_assets.defs.resources import IngestPolicyResource, LakeResource
 
 OWNERS = ["team:vision-data"]
