@@ -82,6 +82,7 @@ def idle_tick_seconds(files: int, root: Path, ticks: int = 3) -> dict:
     from vision_assets.core.ingest.video_index import rebuild_video_index
     from vision_assets.core.ingest.videos import ROW_DEFAULTS
     from vision_assets.core.lake import Lake, keys
+    from vision_assets.defs.partitions import scene_day, scene_day_key
 
     settings, defs, instance = _environment(root)
     days = _days(0, max(1, files // (len(SCENES) * 40)))
@@ -103,8 +104,7 @@ def idle_tick_seconds(files: int, root: Path, ticks: int = 3) -> dict:
             "label_files": labels_fingerprint(landed.labels)})
     for (scene, day), rows in by_partition.items():
         lake.write_table(keys.RAW_VIDEOS, pd.DataFrame(rows, columns=RAW_VIDEO_COLUMNS), {"scene": scene, "day": day})
-    instance.add_dynamic_partitions("scenes", list(SCENES))
-    instance.add_dynamic_partitions("days", list(days))
+    instance.add_dynamic_partitions(scene_day.name, [scene_day_key(scene, day) for scene, day in by_partition])
     sensor = defs.resolve_sensor_def("landing_sensor")
     rebuild_video_index(lake)  # as ingest leaves it
     timings, cpu = [], [time.process_time()]

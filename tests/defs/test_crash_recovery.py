@@ -150,9 +150,8 @@ def test_a_run_whose_worker_died_is_failed_and_executed_again(tmp_path, instance
     settings = settings_for(tmp_path / "data")
     shutil.copytree(tiny_landing, settings.landing_dir, dirs_exist_ok=True)
     defs = tiny_definitions(settings)
-    instance.add_dynamic_partitions("scenes", ["cam-a"])
-    instance.add_dynamic_partitions("days", ["2026-11-18"])
-    key = str(scene_day_key("cam-a", "2026-11-18"))
+    key = scene_day_key("cam-a", "2026-11-18")
+    instance.add_dynamic_partitions("scene_days", [key])
     daemon = LocalDaemon(defs, instance, log=lambda _: None)
     orphan = daemon._create("ingest_videos", key, None, {"dagster/sensor_name": "landing_sensor", INPUTS_TAG: "f1"})
     instance.add_run_tags(orphan.run_id, {WORKER_TAG: _dead_worker_identity()})  # as if its process was killed

@@ -28,9 +28,8 @@ def test_the_nine_asset_keys_and_their_partitions():
     assert set(specs) == PARTITIONED | UNPARTITIONED
     for key in PARTITIONED:
         partitions = specs[key].partitions_def
-        assert isinstance(partitions, dg.MultiPartitionsDefinition), key
-        assert sorted(d.name for d in partitions.partitions_defs) == ["day", "scene"]
-        assert {d.partitions_def.name for d in partitions.partitions_defs} == {"scenes", "days"}
+        assert isinstance(partitions, dg.DynamicPartitionsDefinition), key
+        assert partitions.name == "scene_days", key  # one key per scene-day with footage, not a cross product
     for key in UNPARTITIONED:
         assert specs[key].partitions_def is None, key
 

@@ -13,7 +13,7 @@ from vision_assets.core.lake import Lake
 from vision_assets.core.video import probe_video
 from vision_assets.defs.frames import sampled_frames
 from vision_assets.defs.ingest import raw_videos
-from vision_assets.defs.partitions import days, scene_day_key, scenes
+from vision_assets.defs.partitions import scene_day, scene_day_key
 from vision_assets.defs.wiring import build_resources
 
 VTEST_SHA = "45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf"
@@ -27,8 +27,7 @@ def land(settings, scene, day, *files):
 
 
 def materialize_partition(settings, instance, scene, day, assets=(raw_videos,)):
-    instance.add_dynamic_partitions(scenes.name, [scene])
-    instance.add_dynamic_partitions(days.name, [day])
+    instance.add_dynamic_partitions(scene_day.name, [scene_day_key(scene, day)])
     return dg.materialize(list(assets), partition_key=scene_day_key(scene, day), instance=instance,
                           resources=build_resources(settings), raise_on_error=False)
 

@@ -36,7 +36,7 @@ def test_new_files_produce_partitions_and_one_run_per_scene_day(tmp_path, instan
 
     assert isinstance(result, dg.SensorResult)
     adds = {r.partitions_def_name: sorted(r.partition_keys) for r in result.dynamic_partitions_requests}
-    assert adds == {"scenes": ["cam-1", "cam-2"], "days": ["2024-01-02", "2024-01-03"]}
+    assert adds == {"scene_days": ["2024-01-02|cam-1", "2024-01-02|cam-2", "2024-01-03|cam-1"]}  # no 2024-01-03|cam-2
     assert sorted(str(r.partition_key) for r in result.run_requests) == [
         "2024-01-02|cam-1", "2024-01-02|cam-2", "2024-01-03|cam-1"]
     assert [r.tags["vision/new_files"] for r in sorted(result.run_requests, key=lambda r: str(r.partition_key))] == ["2", "1", "1"]
@@ -114,7 +114,7 @@ def test_a_fresh_instance_over_an_existing_lake_gets_its_partitions_back(tmp_pat
         result = evaluate(defs, fresh)
     assert result.run_requests == []
     assert {r.partitions_def_name: list(r.partition_keys) for r in result.dynamic_partitions_requests} == {
-        "scenes": ["cam-1"], "days": ["2024-01-02"]}
+        "scene_days": ["2024-01-02|cam-1"]}
 
 
 def test_files_with_unusable_paths_are_refused_with_a_reason(tmp_path, material):

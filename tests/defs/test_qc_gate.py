@@ -12,7 +12,7 @@ from vision_assets.core.lake import Lake
 from vision_assets.defs.frames import sampled_frames
 from vision_assets.defs.ingest import raw_videos
 from vision_assets.defs.labels import annotations, qc_annotations
-from vision_assets.defs.partitions import days, scene_day_key, scenes
+from vision_assets.defs.partitions import scene_day, scene_day_key
 from vision_assets.defs.wiring import build_resources
 from vision_assets.demo import DEMO_CLASSES
 
@@ -20,8 +20,7 @@ ASSETS = [raw_videos, sampled_frames, annotations, qc_annotations]
 
 
 def run_partition(settings, instance, min_pass_rate):
-    instance.add_dynamic_partitions(scenes.name, ["cam-a"])
-    instance.add_dynamic_partitions(days.name, ["2026-11-18"])
+    instance.add_dynamic_partitions(scene_day.name, [scene_day_key("cam-a", "2026-11-18")])
     return dg.materialize(ASSETS, partition_key=scene_day_key("cam-a", "2026-11-18"), instance=instance,
                           resources=build_resources(settings), raise_on_error=False,
                           run_config={"ops": {"qc_annotations": {"config": {"min_pass_rate": min_pass_rate}}}})

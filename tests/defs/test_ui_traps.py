@@ -12,7 +12,7 @@ from helpers import settings_for
 from vision_assets.defs.frames import sampled_frames
 from vision_assets.defs.ingest import raw_videos
 from vision_assets.defs.labels import annotations, qc_annotations
-from vision_assets.defs.partitions import days, scene_day_key, scenes
+from vision_assets.defs.partitions import scene_day, scene_day_key
 from vision_assets.defs.wiring import build_resources
 
 PARTITION = scene_day_key("cam-a", "2026-11-18")
@@ -42,8 +42,7 @@ def test_descriptions_keep_their_placeholders_visible():
 def test_annotations_runs_after_the_frames_it_counts_boxes_on(tmp_path, instance, tiny_landing):
     settings = settings_for(tmp_path / "data")
     shutil.copytree(tiny_landing / "cam-a", settings.landing_dir / "cam-a")
-    instance.add_dynamic_partitions(scenes.name, ["cam-a"])
-    instance.add_dynamic_partitions(days.name, ["2026-11-18"])
+    instance.add_dynamic_partitions(scene_day.name, [PARTITION])
     result = dg.materialize([raw_videos, sampled_frames, annotations, qc_annotations], partition_key=PARTITION,
                             instance=instance, resources=build_resources(settings))
     assert result.success
@@ -62,8 +61,7 @@ def test_no_check_passes_on_a_partition_without_labels_or_footage(tmp_path, inst
     folder = settings.landing_dir / "cam-a" / "2026-11-18"
     folder.mkdir(parents=True)
     (folder / "broken.mp4").write_bytes(b"not a video")
-    instance.add_dynamic_partitions(scenes.name, ["cam-a"])
-    instance.add_dynamic_partitions(days.name, ["2026-11-18"])
+    instance.add_dynamic_partitions(scene_day.name, [PARTITION])
     result = dg.materialize([raw_videos, sampled_frames, annotations, qc_annotations], partition_key=PARTITION,
                             instance=instance, resources=build_resources(settings), raise_on_error=False)
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}

@@ -58,7 +58,7 @@ def test_sensor_automation_and_ingest_run_on_postgres(tmp_path, production_insta
     partition = scene_day_key(SCENE, DAY)
     for asset in ("raw_videos", "sampled_frames", "annotations", "qc_annotations"):
         assert instance.get_materialized_partitions(dg.AssetKey(asset)) == {partition}, asset
-    assert instance.get_dynamic_partitions("scenes") == [SCENE]
+    assert instance.get_dynamic_partitions("scene_days") == [partition]
 
     # Everything above lives in the Postgres server, not in a file beside DAGSTER_HOME.
     assert type(instance.run_storage).__name__ == "PostgresRunStorage"
@@ -66,8 +66,8 @@ def test_sensor_automation_and_ingest_run_on_postgres(tmp_path, production_insta
     with pg.connect() as connection, connection.cursor() as cur:
         cur.execute("select count(*) from runs where status = 'SUCCESS'")
         assert cur.fetchone()[0] == len(daemon.runs)
-        cur.execute("select count(*) from dynamic_partitions where partitions_def_name = 'days' and partition = %s",
-                    (DAY,))
+        cur.execute("select count(*) from dynamic_partitions where partitions_def_name = 'scene_days' "
+                    "and partition = %s", (partition,))
         assert cur.fetchone()[0] == 1
     assert not list((tmp_path / "dagster_home").glob("**/*.db"))
 

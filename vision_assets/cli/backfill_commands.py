@@ -74,7 +74,7 @@ def target_partitions(defs, instance, key, scenes: list[str], changed_policy: bo
             raise VisionError(f"--changed-policy applies to {keys.SAMPLED_FRAMES.to_user_string()}, the asset that "
                               f"records the sampling policy, not {key.to_user_string()}")
         chosen = policy_affected_partitions(defs, instance)
-    else:  # partitions with footage: the scene x day cross product also holds days a scene never filmed
+    else:  # partitions with footage that were ingested (or already hold this asset)
         existing = set(partitions_def.get_partition_keys(dynamic_partitions_store=instance))
         landed = instance.get_materialized_partitions(keys.RAW_VIDEOS) | instance.get_materialized_partitions(key)
         chosen = sorted(existing & landed)
@@ -84,9 +84,9 @@ def target_partitions(defs, instance, key, scenes: list[str], changed_policy: bo
 
 
 def _scene_of(partition: str) -> str:
-    from vision_assets.defs.partitions import scene_day
+    from vision_assets.defs.partitions import split_scene_day
 
-    return scene_day.get_partition_key_from_str(partition).keys_by_dimension["scene"]
+    return split_scene_day(partition)[0]
 
 
 def policy_affected_partitions(defs, instance) -> list[str]:

@@ -12,7 +12,13 @@ from vision_assets.defs import keys
 from vision_assets.defs.automation import INPUTS_TAG, hold_back_reason
 from vision_assets.defs.checks import scene_day_check
 from vision_assets.defs.markdown import lake_location, md_table
-from vision_assets.defs.partitions import days, lake_partition, scene_and_day, scene_day, scene_day_key, scenes
+from vision_assets.defs.partitions import (
+    LEGACY_PARTITIONS_DEFS,
+    lake_partition,
+    scene_and_day,
+    scene_day,
+    scene_day_key,
+)
 from vision_assets.defs.resources import IngestPolicyResource, LakeResource
 
 OWNERS = ["team:vision-data"]
@@ -94,8 +100,8 @@ ingest_job = dg.define_asset_job("ingest_videos", selection=[raw_videos], partit
 
 
 @dg.sensor(job=ingest_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Watches `landing/<scene>/<YYYY-MM-DD>/` (or a sidecar's scene and day): adds new scenes and "
-                       "days as partitions and requests one ingest run per scene x day with files (or label files "
+           description="Watches `landing/<scene>/<YYYY-MM-DD>/` (or a sidecar's scene and day): adds each new "
+                       "scene-day as a partition and requests one ingest run per scene-day with files (or label files "
                        "beside them) not yet in the lake. Refused files are logged with their reason and listed on "
                        "raw_videos as an observation whenever the list changes.")
 def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
@@ -123,10 +129,14 @@ def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
 
 
 def _partition_adds(instance: dg.DagsterInstance, landed: set[tuple[str, str]]) -> list:
-    """Every landed scene and day is a partition, also for an instance that is newer than the lake."""
-    scene_names = sorted({s for s, _ in landed} - set(instance.get_dynamic_partitions(scenes.name)))
-    day_names = sorted({d for _, d in landed} - set(instance.get_dynamic_partitions(days.name)))
-    return [dim.build_add_request(names) for names, dim in ((scene_names, scenes), (day_names, days)) if names]
+    """Every landed scene-day is a partition, also for an instance that is newer than the lake. An instance from
+    before scene-day keys (scene x day dimensions) gets a key for every raw_videos partition it materialized."""
+    known = set(instance.get_dynamic_partitions(scene_day.name))
+    wanted = {scene_day_key(scene, day) for scene, day in landed}
+    if any(instance.get_dynamic_partitions(name) for name in LEGACY_PARTITIONS_DEFS):
+        wanted |= set(instance.get_materialized_partitions(keys.RAW_VIDEOS))
+    new_keys = sorted(wanted - known)
+    return [scene_day.build_add_request(new_keys)] if new_keys else []
 
 
 def _refusal_observation(refused: list[str], cursor: str | None) -> tuple[list, str]:

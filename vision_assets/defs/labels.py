@@ -26,7 +26,7 @@ from vision_assets.defs.checks import scene_day_check
 from vision_assets.defs.frames import sampled_frames
 from vision_assets.defs.ingest import raw_videos
 from vision_assets.defs.markdown import md_table, readable
-from vision_assets.defs.partitions import days, lake_partition, scene_and_day, scene_day, scene_day_key, scenes
+from vision_assets.defs.partitions import lake_partition, scene_and_day, scene_day, scene_day_key
 from vision_assets.defs.resources import LakeResource, QcPolicyResource, TaxonomyResource
 
 OWNERS = ["team:vision-labels"]
@@ -265,11 +265,11 @@ def label_drop_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
             context.log.warning(f"refused: {dropped.refused}")
             continue
         by_partition.setdefault((dropped.scene, dropped.day), []).append(dropped)
-    known_scenes = set(context.instance.get_dynamic_partitions(scenes.name))
-    known_days = set(context.instance.get_dynamic_partitions(days.name))
+    known = set(context.instance.get_dynamic_partitions(scene_day.name))
     requests = []
     for (scene, day), entries in sorted(by_partition.items()):
-        if scene not in known_scenes or day not in known_days:
+        key = scene_day_key(scene, day)
+        if key not in known:
             context.log.info(f"{scene}/{day}: labels wait for the partition's videos to land")
             continue
         imported = read_table_or_none(store, lake_keys.LABEL_SOURCES, lake_partition(scene, day))
@@ -277,7 +277,6 @@ def label_drop_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
         fresh = [e for e in entries if e.fingerprint not in seen]
         if not fresh:
             continue
-        key = scene_day_key(scene, day)
         fingerprint = hashlib.sha256(",".join(sorted(e.fingerprint for e in entries)).encode()).hexdigest()[:16]
         held = hold_back_reason(context.instance, import_labels_job.name, key, fingerprint)
         if held:

@@ -1,27 +1,40 @@
-"""Scene x day partitions. Both dimensions are dynamic: they exist where footage exists.
+"""Scene-day partitions: one dynamic partition per scene and day that has footage, keyed `<day>|<scene>`.
 
-A daily time dimension would create an empty partition for every scene and every calendar day, and
-Dagster's eager automation only acts on the latest time window of a time dimension (issue #24474), so
-footage for an older day arriving late would never be carried through. Days are validated as YYYY-MM-DD
-by the landing sensor instead.
+Why one dimension and not scene x day: a multi-partition of two dynamic dimensions (`scenes`, `days`) is their
+cross product, so a new day for one scene made that day a partition of every scene, each shown "Missing" although
+its footage can never exist. One key per landed scene-day is exactly the set of partitions with footage. The key
+keeps the string a `MultiPartitionKey` of that product had (dimensions sorted by name: day, then scene), so run
+tags, run keys, materializations and lake records written before the change still name the same partition.
+
+A daily time dimension would create an empty partition for every scene and every calendar day, and Dagster's
+eager automation only acts on the latest time window (issue #24474), so footage for an older day arriving late
+would never be carried through. Days are validated as YYYY-MM-DD by the landing sensor instead.
 """
 
 import dagster as dg
 
-scenes = dg.DynamicPartitionsDefinition(name="scenes")
-days = dg.DynamicPartitionsDefinition(name="days")
-scene_day = dg.MultiPartitionsDefinition({"scene": scenes, "day": days})
+scene_day = dg.DynamicPartitionsDefinition(name="scene_days")
+
+# The two dimensions of the cross product used before; an instance that still has them is migrated by the landing
+# sensor (every raw_videos partition it materialized becomes a scene-day key).
+LEGACY_PARTITIONS_DEFS = ("scenes", "days")
+_SEPARATOR = "|"
 
 
-def scene_day_key(scene: str, day: str) -> dg.MultiPartitionKey:
-    return dg.MultiPartitionKey({"scene": scene, "day": day})
+def scene_day_key(scene: str, day: str) -> str:
+    return f"{day}{_SEPARATOR}{scene}"
+
+
+def split_scene_day(partition_key: str) -> tuple[str, str]:
+    """(scene, day) of a `<day>|<scene>` key."""
+    day, separator, scene = str(partition_key).partition(_SEPARATOR)
+    if not separator or not day or not scene or _SEPARATOR in scene:
+        raise ValueError(f"partition {partition_key!r}: not a scene-day key '<YYYY-MM-DD>|<scene>'")
+    return scene, day
 
 
 def scene_and_day(context: dg.AssetExecutionContext) -> tuple[str, str]:
-    """Works for real runs (MultiPartitionKey) and for build_asset_context (a plain string)."""
-    key = scene_day.get_partition_key_from_str(str(context.partition_key))
-    dims = key.keys_by_dimension
-    return dims["scene"], dims["day"]
+    return split_scene_day(context.partition_key)
 
 
 def lake_partition(scene: str, day: str) -> dict[str, str]:
