@@ -26,7 +26,7 @@ def footage_scene_days(landing) -> set[str]:
 
 def test_a_new_scene_day_adds_one_partition_and_no_missing_cross_product(tmp_path, instance, tiny_landing):
     from vision_assets.demo import DemoSpec, generate_demo_data
-    from vision_assets.local_daemon import LocalDaemon
+    from vision_assets.local.daemon import LocalDaemon
 
     settings = settings_for(tmp_path / "data")
     shutil.copytree(tiny_landing, settings.landing_dir, dirs_exist_ok=True)  # cam-a, cam-b on 2026-11-18
