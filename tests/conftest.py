@@ -77,3 +77,14 @@ def world_copy(trained_world, tmp_path: Path):
     with data_folder_instance(data) as instance:
         yield settings_for(data), instance
 
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored():
+    """Commands run in-process (main([...])) point DAGSTER_HOME and MLflow at their data folder in os.environ: put the
+    environment back after each test, so a later test's subprocess never inherits another test's folder."""
+    saved = dict(os.environ)
+    yield
+    for name in set(os.environ) - set(saved):
+        del os.environ[name]
+    os.environ.update(saved)
