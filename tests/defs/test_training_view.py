@@ -44,7 +44,7 @@ def test_trained_checkpoint_shows_curves_histogram_and_val_predictions(tmp_path,
     assert "| car | 4 | 4 |" in histogram and "| pedestrian | 4 | 4 |" in histogram  # 8 train images, 1 box each
     thumbnails = re.findall(r"data:image/(?:png|jpeg);base64,([A-Za-z0-9+/=]+)", metadata["val_predictions"].value)
     assert len(thumbnails) == 4 and all(len(base64.b64decode(t)) <= 40_000 for t in thumbnails)
-    page_key = f"reports/{record['checkpoint_sha256'][:16]}/training.html"
+    page_key = f"reports/{record.checkpoint_sha256[:16]}/training.html"
     assert metadata["training_page"].url == f"http://links.example:3001/lake/{page_key}"
     page = store.local_path(page_key).read_text()
     assert 'id="training-curves"' in page and page.count("alt='val prediction") == 4

@@ -76,7 +76,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def everything_due(daemon, settings) -> None:
     """One pass of what the daemon would do by now: recovery of a killed pass, new footage and labels through
-    automation, the retrain sensor (dataset, training, evaluation, registration), then the hard-example
+    automation, the retrain sensor (dataset, training, evaluation, registration), automation again (footage
+    monitoring with a new model), then the hard-example
     schedule as if its night had come (every partition the current champion has not mined)."""
     from vision_assets.cli.data_commands import _recover
 
@@ -87,6 +88,7 @@ def everything_due(daemon, settings) -> None:
     daemon.sensor_tick("label_drop_sensor")  # labels dropped for partitions that already exist
     daemon.automation_until_quiet(daemon.automation_cursor())
     daemon.sensor_tick("retrain_sensor")
+    daemon.automation_until_quiet(daemon.automation_cursor())  # a new model: its footage monitoring
     daemon.schedule_tick("nightly_hard_examples")
 
 

@@ -158,7 +158,8 @@ class LocalDaemon:
         for root in roots:
             landed = self.instance.get_materialized_partitions(root)
             for key in sorted(k for k in graph.materializable_asset_keys
-                              if graph.get(k).automation_condition is not None and graph.get(k).partitions_def is not None):
+                              if graph.get(k).automation_condition is not None and graph.get(k).partitions_def is not None
+                              and not self._waits_for_a_model(graph, k)):
                 absent = sorted(landed - self.instance.get_materialized_partitions(key))
                 if absent:
                     missing.append(f"{key.to_user_string()}: {len(absent)} partition(s) not materialized "
@@ -166,6 +167,13 @@ class LocalDaemon:
         if training:
             missing += self._model_missing()
         return missing
+
+    def _waits_for_a_model(self, graph, key: dg.AssetKey) -> bool:
+        """A partitioned asset that reads an unpartitioned one never materialized (footage_monitoring before the first
+        registered_model) is not due yet: its partitions are not missing."""
+        return any(graph.get(parent).partitions_def is None
+                   and self.instance.get_latest_materialization_event(parent) is None
+                   for parent in graph.get(key).parent_keys)
 
     def _model_missing(self) -> list[str]:
         from vision_assets.defs import keys
