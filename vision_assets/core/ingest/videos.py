@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from vision_assets.core.ingest.landing import LandingFile, label_fingerprint
+from vision_assets.core.ingest.thresholds import NEAR_DUPLICATE_DISTANCE, NEAR_DUPLICATE_DURATION_SHARE
 from vision_assets.core.lake import Lake, keys
 from vision_assets.core.registry.forgotten import forgotten_videos
 from vision_assets.core.video import NormaliseSpec, normalise_video, probe_video, signature_distance
@@ -35,11 +36,6 @@ ROW_DEFAULTS = {"codec": "unknown", "width": 0, "height": 0, "fps": 0.0, "fps_he
                 "duplicate_of": "", "near_duplicate_of": "", "near_duplicate_sha256": "",
                 "near_duplicate_distance": float("nan"), "normalised_path": "", "normalised": "{}", "label_files": "",
                 "ingested_at": "", "stored_path": "", "reason": ""}
-# Mean Hamming distance (of 256 bits) between aligned frame hashes under which two videos are the same footage:
-# a downscaled mpeg4 re-encode of realshort.mp4 is 20 away, unrelated clips about 125.
-NEAR_DUPLICATE_DISTANCE = 24.0
-# Re-encodes keep their duration; two clips of one static camera usually do not.
-NEAR_DUPLICATE_DURATION_SHARE = 0.05
 
 
 @dataclasses.dataclass(frozen=True)
