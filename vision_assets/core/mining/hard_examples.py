@@ -18,7 +18,6 @@ from vision_assets.core.mining.queue_layout import COCO_FILE, PREANNOTATION_MIN_
 from vision_assets.core.training import predict
 
 
-
 def frame_uncertainty(detections: pd.DataFrame, image_paths: list[str]) -> pd.DataFrame:
     """Per frame: the most ambiguous detection (confidence nearest 0.5 scores 1, near 0 or 1 scores 0)."""
     scores = pd.DataFrame({"image_path": image_paths})
