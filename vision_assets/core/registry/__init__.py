@@ -4,6 +4,9 @@ the lake and registry hold.
 
 Names load on first use (PEP 562): importing one of them imports only its submodule."""
 
+# `redact` names both a submodule and its function: importing the submodule would bind the package attribute to the
+# module before a lazy lookup could run, so the (light) function is bound here, as an eager import always did.
+from vision_assets.core.registry.redact import redact, redact_uri
 from vision_assets.lazy import lazy_exports
 
 _EXPORTS = {
@@ -29,11 +32,9 @@ _EXPORTS = {
     "ModelRegistry": "mlflow_registry",
     "RegistryError": "mlflow_registry",
     "RegistryUnavailable": "mlflow_registry",
-    "redact": "redact",
-    "redact_uri": "redact",
     "collect_summary": "summary",
     "lake_counts": "summary",
     "model_entries": "summary",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "redact", "redact_uri"])
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
