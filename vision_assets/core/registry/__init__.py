@@ -6,7 +6,8 @@ Names load on first use (PEP 562): importing one of them imports only its submod
 
 # `redact` names both a submodule and its function: importing the submodule would bind the package attribute to the
 # module before a lazy lookup could run, so the (light) function is bound here, as an eager import always did.
-from vision_assets.core.registry.redact import redact as redact, redact_uri as redact_uri
+from vision_assets.core.registry.redact import redact as redact
+from vision_assets.core.registry.redact import redact_uri as redact_uri
 from vision_assets.lazy import lazy_exports
 
 _EXPORTS = {
