@@ -3,11 +3,7 @@
 import hashlib
 
 import dagster as dg
-import pandas as pd
 
-from vision_assets.core.datasets import NotEnoughGroups, SplitConfig, build_dataset_version, new_label_count
-from vision_assets.core.datasets.build import latest_dataset
-from vision_assets.core.registry.forget import dataset_uses_forgotten
 from vision_assets.defs import keys
 from vision_assets.defs.automation import IN_FLIGHT_STATUSES
 from vision_assets.defs.frames import sampled_frames
@@ -15,6 +11,8 @@ from vision_assets.defs.labels import qc_annotations
 from vision_assets.defs.markdown import lake_location, md_table
 from vision_assets.defs.resources import LakeResource, RetrainPolicyResource, TaxonomyResource
 
+# The core (pandas, the split code) is imported inside the asset and sensor bodies: loading the code location
+# should cost little more than importing dagster.
 TRAINING_ASSETS = [keys.DATASET_SPLIT, keys.TRAINED_CHECKPOINT, keys.EVAL_REPORT, keys.REGISTERED_MODEL]
 
 
@@ -46,6 +44,10 @@ class SplitSettings(dg.Config):
     ),
 )
 def dataset_split(context: dg.AssetExecutionContext, config: SplitSettings, lake: LakeResource, taxonomy: TaxonomyResource):
+    import pandas as pd
+
+    from vision_assets.core.datasets import NotEnoughGroups, SplitConfig, build_dataset_version
+
     split = SplitConfig(train=config.train, val=config.val, group_by=config.group_by, seed=config.seed)
     try:
         build = build_dataset_version(lake.lake(), taxonomy.class_names, split)
@@ -99,6 +101,9 @@ training_job = dg.define_asset_job("train_and_register", selection=dg.AssetSelec
            description="Starts a new dataset version and training run once enough new QC-passed labels arrived "
                        "since the latest dataset version.")
 def retrain_sensor(context: dg.SensorEvaluationContext, lake: LakeResource, retrain_policy: RetrainPolicyResource):
+    from vision_assets.core.datasets import latest_dataset, new_label_count
+    from vision_assets.core.registry.forget import dataset_uses_forgotten
+
     records = context.instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=keys.QC_ANNOTATIONS,
                               after_storage_id=int(context.cursor) if context.cursor else None),

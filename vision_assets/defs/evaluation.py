@@ -2,18 +2,19 @@
 
 import base64
 import dataclasses
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
-from vision_assets.core.evaluation.champion import compare_with_champion
-from vision_assets.core.evaluation.checkpoint_report import EvaluationConfig, evaluate
-from vision_assets.core.evaluation.curves import thumbnail
-from vision_assets.core.evaluation.inference import InferenceConfig
 from vision_assets.core.records import Checkpoint, DatasetVersion, Evaluation
 from vision_assets.defs import keys
 from vision_assets.defs.markdown import md_table, mlflow_run_link, readable, report_page_link
 from vision_assets.defs.resources import LakeResource, MlflowResource, TrainerResource
+
+# The evaluation core (pandas, OpenCV, Ultralytics) is imported inside the functions that use it: loading the code
+# location should cost little more than importing dagster.
+if TYPE_CHECKING:
+    from vision_assets.core.evaluation.checkpoint_report import EvaluationConfig
 
 OVERALL_KEYS = ["map50_95", "map50", "map75", "map_small", "map_medium", "map_large", "precision", "recall",
                 "n_images", "n_ground_truth"]
@@ -34,7 +35,10 @@ class EvalReportConfig(dg.Config):
     tracking: bool = True
     replays: bool = True
 
-    def evaluation(self) -> EvaluationConfig:
+    def evaluation(self) -> "EvaluationConfig":
+        from vision_assets.core.evaluation.checkpoint_report import EvaluationConfig
+        from vision_assets.core.evaluation.inference import InferenceConfig
+
         inference = InferenceConfig(tracker=self.tracker, iou=self.nms_iou, max_det=self.max_det,
                                     conf=0.25 if self.confidence is None else self.confidence)
         return EvaluationConfig(inference=inference, choose_confidence=self.confidence is None,
@@ -42,6 +46,8 @@ class EvalReportConfig(dg.Config):
 
 
 def _table(rows: list[dict], columns: list[str]) -> str:
+    import pandas as pd
+
     frame = pd.DataFrame([{c: _shown(r.get(c)) for c in columns} for r in rows], columns=columns)
     return md_table(frame, max_rows=40)
 
@@ -53,12 +59,16 @@ def _shown(value):
 
 
 def _inline_png(lake, key: str, alt: str) -> str:
+    from vision_assets.core.evaluation.curves import thumbnail
+
     png = lake.fs.cat_file(lake.path(key))
     small, mime = thumbnail(png)
     return f"![{alt}](data:{mime};base64,{base64.b64encode(small).decode()})"
 
 
 def report_markdown(report: Evaluation, lake) -> str:
+    import pandas as pd
+
     from vision_assets.links_server import lake_page_url
 
     inference = report.inference_config
@@ -109,6 +119,8 @@ def _comparison_section(report: Evaluation) -> list[str]:
 
 
 def _errors_section(report: Evaluation, lake) -> list[str]:
+    from vision_assets.core.evaluation.curves import thumbnail
+
     errors = report.errors
     counts = ", ".join(f"{k} {v}" for k, v in errors["counts"].items())
     lines = ["", f"#### Errors ({counts}); every one in `{errors['table']}` (`vision-assets errors`)", ""]
@@ -138,6 +150,9 @@ def _errors_section(report: Evaluation, lake) -> list[str]:
 def eval_report(context: dg.AssetExecutionContext, config: EvalReportConfig, trained_checkpoint: Checkpoint,
                 dataset_split: DatasetVersion, lake: LakeResource, mlflow: MlflowResource,
                 trainer: TrainerResource) -> dg.Output:
+    from vision_assets.core.evaluation.champion import compare_with_champion
+    from vision_assets.core.evaluation.checkpoint_report import evaluate
+
     checkpoint, dataset = trained_checkpoint, dataset_split
     if checkpoint.dataset_version != dataset.version:
         raise dg.Failure(f"checkpoint was trained on {checkpoint.dataset_version}, "

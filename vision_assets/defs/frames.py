@@ -1,16 +1,12 @@
 """Stage 2: sampled_frames, the JPEG frames training and mining work on."""
 
 import os
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
-from vision_assets.core.ingest import usable_videos
 from vision_assets.core.lake import keys as lake_keys
-from vision_assets.core.preview import decode_jpeg, frames_contact_sheet, remember_preview, thumbnail
-from vision_assets.core.sampling import SamplingPlan, frames_version, get_strategy, sample_partition
 from vision_assets.core.sampling.policy_changes import POLICY_METADATA_KEY, policy_fingerprint
-from vision_assets.core.video import Blurrer
 from vision_assets.defs import keys
 from vision_assets.defs.automation import CARRY_NEW_PARTITION
 from vision_assets.defs.ingest import raw_videos
@@ -18,12 +14,22 @@ from vision_assets.defs.markdown import lake_link, lake_location, md_image, md_t
 from vision_assets.defs.partitions import lake_partition, scene_and_day, scene_day
 from vision_assets.defs.resources import LakeResource, SamplingPolicyResource, SceneSampling
 
+# pandas, OpenCV and PyAV (the sampling and preview code) are imported inside the asset: loading the code location
+# should cost little more than importing dagster.
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from vision_assets.core.sampling import SamplingPlan
+
 
 class SamplingRunConfig(dg.Config):
     workers: int = min(4, os.cpu_count() or 1)
 
 
-def plan_for(spec: SceneSampling) -> SamplingPlan:
+def plan_for(spec: SceneSampling) -> "SamplingPlan":
+    from vision_assets.core.sampling import SamplingPlan, get_strategy
+    from vision_assets.core.video import Blurrer
+
     blurrer = Blurrer(faces=spec.blur_faces, plates=spec.blur_plates)
     return SamplingPlan(strategy=get_strategy(spec.strategy, **spec.params),
                         near_duplicate_distance=spec.near_duplicate_distance,
@@ -47,6 +53,11 @@ def plan_for(spec: SceneSampling) -> SamplingPlan:
 )
 def sampled_frames(context: dg.AssetExecutionContext, config: SamplingRunConfig, lake: LakeResource,
                    sampling: SamplingPolicyResource) -> dg.MaterializeResult:
+    import pandas as pd
+
+    from vision_assets.core.ingest import usable_videos
+    from vision_assets.core.sampling import frames_version, sample_partition
+
     scene, day = scene_and_day(context)
     store = lake.lake()
     partition = lake_partition(scene, day)
@@ -81,8 +92,10 @@ def sampled_frames(context: dg.AssetExecutionContext, config: SamplingRunConfig,
     )
 
 
-def _contact_sheet(store, table: pd.DataFrame, video_names: dict[str, str], partition: tuple[str, str]) -> dict:
+def _contact_sheet(store, table: "pd.DataFrame", video_names: dict[str, str], partition: tuple[str, str]) -> dict:
     """A thumbnail of the partition's frames inline, the full-size sheet in the lake (content-addressed)."""
+    from vision_assets.core.preview import decode_jpeg, frames_contact_sheet, remember_preview, thumbnail
+
     if table.empty:
         return {}
     located = table.assign(image_path=table["image_path"].map(store.resolve))

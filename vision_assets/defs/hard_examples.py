@@ -6,18 +6,16 @@ from pathlib import Path
 import dagster as dg
 
 from vision_assets.core.lake import keys as lake_keys
-from vision_assets.core.mining import PREANNOTATION_MIN_SCORE
-from vision_assets.core.mining.hard_examples import COCO_FILE
-from vision_assets.core.mining.partition import mine_partition, partitions_to_mine
-from vision_assets.core.mining.queue_preview import opening_instructions, queue_sheet
-from vision_assets.core.preview import decode_jpeg, remember_preview, thumbnail
-from vision_assets.core.registry import record_event
+from vision_assets.core.mining.queue_layout import COCO_FILE, PREANNOTATION_MIN_SCORE
 from vision_assets.defs import keys
 from vision_assets.defs.automation import NIGHTLY_CRON
 from vision_assets.defs.frames import sampled_frames
 from vision_assets.defs.markdown import lake_link, md_image, md_table, mlflow_model_url, readable
 from vision_assets.defs.partitions import lake_partition, scene_and_day, scene_day, scene_day_key
 from vision_assets.defs.resources import LakeResource, MlflowResource, TaxonomyResource, TrainerResource
+
+# The mining core (pandas, OpenCV, Ultralytics) is imported inside the asset and sensor bodies: loading the code
+# location should cost little more than importing dagster.
 
 # A web server or bucket URL in front of the lake root, for Label Studio to load videos from; unset: local-files URLs.
 MEDIA_URL_ENV = "VISION_LABEL_STUDIO_MEDIA_URL"
@@ -57,6 +55,10 @@ def champion_weights(mlflow: MlflowResource, lake: LakeResource) -> tuple[str, P
 )
 def hard_examples(context: dg.AssetExecutionContext, config: MiningConfig, lake: LakeResource,
                   mlflow: MlflowResource, trainer: TrainerResource, taxonomy: TaxonomyResource) -> dg.MaterializeResult:
+    from vision_assets.core.mining.partition import mine_partition
+    from vision_assets.core.mining.queue_preview import opening_instructions
+    from vision_assets.core.registry import record_event
+
     found = champion_weights(mlflow, lake)
     if found is None:
         raise dg.Failure(f"model {mlflow.model_name} has no champion yet: nothing to mine with")
@@ -98,6 +100,9 @@ def hard_examples(context: dg.AssetExecutionContext, config: MiningConfig, lake:
 
 def _queue_preview(store, mined, names: dict[str, str], partition: tuple[str, str]) -> dict:
     """The queued frames with the champion's boxes: a thumbnail inline, the full-size grid in the lake."""
+    from vision_assets.core.mining.queue_preview import queue_sheet
+    from vision_assets.core.preview import decode_jpeg, remember_preview, thumbnail
+
     sheet = queue_sheet(lambda key: store.fs.cat_file(store.resolve(key)), mined.ranked, mined.boxes, names)
     if sheet is None:
         return {}
@@ -116,6 +121,8 @@ hard_examples_job = dg.define_asset_job("mine_hard_examples", selection=[hard_ex
 def mining_requests(lake: LakeResource, mlflow: MlflowResource) -> list[dg.RunRequest] | dg.SkipReason:
     """One run per partition whose current frames the current champion has not mined; the run key names the
     champion version and partition, so a partition is mined once per champion whoever asks."""
+    from vision_assets.core.mining.partition import partitions_to_mine
+
     champion = mlflow.registry().champion(mlflow.model_name)
     if champion is None:
         return dg.SkipReason("no champion model yet")

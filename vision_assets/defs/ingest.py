@@ -1,12 +1,7 @@
 """Stage 1: videos arriving in the landing zone become content-addressed, probed raw_videos partitions."""
 
 import dagster as dg
-import pandas as pd
 
-from vision_assets.core.ingest import files_for_partition, ingest_partition
-from vision_assets.core.ingest.changes import duplicate_report, landing_changes, raw_videos_version, refusals_digest
-from vision_assets.core.ingest.tables import read_table_or_none
-from vision_assets.core.ingest.video_index import other_partitions, read_video_index, update_video_index
 from vision_assets.core.lake import keys as lake_keys
 from vision_assets.defs import keys
 from vision_assets.defs.automation import INPUTS_TAG, hold_back_reason
@@ -21,6 +16,8 @@ from vision_assets.defs.partitions import (
 )
 from vision_assets.defs.resources import IngestPolicyResource, LakeResource
 
+# The ingest core (pandas, PyAV, OpenCV) is imported inside the asset and sensor bodies: loading the code location
+# should cost little more than importing dagster.
 OWNERS = ["team:vision-data"]
 
 
@@ -45,6 +42,11 @@ OWNERS = ["team:vision-data"]
     ),
 )
 def raw_videos(context: dg.AssetExecutionContext, lake: LakeResource, ingest_policy: IngestPolicyResource):
+    from vision_assets.core.ingest import files_for_partition, ingest_partition
+    from vision_assets.core.ingest.changes import duplicate_report, raw_videos_version
+    from vision_assets.core.ingest.tables import read_table_or_none
+    from vision_assets.core.ingest.video_index import other_partitions, read_video_index, update_video_index
+
     scene, day = scene_and_day(context)
     store, partition = lake.lake(), lake_partition(scene, day)
     elsewhere = other_partitions(read_video_index(store), scene, day)  # one table, not every partition's
@@ -105,6 +107,8 @@ ingest_job = dg.define_asset_job("ingest_videos", selection=[raw_videos], partit
                        "beside them) not yet in the lake. Refused files are logged with their reason and listed on "
                        "raw_videos as an observation whenever the list changes.")
 def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
+    from vision_assets.core.ingest.changes import landing_changes
+
     changes = landing_changes(lake.lake(), lake.landing)
     for refused in changes.refused:
         context.log.warning(f"refused: {refused}")
@@ -141,6 +145,10 @@ def _partition_adds(instance: dg.DagsterInstance, landed: set[tuple[str, str]]) 
 
 def _refusal_observation(refused: list[str], cursor: str | None) -> tuple[list, str]:
     """Refusals are shown on the raw_videos asset page, once per change of the list rather than every tick."""
+    import pandas as pd
+
+    from vision_assets.core.ingest.changes import refusals_digest
+
     digest = refusals_digest(refused)
     if digest == (cursor or refusals_digest([])):
         return [], digest

@@ -2,24 +2,11 @@
 
 
 import hashlib
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
-from vision_assets.core.ingest import dropped_labels_for, label_files_for, scan_label_drop_zone, usable_videos
-from vision_assets.core.ingest.tables import read_table_or_none
-from vision_assets.core.labels.aliases import unknown_class_lines, unknown_classes
-from vision_assets.core.labels.partition import (
-    LabelFile,
-    PartitionLabels,
-    boxes_on_sampled_frames,
-    import_partition_labels,
-)
 from vision_assets.core.lake import keys as lake_keys
-from vision_assets.core.qc import QcConfig as QcEngineConfig
-from vision_assets.core.qc import summarise, validate_table
-from vision_assets.core.qc.failure import pass_rate_line
-from vision_assets.core.qc.partition import PartitionQc, qc_partition
 from vision_assets.defs import keys
 from vision_assets.defs.automation import CARRY_NEW_PARTITION, INPUTS_TAG, hold_back_reason
 from vision_assets.defs.checks import scene_day_check
@@ -28,6 +15,15 @@ from vision_assets.defs.ingest import raw_videos
 from vision_assets.defs.markdown import md_table, readable
 from vision_assets.defs.partitions import lake_partition, scene_and_day, scene_day, scene_day_key
 from vision_assets.defs.resources import LakeResource, QcPolicyResource, TaxonomyResource
+
+# The label import and QC core (pandas, Great Expectations) is imported inside the asset and sensor bodies: loading
+# the code location should cost little more than importing dagster.
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from vision_assets.core.labels.partition import PartitionLabels
+    from vision_assets.core.qc import QcConfig as QcEngineConfig
+    from vision_assets.core.qc.partition import PartitionQc
 
 OWNERS = ["team:vision-labels"]
 
@@ -66,6 +62,11 @@ OWNERS = ["team:vision-labels"]
     ),
 )
 def annotations(context: dg.AssetExecutionContext, lake: LakeResource, taxonomy: TaxonomyResource):
+    from vision_assets.core.ingest import dropped_labels_for, label_files_for, usable_videos
+    from vision_assets.core.labels.aliases import unknown_class_lines, unknown_classes
+    from vision_assets.core.labels.partition import LabelFile, boxes_on_sampled_frames, import_partition_labels
+    from vision_assets.core.qc import validate_table
+
     scene, day = scene_and_day(context)
     store, partition = lake.lake(), lake_partition(scene, day)
     videos = usable_videos(store.read_table(lake_keys.RAW_VIDEOS, partition)).to_dict("records")
@@ -102,7 +103,9 @@ def annotations(context: dg.AssetExecutionContext, lake: LakeResource, taxonomy:
     yield from _import_checks(labels, expectations, scene, day)
 
 
-def _import_checks(labels: PartitionLabels, expectations: dict, scene: str, day: str):
+def _import_checks(labels: "PartitionLabels", expectations: dict, scene: str, day: str):
+    import pandas as pd
+
     errors, unmatched, unlabelled = labels.errors, labels.unmatched, labels.unlabelled
     yield dg.AssetCheckResult(
         check_name=keys.LABEL_FILES_READABLE, passed=not errors, severity=dg.AssetCheckSeverity.ERROR,
@@ -147,7 +150,9 @@ class QcConfig(dg.Config):
                 for name in QcConfig.model_fields}
 
 
-def qc_engine(values: dict, class_names: list[str]) -> QcEngineConfig:
+def qc_engine(values: dict, class_names: list[str]) -> "QcEngineConfig":
+    from vision_assets.core.qc import QcConfig as QcEngineConfig
+
     return QcEngineConfig(duplicate_iou=values["duplicate_iou"], max_gap_frames=values["max_gap_frames"],
                           max_jump=values["max_jump"], review_share=values["review_share"],
                           class_names=tuple(class_names))
@@ -185,6 +190,9 @@ def qc_engine(values: dict, class_names: list[str]) -> QcEngineConfig:
 )
 def qc_annotations(context: dg.AssetExecutionContext, config: QcConfig, lake: LakeResource, taxonomy: TaxonomyResource,
                    qc_policy: QcPolicyResource):
+    from vision_assets.core.qc import summarise, validate_table
+    from vision_assets.core.qc.partition import qc_partition
+
     scene, day = scene_and_day(context)
     values = config.effective(qc_policy)
     qc = qc_partition(lake.lake(), lake_partition(scene, day), taxonomy.class_names,
@@ -215,7 +223,10 @@ def qc_annotations(context: dg.AssetExecutionContext, config: QcConfig, lake: La
     yield from _qc_checks(qc, rules, rule_counts, expectations, values["min_agreement"])
 
 
-def _qc_checks(qc: PartitionQc, rules: pd.DataFrame, rule_counts: dict, expectations: dict, min_agreement: float):
+def _qc_checks(qc: "PartitionQc", rules: "pd.DataFrame", rule_counts: dict, expectations: dict,
+               min_agreement: float):
+    from vision_assets.core.qc.failure import pass_rate_line
+
     result = qc.result
     # No labels is no evidence: the check fails (as a warning: nothing bad reached a dataset) and says so.
     yield dg.AssetCheckResult(
@@ -258,6 +269,9 @@ import_labels_job = dg.define_asset_job("import_labels", selection=[annotations]
                        "named after the video they label) and re-imports a partition's labels when an entry is new "
                        "or changed. QC follows through automation.")
 def label_drop_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
+    from vision_assets.core.ingest import scan_label_drop_zone
+    from vision_assets.core.ingest.tables import read_table_or_none
+
     store = lake.lake()
     by_partition: dict[tuple[str, str], list] = {}
     for dropped in scan_label_drop_zone(lake.landing):

@@ -7,9 +7,12 @@ or its lake tables). Images are thumbnails under a byte budget, with the full-si
 import base64
 import math
 import os
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
+
+if TYPE_CHECKING:  # the tables arrive built; this module never needs pandas itself
+    import pandas as pd
 
 MLFLOW_UI_URL_ENV = "VISION_MLFLOW_UI_URL"
 DEFAULT_MLFLOW_UI_URL = "http://127.0.0.1:5000"  # where `vision-assets ui` serves the MLflow UI by default
@@ -21,7 +24,7 @@ def readable(value: float) -> float:
     return value if not math.isfinite(value) or value == 0 else float(f"{value:.4g}")
 
 
-def md_table(df: pd.DataFrame, max_rows: int = 20) -> str:
+def md_table(df: "pd.DataFrame", max_rows: int = 20) -> str:
     if df is None or df.empty:
         return "_none_"
     shown = df.head(max_rows)

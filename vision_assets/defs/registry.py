@@ -3,18 +3,22 @@ passes the promotion gate against the current champion on the same test split.""
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from vision_assets.core.lake import keys as lake_keys
 from vision_assets.core.numbers import finite_number
 from vision_assets.core.records import Checkpoint, DatasetVersion, Evaluation, Registration
-from vision_assets.core.registry import GateConfig, read_audit, record_decision, record_event
-from vision_assets.core.registry.consistency import alias_problems
-from vision_assets.core.registry.package import MANIFEST_TAG, PACKAGE_ARTIFACT, Package, build_package, log_package
 from vision_assets.defs import keys
 from vision_assets.defs.markdown import md_table, mlflow_model_url, mlflow_run_link, readable, report_page_link
 from vision_assets.defs.resources import LakeResource, MlflowResource, PromotionPolicyResource, RetentionPolicyResource
+
+# The registry core (MLflow, pandas, the ONNX export) is imported inside the functions that use it: loading the code
+# location should cost little more than importing dagster.
+if TYPE_CHECKING:
+    from vision_assets.core.registry import GateConfig
+    from vision_assets.core.registry.package import Package
 
 PRIMARY_METRIC = "map50_95"
 PARITY_IMAGES = 4  # test images the ONNX export is checked on
@@ -37,7 +41,9 @@ class RegistrySettings(dg.Config):
         return {name: getattr(policy, name) if getattr(self, name) is None else getattr(self, name) for name in names}
 
 
-def gate_config(values: dict) -> GateConfig:
+def gate_config(values: dict) -> "GateConfig":
+    from vision_assets.core.registry import GateConfig
+
     return GateConfig(margin=values["margin"], slice_tolerance=values["slice_tolerance"],
                       min_boxes=values["min_boxes"], tracking_tolerance=values["tracking_tolerance"])
 
@@ -67,6 +73,9 @@ def gate_config(values: dict) -> GateConfig:
 def registered_model(context: dg.AssetExecutionContext, config: RegistrySettings, eval_report: Evaluation,
                      trained_checkpoint: Checkpoint, dataset_split: DatasetVersion, lake: LakeResource,
                      mlflow: MlflowResource, promotion: PromotionPolicyResource):
+    from vision_assets.core.registry import read_audit, record_decision, record_event
+    from vision_assets.core.registry.package import PACKAGE_ARTIFACT, log_package
+
     evaluation, checkpoint, dataset = eval_report, trained_checkpoint, dataset_split
     if evaluation.checkpoint_sha256 != checkpoint.checkpoint_sha256:
         raise dg.Failure("eval_report is not the evaluation of this checkpoint: rematerialize eval_report first")
@@ -144,6 +153,8 @@ def registered_model(context: dg.AssetExecutionContext, config: RegistrySettings
 
 
 def _consistency(registry, store, name: str, work: Path) -> dg.AssetCheckResult:
+    from vision_assets.core.registry.consistency import alias_problems
+
     aliases, problems = alias_problems(registry, store, name, work)
     return dg.AssetCheckResult(check_name=keys.REGISTRY_CONSISTENT, passed=not problems,
                                severity=dg.AssetCheckSeverity.ERROR,
@@ -151,8 +162,10 @@ def _consistency(registry, store, name: str, work: Path) -> dg.AssetCheckResult:
                                          "problems": dg.MetadataValue.json(problems)})
 
 
-def _package(store, checkpoint: Checkpoint, dataset: DatasetVersion, evaluation: Evaluation, work: Path) -> Package:
+def _package(store, checkpoint: Checkpoint, dataset: DatasetVersion, evaluation: Evaluation, work: Path) -> "Package":
     """The deployable package, serving the evaluation's own operating point."""
+    from vision_assets.core.registry.package import build_package
+
     weights = store.local_copy(checkpoint.checkpoint_path, work / "checkpoints")
     manifest = store.read_table(lake_keys.DATASET_MANIFEST, {"version": dataset.version})
     test = manifest[manifest["split"] == "test"].head(PARITY_IMAGES)
@@ -161,7 +174,9 @@ def _package(store, checkpoint: Checkpoint, dataset: DatasetVersion, evaluation:
                          work / "packages" / checkpoint.checkpoint_sha256[:16])
 
 
-def _tags(context, checkpoint: Checkpoint, dataset: DatasetVersion, evaluation: Evaluation, package: Package) -> dict:
+def _tags(context, checkpoint: Checkpoint, dataset: DatasetVersion, evaluation: Evaluation, package: "Package") -> dict:
+    from vision_assets.core.registry.package import MANIFEST_TAG
+
     overall = evaluation.overall
     return {
         "dataset_version": dataset.version,

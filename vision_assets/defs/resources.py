@@ -4,16 +4,20 @@
 
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from vision_assets.core.ingest import NEAR_DUPLICATE_DISTANCE, IngestOptions
-from vision_assets.core.labels import DEFAULT_TAXONOMY
-from vision_assets.core.lake import Lake
-from vision_assets.core.registry import DEFAULT_MODEL_NAME, ModelRegistry
-from vision_assets.core.training import TrainConfig
-from vision_assets.core.video import NormaliseSpec
+from vision_assets.core.ingest.thresholds import NEAR_DUPLICATE_DISTANCE
+from vision_assets.core.labels.schema import DEFAULT_TAXONOMY
+from vision_assets.core.registry.mlflow_registry import DEFAULT_MODEL_NAME, ModelRegistry
+from vision_assets.core.training.yolo import TrainConfig
+
+# The lake (fsspec, pandas) and the ingest options (PyAV) are imported where they are used: loading the code
+# location should cost little more than importing dagster.
+if TYPE_CHECKING:
+    from vision_assets.core.ingest import IngestOptions
+    from vision_assets.core.lake import Lake
 
 _TRAIN_DEFAULTS = TrainConfig()
 
@@ -25,7 +29,9 @@ class LakeResource(dg.ConfigurableResource):
     landing_dir: str
     work_dir: str
 
-    def lake(self) -> Lake:
+    def lake(self) -> "Lake":
+        from vision_assets.core.lake import Lake
+
         return Lake(self.root)
 
     @property
@@ -48,7 +54,10 @@ class IngestPolicyResource(dg.ConfigurableResource):
     normalise_max_height: int | None = None
     near_duplicate_distance: float = NEAR_DUPLICATE_DISTANCE
 
-    def options(self) -> IngestOptions:
+    def options(self) -> "IngestOptions":
+        from vision_assets.core.ingest import IngestOptions
+        from vision_assets.core.video import NormaliseSpec
+
         spec = NormaliseSpec(enabled=self.normalise, codec=self.normalise_codec, fps=self.normalise_fps,
                              max_height=self.normalise_max_height)
         return IngestOptions(normalise=spec, near_duplicate_distance=self.near_duplicate_distance)

@@ -9,12 +9,12 @@ import dagster as dg
 
 from vision_assets.core.errors import VisionError
 from vision_assets.core.records import Checkpoint, DatasetVersion
-from vision_assets.core.training import existing_checkpoint, train_checkpoint
-from vision_assets.core.training.ownership import AttemptSuperseded
-from vision_assets.core.training.sweep import load_space, run_sweep
 from vision_assets.defs import keys
 from vision_assets.defs.markdown import md_table, mlflow_run_link, readable, report_page_link
 from vision_assets.defs.resources import LakeResource, MlflowResource, TrainerResource
+
+# The training core (Ultralytics, torch, MLflow) is imported inside the asset: loading the code location should cost
+# little more than importing dagster.
 
 # dagster-k8s reads this from op_tags when the k8s_job_executor runs the step in its own pod.
 GPU_POD = {
@@ -51,6 +51,10 @@ class TrainingRunConfig(dg.Config):
 )
 def trained_checkpoint(context: dg.AssetExecutionContext, config: TrainingRunConfig, dataset_split: DatasetVersion,
                        lake: LakeResource, mlflow: MlflowResource, trainer: TrainerResource) -> dg.Output:
+    from vision_assets.core.training import existing_checkpoint, train_checkpoint
+    from vision_assets.core.training.ownership import AttemptSuperseded
+    from vision_assets.core.training.sweep import load_space, run_sweep
+
     store, train_config = lake.lake(), trainer.config()
     space_file = config.sweep_space or trainer.sweep_space
     if space_file:

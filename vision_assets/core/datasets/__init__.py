@@ -1,29 +1,30 @@
-"""Datasets: splits by video or scene (sticky across versions), immutable versions, the Ultralytics export."""
+"""Datasets: splits by video or scene (sticky across versions), immutable versions, the Ultralytics export.
 
-from vision_assets.core.datasets.build import (
-    MANIFEST_COLUMNS,
-    DatasetBuild,
-    NotEnoughGroups,
-    build_dataset_version,
-    build_manifest,
-    dataset_version,
-    gather_labelled_frames,
-    latest_dataset,
-    new_label_count,
-)
-from vision_assets.core.datasets.export import export_yolo, local_data_yaml, publish_dataset
-from vision_assets.core.datasets.splits import (
-    SPLITS,
-    SplitConfig,
-    assign_splits,
-    groups_crossing_splits,
-    read_split_registry,
-    record_splits,
-    split_counts,
-    split_problems,
-)
+Names load on first use (PEP 562): importing one of them imports only its submodule."""
 
-__all__ = ["MANIFEST_COLUMNS", "SPLITS", "DatasetBuild", "NotEnoughGroups", "SplitConfig", "assign_splits",
-           "build_dataset_version", "build_manifest", "dataset_version", "export_yolo", "local_data_yaml", "gather_labelled_frames",
-           "groups_crossing_splits", "latest_dataset", "new_label_count", "publish_dataset", "read_split_registry",
-           "record_splits", "split_counts", "split_problems"]
+from vision_assets.lazy import lazy_exports
+
+_EXPORTS = {
+    "MANIFEST_COLUMNS": "build",
+    "DatasetBuild": "build",
+    "NotEnoughGroups": "build",
+    "build_dataset_version": "build",
+    "build_manifest": "build",
+    "dataset_version": "build",
+    "gather_labelled_frames": "build",
+    "latest_dataset": "build",
+    "new_label_count": "build",
+    "export_yolo": "export",
+    "local_data_yaml": "export",
+    "publish_dataset": "export",
+    "SPLITS": "splits",
+    "SplitConfig": "splits",
+    "assign_splits": "splits",
+    "groups_crossing_splits": "splits",
+    "read_split_registry": "splits",
+    "record_splits": "splits",
+    "split_counts": "splits",
+    "split_problems": "splits",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

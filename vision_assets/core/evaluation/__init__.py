@@ -1,19 +1,16 @@
-"""evaluation"""
+"""evaluation
 
-from vision_assets.core.evaluation.metrics import (
-    DetectionMetrics,
-    evaluate_by_slice,
-    evaluate_detections,
-    load_coco_files,
-    per_class_ap,
-)
-from vision_assets.core.evaluation.report import error_montage
+Names load on first use (PEP 562): importing one of them imports only its submodule."""
 
-__all__ = [
-    "DetectionMetrics",
-    "error_montage",
-    "evaluate_by_slice",
-    "evaluate_detections",
-    "load_coco_files",
-    "per_class_ap",
-]
+from vision_assets.lazy import lazy_exports
+
+_EXPORTS = {
+    "DetectionMetrics": "metrics",
+    "evaluate_by_slice": "metrics",
+    "evaluate_detections": "metrics",
+    "load_coco_files": "metrics",
+    "per_class_ap": "metrics",
+    "error_montage": "report",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

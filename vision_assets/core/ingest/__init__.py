@@ -1,36 +1,24 @@
-"""ingest"""
+"""ingest
 
-from vision_assets.core.ingest.landing import (
-    dropped_labels_for,
-    files_for_partition,
-    label_files_for,
-    label_fingerprint,
-    partition_fingerprint,
-    scan_label_drop_zone,
-    scan_landing,
-)
-from vision_assets.core.ingest.report import ingest_report, label_drop_report
-from vision_assets.core.ingest.videos import (
-    NEAR_DUPLICATE_DISTANCE,
-    RAW_VIDEO_COLUMNS,
-    IngestOptions,
-    ingest_partition,
-    usable_videos,
-)
+Names load on first use (PEP 562): importing one of them imports only its submodule."""
 
-__all__ = [
-    "IngestOptions",
-    "NEAR_DUPLICATE_DISTANCE",
-    "RAW_VIDEO_COLUMNS",
-    "dropped_labels_for",
-    "files_for_partition",
-    "ingest_partition",
-    "ingest_report",
-    "label_drop_report",
-    "label_files_for",
-    "label_fingerprint",
-    "partition_fingerprint",
-    "scan_label_drop_zone",
-    "scan_landing",
-    "usable_videos",
-]
+from vision_assets.lazy import lazy_exports
+
+_EXPORTS = {
+    "dropped_labels_for": "landing",
+    "files_for_partition": "landing",
+    "label_files_for": "landing",
+    "label_fingerprint": "landing",
+    "partition_fingerprint": "landing",
+    "scan_label_drop_zone": "landing",
+    "scan_landing": "landing",
+    "ingest_report": "report",
+    "label_drop_report": "report",
+    "NEAR_DUPLICATE_DISTANCE": "thresholds",
+    "RAW_VIDEO_COLUMNS": "videos",
+    "IngestOptions": "videos",
+    "ingest_partition": "videos",
+    "usable_videos": "videos",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from vision_assets.core.ingest.landing import LandingFile, label_fingerprint
+from vision_assets.core.ingest.thresholds import NEAR_DUPLICATE_DISTANCE, NEAR_DUPLICATE_DURATION_SHARE
 from vision_assets.core.lake import Lake, keys, sha256_file
 from vision_assets.core.registry.forgotten import forgotten_videos
 from vision_assets.core.video import NormaliseSpec, normalise_video, probe_video, signature_distance
@@ -41,11 +42,6 @@ ROW_DEFAULTS = {"codec": "unknown", "width": 0, "height": 0, "fps": 0.0, "fps_he
 # is this old (VISION_REHASH_DAYS; 0 turns it off). A file just written is not re-hashed at once: that would cost
 # every fresh landing a second ingest run (the demo, the CLI's land-then-ingest), for a case the schedule catches.
 DEFAULT_REHASH_DAYS = 7.0
-# Mean Hamming distance (of 256 bits) between aligned frame hashes under which two videos are the same footage:
-# a downscaled mpeg4 re-encode of realshort.mp4 is 20 away, unrelated clips about 125.
-NEAR_DUPLICATE_DISTANCE = 24.0
-# Re-encodes keep their duration; two clips of one static camera usually do not.
-NEAR_DUPLICATE_DURATION_SHARE = 0.05
 
 
 @dataclasses.dataclass(frozen=True)

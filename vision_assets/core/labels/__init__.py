@@ -1,31 +1,21 @@
-"""Labels: every supported format (formats/), the canonical annotation table and its schema, per-partition import."""
+"""Labels: every supported format (formats/), the canonical annotation table and its schema, per-partition import.
 
-from vision_assets.core.labels.canonical import (
-    FORMATS,
-    AnnotationFormatError,
-    detect_format,
-    empty_annotations,
-    label_version,
-    read_annotations,
-    write_annotations,
-)
-from vision_assets.core.labels.schema import (
-    ANNOTATION_COLUMNS,
-    ANNOTATION_DEFAULTS,
-    ANNOTATION_DTYPES,
-    DEFAULT_TAXONOMY,
-)
+Names load on first use (PEP 562): importing one of them imports only its submodule."""
 
-__all__ = [
-    "ANNOTATION_COLUMNS",
-    "ANNOTATION_DEFAULTS",
-    "ANNOTATION_DTYPES",
-    "DEFAULT_TAXONOMY",
-    "AnnotationFormatError",
-    "FORMATS",
-    "detect_format",
-    "empty_annotations",
-    "label_version",
-    "read_annotations",
-    "write_annotations",
-]
+from vision_assets.lazy import lazy_exports
+
+_EXPORTS = {
+    "FORMATS": "canonical",
+    "AnnotationFormatError": "canonical",
+    "detect_format": "canonical",
+    "empty_annotations": "canonical",
+    "label_version": "canonical",
+    "read_annotations": "canonical",
+    "write_annotations": "canonical",
+    "ANNOTATION_COLUMNS": "schema",
+    "ANNOTATION_DEFAULTS": "schema",
+    "ANNOTATION_DTYPES": "schema",
+    "DEFAULT_TAXONOMY": "schema",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

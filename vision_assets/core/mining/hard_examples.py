@@ -14,12 +14,8 @@ import pandas as pd
 
 from vision_assets.core.labels import write_annotations
 from vision_assets.core.labels.formats.common import attributes_text, canonical
+from vision_assets.core.mining.queue_layout import COCO_FILE, PREANNOTATION_MIN_SCORE  # noqa: F401 (re-exported)
 from vision_assets.core.training import predict
-
-# Boxes below this are left out of the pre-annotations: at lower confidence most are noise a labeler would only
-# delete (Ultralytics predicts at 0.25 by default). Mining itself still scores every detection from 0.05 up.
-PREANNOTATION_MIN_SCORE = 0.25
-COCO_FILE = "annotations/instances_default.json"  # Datumaro's COCO layout (subset "default"), beside images/
 
 
 def frame_uncertainty(detections: pd.DataFrame, image_paths: list[str]) -> pd.DataFrame:

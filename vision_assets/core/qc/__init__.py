@@ -1,10 +1,22 @@
-"""Quality checks on annotation tables (row rules, table expectations, file audits); `@qc_rule` is the plugin hook."""
+"""Quality checks on annotation tables (row rules, table expectations, file audits); `@qc_rule` is the plugin hook.
 
-from vision_assets.core.qc.audit import audit_labels
-from vision_assets.core.qc.engine import RULES, QcConfig, QcContext, QcResult, QcRule, qc_rule, run_qc, summarise
-from vision_assets.core.qc.expectations import KNOWN_SOURCE_FORMATS, annotation_suite, validate_table
+Names load on first use (PEP 562): importing one of them imports only its submodule."""
 
-__all__ = [
-    "KNOWN_SOURCE_FORMATS", "RULES", "QcConfig", "QcContext", "QcResult", "QcRule", "annotation_suite",
-    "audit_labels", "qc_rule", "run_qc", "summarise", "validate_table",
-]
+from vision_assets.lazy import lazy_exports
+
+_EXPORTS = {
+    "audit_labels": "audit",
+    "RULES": "engine",
+    "QcConfig": "engine",
+    "QcContext": "engine",
+    "QcResult": "engine",
+    "QcRule": "engine",
+    "qc_rule": "engine",
+    "run_qc": "engine",
+    "summarise": "engine",
+    "KNOWN_SOURCE_FORMATS": "expectations",
+    "annotation_suite": "expectations",
+    "validate_table": "expectations",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -10,12 +10,14 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from vision_assets.core.lake import sha256_file
 from vision_assets.core.numbers import finite_number
 from vision_assets.core.training.environment import code_version, resolve_device, seed_everything, ultralytics_yolo
+
+if TYPE_CHECKING:  # pandas loads in predict: TrainConfig is read when the code location loads
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,8 @@ def read_results_csv(path: Path) -> list[dict]:
 def predict(weights: Path, image_paths: list[str], *, work_dir: Path, imgsz: int, device: str = "auto",
             conf: float = 0.001, batch: int = 32) -> pd.DataFrame:
     """Detections for each image as a table: image_path, class_name, x1, y1, x2, y2, score."""
+    import pandas as pd
+
     YOLO = ultralytics_yolo(work_dir)
     model = YOLO(str(weights))
     names = model.names

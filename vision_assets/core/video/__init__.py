@@ -1,59 +1,36 @@
-"""Video files: decode (frames as they really decode), probe, phash (near-duplicates), normalise, privacy (blur)."""
+"""Video files: decode (frames as they really decode), probe, phash (near-duplicates), normalise, privacy (blur).
 
-from vision_assets.core.video.decode import (
-    VIDEO_EXTENSIONS,
-    DecodedFrame,
-    UnreadableVideo,
-    VideoSource,
-    decoded_ahead,
-)
-from vision_assets.core.video.normalise import NormaliseSpec, normalise_video, output_size, resolve_codec
-from vision_assets.core.video.phash import (
-    NearDuplicateIndex,
-    hamming,
-    hash_from_hex,
-    hash_to_hex,
-    perceptual_hash,
-    signature_distance,
-    signature_from_hex,
-)
-from vision_assets.core.video.privacy import (
-    FRONTAL_FACE,
-    PLATE,
-    PROFILE_FACE,
-    Blurrer,
-    PrivacyUnavailableError,
-    blur_regions,
-    missing_detector_reason,
-    pad_box,
-)
-from vision_assets.core.video.probe import probe_video, read_sidecar
+Names load on first use (PEP 562): importing one of them imports only its submodule."""
 
-__all__ = [
-    "Blurrer",
-    "DecodedFrame",
-    "FRONTAL_FACE",
-    "NearDuplicateIndex",
-    "NormaliseSpec",
-    "PLATE",
-    "PROFILE_FACE",
-    "PrivacyUnavailableError",
-    "UnreadableVideo",
-    "VIDEO_EXTENSIONS",
-    "VideoSource",
-    "blur_regions",
-    "decoded_ahead",
-    "hamming",
-    "hash_from_hex",
-    "hash_to_hex",
-    "missing_detector_reason",
-    "normalise_video",
-    "output_size",
-    "pad_box",
-    "perceptual_hash",
-    "probe_video",
-    "read_sidecar",
-    "resolve_codec",
-    "signature_distance",
-    "signature_from_hex",
-]
+from vision_assets.lazy import lazy_exports
+
+_EXPORTS = {
+    "VIDEO_EXTENSIONS": "decode",
+    "DecodedFrame": "decode",
+    "UnreadableVideo": "decode",
+    "VideoSource": "decode",
+    "decoded_ahead": "decode",
+    "NormaliseSpec": "normalise",
+    "normalise_video": "normalise",
+    "output_size": "normalise",
+    "resolve_codec": "normalise",
+    "NearDuplicateIndex": "phash",
+    "hamming": "phash",
+    "hash_from_hex": "phash",
+    "hash_to_hex": "phash",
+    "perceptual_hash": "phash",
+    "signature_distance": "phash",
+    "signature_from_hex": "phash",
+    "FRONTAL_FACE": "privacy",
+    "PLATE": "privacy",
+    "PROFILE_FACE": "privacy",
+    "Blurrer": "privacy",
+    "PrivacyUnavailableError": "privacy",
+    "blur_regions": "privacy",
+    "missing_detector_reason": "privacy",
+    "pad_box": "privacy",
+    "probe_video": "probe",
+    "read_sidecar": "probe",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
