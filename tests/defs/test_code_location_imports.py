@@ -24,7 +24,7 @@ def _top_level_modules_after(code: str) -> set[str]:
 def test_loading_the_code_location_imports_no_heavy_library():
     loaded = _top_level_modules_after(
         "import vision_assets.definitions as d\n"
-        "assert len(d.defs.resolve_asset_graph().get_all_asset_keys()) == 9")
+        "assert len(d.defs.resolve_asset_graph().get_all_asset_keys()) == 10")
     assert sorted(loaded & set(HEAVY)) == []
 
 

@@ -5,15 +5,12 @@ current champion once one exists; a challenger, when the registry has one, runs 
 """
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from vision_assets.core.lake import keys as lake_keys
-from vision_assets.core.mining.partition import partitions_to_mine
-from vision_assets.core.monitoring.canary import CANARY, canary_failure, canary_scenes, rollback_canary
-from vision_assets.core.monitoring.drift import DRIFT_P_VALUE
-from vision_assets.core.monitoring.feedback import drifting_partitions
-from vision_assets.core.monitoring.partition import Model, champion_baseline, monitor_partition
+from vision_assets.core.monitoring.thresholds import DRIFT_P_VALUE
 from vision_assets.defs import keys
 from vision_assets.defs.automation import CARRY_NEW_PARTITION
 from vision_assets.defs.checks import scene_day_check
@@ -22,6 +19,9 @@ from vision_assets.defs.hard_examples import hard_examples_job
 from vision_assets.defs.markdown import md_table, mlflow_model_url, readable
 from vision_assets.defs.partitions import lake_partition, scene_and_day, scene_day_key
 from vision_assets.defs.resources import LakeResource, MlflowResource, TrainerResource
+
+if TYPE_CHECKING:
+    from vision_assets.core.monitoring.partition import Model
 
 CHALLENGER = "challenger"
 
@@ -33,7 +33,9 @@ class MonitoringConfig(dg.Config):
     seed: int = 0
 
 
-def registry_model(mlflow: MlflowResource, lake: LakeResource, alias: str) -> tuple[Model, dict] | None:
+def registry_model(mlflow: MlflowResource, lake: LakeResource, alias: str) -> "tuple[Model, dict] | None":
+    from vision_assets.core.monitoring.partition import Model
+
     """The version behind an alias, its weights downloaded once per version, and its tags."""
     registry = mlflow.registry()
     found = registry.by_alias(mlflow.model_name, alias)
@@ -71,6 +73,9 @@ def registry_model(mlflow: MlflowResource, lake: LakeResource, alias: str) -> tu
 )
 def footage_monitoring(context: dg.AssetExecutionContext, config: MonitoringConfig, lake: LakeResource,
                        mlflow: MlflowResource, trainer: TrainerResource):
+    from vision_assets.core.monitoring.canary import CANARY, canary_failure, canary_scenes, rollback_canary
+    from vision_assets.core.monitoring.partition import champion_baseline, monitor_partition
+
     scene, day = scene_and_day(context)
     found = registry_model(mlflow, lake, "champion")
     if found is None:
@@ -149,6 +154,9 @@ DRIFT_TAG = "vision/drift_p_value"
                        "training distribution get their hard examples mined (the labelling queue) now, most "
                        "drifting first, instead of waiting for the nightly schedule.")
 def drift_sensor(context: dg.SensorEvaluationContext, lake: LakeResource, mlflow: MlflowResource):
+    from vision_assets.core.mining.partition import partitions_to_mine
+    from vision_assets.core.monitoring.feedback import drifting_partitions
+
     champion = mlflow.registry().champion(mlflow.model_name)
     if champion is None:
         return dg.SkipReason("no champion model yet")

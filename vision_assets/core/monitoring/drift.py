@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vision_assets.core.monitoring.thresholds import DRIFT_P_VALUE  # noqa: F401 (re-exported)
+
 DEFAULT_PERMUTATIONS = 300
-DRIFT_P_VALUE = 0.01  # below it a partition is out of the distribution the champion was trained on
 
 
 @dataclass(frozen=True)
