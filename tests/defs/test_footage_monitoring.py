@@ -65,7 +65,7 @@ def register_copy(registry, champion, weights=None):
 
 
 def watch(daemon, scene: str):
-    from vision_assets.local_daemon import ASSET_JOB
+    from vision_assets.local.launch import ASSET_JOB
 
     outcome = daemon.execute(ASSET_JOB, f"{NEXT_DAY}|{scene}", [dg.AssetKey("footage_monitoring")])
     assert outcome.success

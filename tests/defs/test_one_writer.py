@@ -37,7 +37,8 @@ FIRST_ATTEMPT = textwrap.dedent("""
     tmp, config, run_id = Path(sys.argv[1]), TrainConfig(**json.loads(sys.argv[3])), sys.argv[4]
     instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(sys.argv[5]))
     lake = tiny_lake(tmp)
-    dataset = lake.read_json("datasets/tinytrain0001/dataset.json")
+    from vision_assets.core.records import DatasetVersion
+    dataset = DatasetVersion.from_json(lake.read_json("datasets/tinytrain0001/dataset.json"))
     def epoch_done(epoch, metrics):
         print("epoch", epoch, flush=True)
         while epoch == 1 and not (tmp / "go").exists():
@@ -101,9 +102,9 @@ def test_a_stale_attempt_stops_and_the_retry_alone_writes(tmp_path, instance):
     assert first.returncode != 0 and "AttemptSuperseded" in rest and f"run {stale_run.run_id} is FAILURE" in rest
     assert "finished" not in rest and "epoch 3" not in rest
     assert any(f"taking over from pid {first.pid}" in m for m in messages), messages
-    run_dir = run_dir_for(tmp_path / "work", config.fingerprint(dataset["version"]))
+    run_dir = run_dir_for(tmp_path / "work", config.fingerprint(dataset.version))
     assert [int(r["epoch"]) for r in read_results_csv(run_dir / "results.csv")] == list(range(1, EPOCHS + 1))
-    assert record["epochs"] == EPOCHS and record["resumed_after_epoch"] == 2 and record["dagster_run_id"] == "retry"
-    assert lake.read_json(keys.checkpoint_record_key(record["fingerprint"]))["mlflow_run_id"] == record["mlflow_run_id"]
-    stale_mlflow = registry.client.get_run(record["mlflow_run_id"]).data.tags["resumed_from_run_id"]
+    assert record.epochs == EPOCHS and record.resumed_after_epoch == 2 and record.dagster_run_id == "retry"
+    assert lake.read_json(keys.checkpoint_record_key(record.fingerprint))["mlflow_run_id"] == record.mlflow_run_id
+    stale_mlflow = registry.client.get_run(record.mlflow_run_id).data.tags["resumed_from_run_id"]
     assert registry.client.get_run(stale_mlflow).info.status == "FAILED"

@@ -76,9 +76,8 @@ def test_partitioned_check_shows_results_per_partition(ui, page):
     # The check's own Partitions tab (the asset's tab of that name comes first on the page).
     page.get_by_text("Partitions", exact=True).filter(visible=True).last.click()
     visible(page, "Passed (2)").wait_for()
-    for scene in ("cam-a", "cam-b"):
-        visible(page, scene).wait_for()
-    visible(page, DAY).wait_for()
+    for scene in ("cam-a", "cam-b"):  # one row per scene-day partition, named <day>|<scene>
+        visible(page, f"{DAY}|{scene}").wait_for()
 
 
 def test_eval_report_renders_its_table_and_image(ui, page):

@@ -44,13 +44,29 @@ def _run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
 
 
 def _processes_of_session(session: int, command: str) -> list[int]:
-    found = []
+    """Processes running `command` that `vision-assets ui` (the leader of `session`) started, however deep: its
+    children run in process groups and sessions of their own, so they are found by parentage."""
+    parents = {}
     for proc in Path("/proc").iterdir():
         try:
-            if proc.name.isdigit() and os.getsid(int(proc.name)) == session and command in (
-                    proc / "cmdline").read_bytes().replace(b"\0", b" ").decode():
-                found.append(int(proc.name))
-        except (OSError, ValueError):
+            if proc.name.isdigit():
+                parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+
+    def descends(pid: int) -> bool:
+        while pid > 1:
+            if pid == session:
+                return True
+            pid = parents.get(pid, 0)
+        return False
+
+    found = []
+    for pid in parents:
+        try:
+            if descends(pid) and command in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode():
+                found.append(pid)
+        except OSError:
             continue
     return found
 

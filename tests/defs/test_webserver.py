@@ -31,7 +31,7 @@ def test_webserver_loads_the_code_location(tmp_path):
         assert entries[0]["locationOrLoadError"]["__typename"] == "RepositoryLocation"
         nodes = graphql(url, "{ assetNodes { assetKey { path } assetChecksOrError { ... on AssetChecks "
                               "{ checks { name blocking } } } } }")["assetNodes"]
-        assert len({"/".join(n["assetKey"]["path"]) for n in nodes}) == 9
+        assert len({"/".join(n["assetKey"]["path"]) for n in nodes}) == 10
         checks = {(n["assetKey"]["path"][-1], c["name"], c["blocking"])
                   for n in nodes for c in n["assetChecksOrError"].get("checks", [])}
         assert {("qc_annotations", "qc_pass_rate", True), ("qc_annotations", "kept_rows_meet_expectations", True),

@@ -12,7 +12,7 @@ import pytest
 from helpers import settings_for, tiny_definitions
 from servers import SwitchableLink, s3_server
 
-LAKE = "s3://lake/vision"
+LAKE = "s3://lake/retries-test"  # moto keeps one store per process: a prefix of this test's own
 CARRIED = ("sampled_frames", "annotations", "qc_annotations")
 
 

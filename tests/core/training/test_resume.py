@@ -30,7 +30,8 @@ CHILD = textwrap.dedent("""
     import json
     tmp, config = Path(sys.argv[1]), TrainConfig(**json.loads(sys.argv[3]))
     lake = tiny_lake(tmp)
-    dataset = lake.read_json("datasets/tinytrain0001/dataset.json")
+    from vision_assets.core.records import DatasetVersion
+    dataset = DatasetVersion.from_json(lake.read_json("datasets/tinytrain0001/dataset.json"))
     def die(epoch, metrics):
         if epoch == int(sys.argv[4]):
             os.kill(os.getpid(), signal.SIGKILL)
