@@ -49,8 +49,9 @@ def track_boxes() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["frame_index", "track_id", "class_name", "x1", "y1", "x2", "y2"])
 
 
-def _images(boxes: pd.DataFrame) -> list[np.ndarray]:
-    background = texture(11, (WIDTH, HEIGHT))
+def draw_frames(boxes: pd.DataFrame, seed: int = 11) -> list[np.ndarray]:
+    """The clip's frames: a textured background (by seed) with each labelled box filled in its class's colour."""
+    background = texture(seed, (WIDTH, HEIGHT))
     out = []
     for f in range(FRAMES):
         image = background.copy()
@@ -68,7 +69,7 @@ def build_evaluation_lake(tmp_path: Path, root: str | None = None):
 
     lake = Lake(root or str(tmp_path / "lake"))
     boxes = track_boxes()
-    images = _images(boxes)
+    images = draw_frames(boxes)
     clip = write_clip(tmp_path / "clip.mp4", images, fps=10)
     video_sha, video_key, _ = lake.put_blob_file(keys.VIDEO_BLOBS, clip, ".mp4")
     partition = {"scene": SCENE, "day": DAY}

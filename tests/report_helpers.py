@@ -8,24 +8,13 @@ from pathlib import Path
 
 import cv2
 import pandas as pd
-from evaluation_helpers import CLASSES, DAY, FRAMES, HEIGHT, VERSION, WIDTH, confident_weights, track_boxes
-from helpers import texture, write_clip
+from evaluation_helpers import CLASSES, DAY, HEIGHT, VERSION, WIDTH, confident_weights, draw_frames, track_boxes
+from helpers import write_clip
 
 from vision_assets.core.records import DatasetVersion
 
 SCENES = ("cam-a", "cam-b")
 
-
-def _frames(boxes: pd.DataFrame, seed: int) -> list:
-    background = texture(seed, (WIDTH, HEIGHT))
-    out = []
-    for f in range(FRAMES):
-        image = background.copy()
-        for b in boxes[boxes["frame_index"] == f].itertuples():
-            colour = (30, 30, 220) if b.class_name == "car" else (220, 200, 40)
-            cv2.rectangle(image, (int(b.x1), int(b.y1)), (int(b.x2), int(b.y2)), colour, -1)
-        out.append(image)
-    return out
 
 
 def build_two_video_lake(tmp_path: Path, root: str | None = None):
@@ -39,7 +28,7 @@ def build_two_video_lake(tmp_path: Path, root: str | None = None):
         boxes = track_boxes()
         if n:  # the second video's objects sit lower and are bigger: not the same footage twice
             boxes = boxes.assign(y1=boxes["y1"] + 4, y2=boxes["y2"] + 8, x2=boxes["x2"] + 6)
-        clip = write_clip(tmp_path / f"clip{n}.mp4", _frames(boxes, 11 + n), fps=10)
+        clip = write_clip(tmp_path / f"clip{n}.mp4", draw_frames(boxes, 11 + n), fps=10)
         video_sha, video_key, _ = lake.put_blob_file(keys.VIDEO_BLOBS, clip, ".mp4")
         partition = {"scene": scene, "day": DAY}
         raw = {"video_sha256": video_sha, "source_name": clip.name, "stored_path": video_key, "outcome": "ok",
