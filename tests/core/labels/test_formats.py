@@ -293,7 +293,7 @@ def test_every_format_is_detected_from_content(tmp_path):
     "name, content, problem",
     [
         ("broken.json", '{"images": [', "not valid JSON"),
-        ("results.json", (MATERIAL / "coco" / "shapes" / "dt_dataset.json").read_text(), "COCO results"),
+        ("results.json", MATERIAL / "coco" / "shapes" / "dt_dataset.json", "COCO results"),  # read when run
         ("nobbox.json", json.dumps({"images": [{"id": 1, "file_name": "a.jpg"}], "categories": [],
                                     "annotations": [{"id": 4, "image_id": 1, "category_id": 1}]}), "annotation 4: bbox"),
         ("orphan.json", json.dumps({"images": [], "annotations": [{"id": 4, "image_id": 9, "bbox": [0, 0, 1, 1]}]}),
@@ -310,7 +310,7 @@ def test_every_format_is_detected_from_content(tmp_path):
     ],
 )
 def test_malformed_input_names_the_file(tmp_path, name, content, problem):
-    path = write(tmp_path / name, content)
+    path = write(tmp_path / name, content.read_text() if isinstance(content, Path) else content)
     with pytest.raises(AnnotationFormatError, match=re.escape(name)) as err:
         read_annotations(path, fmt="yolo" if name.endswith(".txt") else None, image_size=(10, 10))
     assert problem is None or problem in str(err.value)
