@@ -1,13 +1,15 @@
 """The project file's schema: each section's keys with their defaults and the check of their values.
 
-A check returns the value (normalised) or raises ValueError saying what was expected; project_config names the
-file and the key around it. Pure (no Dagster, no training libraries)."""
+A check returns the value (normalised) or raises InvalidOption (a ValueError) saying what was expected;
+project_config names the file and the key around it. Pure (no Dagster, no training libraries)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from typing import Any
+
+from vision_assets.core.errors import InvalidOption
 
 
 def show(value: Any) -> str:
@@ -17,7 +19,7 @@ def show(value: Any) -> str:
 def integer(minimum: int | None = None, what: str = "an integer") -> Callable[[Any], int]:
     def check(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
-            raise ValueError(f"must be {what}, got {show(value)}")
+            raise InvalidOption(problem=f"must be {what}, got {show(value)}")
         return value
     return check
 
@@ -26,20 +28,20 @@ def number(low: float | None = None, high: float | None = None, what: str = "a n
     def check(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float) or value != value \
                 or (low is not None and value < low) or (high is not None and value > high):
-            raise ValueError(f"must be {what}, got {show(value)}")
+            raise InvalidOption(problem=f"must be {what}, got {show(value)}")
         return float(value)
     return check
 
 
 def non_empty_text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"must be a non-empty string, got {show(value)}")
+        raise InvalidOption(problem=f"must be a non-empty string, got {show(value)}")
     return value
 
 
 def boolean(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"must be true or false, got {show(value)}")
+        raise InvalidOption(problem=f"must be true or false, got {show(value)}")
     return value
 
 
@@ -50,14 +52,14 @@ def optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
 def one_of(*choices: str) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         if value not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)}, got {show(value)}")
+            raise InvalidOption(problem=f"must be one of {', '.join(choices)}, got {show(value)}")
         return value
     return check
 
 
 def mapping(value: Any) -> dict:
     if not isinstance(value, dict):
-        raise ValueError(f"must be a mapping, got {show(value)}")
+        raise InvalidOption(problem=f"must be a mapping, got {show(value)}")
     return value
 
 

@@ -10,6 +10,8 @@ import re
 import sys
 from pathlib import Path
 
+from vision_assets.core.errors import VisionError
+
 
 def register(subparsers) -> None:
     compare = subparsers.add_parser("compare", help="two models side by side on the same test set, with deltas "
@@ -21,7 +23,7 @@ def register(subparsers) -> None:
     compare.set_defaults(func=cmd_compare)
 
 
-class CompareError(LookupError):
+class CompareError(VisionError, LookupError):
     """What to compare cannot be found or evaluated; the message names it."""
 
 
@@ -37,7 +39,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     try:
         a_side, b_side = _model(settings, lake, args.a), _model(settings, lake, args.b)
         a, b = _on_the_same_test_set(settings, lake, a_side, b_side)
-    except (CompareError, ValueError, OSError) as error:
+    except (VisionError, OSError) as error:
         print(f"vision-assets: error: {error}", file=sys.stderr)
         return 2
     for report in (a, b):

@@ -163,7 +163,7 @@ def cmd_qc(args: argparse.Namespace) -> int:
     classes, aliases, classes_from = _qc_classes(args.classes)
     try:
         report = audit_labels(Path(args.path), args.format, image_size=size, class_names=classes, aliases=aliases)
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, VisionError) as error:
         print(f"vision-assets qc: {error}", file=sys.stderr)
         return 2
     if args.json:

@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from vision_assets.core.errors import VisionError
 from vision_assets.core.numbers import json_ready
 
 # Core imports stay inside the commands: each command loads only what it uses (motmetrics, pycocotools).
@@ -110,7 +111,7 @@ def cmd_errors(args: argparse.Namespace) -> int:
         reference = _checkpoint_of(settings, args.model)
         report = find_report(lake, reference)
         rows = error_rows(lake, report, kind=args.kind, class_name=args.class_name)
-    except (EvaluationNotFound, LookupError, ValueError) as exc:
+    except (EvaluationNotFound, LookupError, VisionError) as exc:
         return _fail("errors", args.model, str(exc))
     if args.out:
         written = export_errors(lake, rows, Path(args.out))

@@ -31,7 +31,7 @@ def one_line_errors(command):
         try:
             return command(args)
         except (CommandError, RegistryError, RegistryUnavailable, PackageTampered, LineageMismatch, LookupError,
-                FileExistsError, ValueError) as error:
+                FileExistsError, VisionError) as error:
             message = error.args[0] if isinstance(error, KeyError) and error.args else error
             print(f"vision-assets: error: {redact(message)}", file=sys.stderr)
             return 2

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from vision_assets.cli.environment import open_lake, open_registry, prepare_environment
+from vision_assets.core.errors import VisionError
 
 
 def register(sub) -> None:
@@ -48,7 +49,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         tags = registry.client.get_run(version.run_id).data.tags
         record = find_record(lake, tags.get("fingerprint"), version.tags.get("checkpoint_sha256"))
         report = reproduce(lake, record, settings.work_dir, evaluate=not args.no_test)
-    except (LookupError, ValueError, FileNotFoundError) as error:
+    except (LookupError, VisionError, FileNotFoundError) as error:
         print(f"reproduce: {error}", file=sys.stderr)
         return 1
     report["model"] = f"{version.name} v{version.version}"
@@ -87,11 +88,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     space_file = Path(args.space).resolve()
     from vision_assets.core.training.sweep import load_space
 
-    try:
-        load_space(space_file)  # a bad file fails here in one line, before Dagster starts
-    except ValueError as error:
-        print(f"sweep: {error}", file=sys.stderr)
-        return 1
+    load_space(space_file)  # a bad file fails here, before Dagster starts: a SweepSpaceError, one line, exit 2
     import dagster as dg
 
     from vision_assets.core.lake import keys

@@ -20,3 +20,15 @@ class VisionError(Exception):
         head, sep, tail = str(self).partition(": ")
         self.object = object if object is not None else (head if sep else "")
         self.problem = problem if problem is not None else (tail if sep else head)
+
+
+# The two general kinds, for places without a more specific class of their own. Each is a ValueError too, so code
+# that caught the bare ValueError it replaced still catches it.
+
+
+class InvalidInput(VisionError, ValueError):
+    """A file, video or table the user gave (or the data folder holds) does not hold what it must."""
+
+
+class InvalidOption(VisionError, ValueError):
+    """A value the user chose (a setting, an option, a partition key) is not one that is accepted."""

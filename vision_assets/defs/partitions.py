@@ -13,6 +13,8 @@ would never be carried through. Days are validated as YYYY-MM-DD by the landing 
 
 import dagster as dg
 
+from vision_assets.core.errors import InvalidOption
+
 scene_day = dg.DynamicPartitionsDefinition(name="scene_days")
 
 # The two dimensions of the cross product used before; an instance that still has them is migrated by the landing
@@ -29,7 +31,7 @@ def split_scene_day(partition_key: str) -> tuple[str, str]:
     """(scene, day) of a `<day>|<scene>` key."""
     day, separator, scene = str(partition_key).partition(_SEPARATOR)
     if not separator or not day or not scene or _SEPARATOR in scene:
-        raise ValueError(f"partition {partition_key!r}: not a scene-day key '<YYYY-MM-DD>|<scene>'")
+        raise InvalidOption(object=f"partition {partition_key!r}", problem="not a scene-day key '<YYYY-MM-DD>|<scene>'")
     return scene, day
 
 

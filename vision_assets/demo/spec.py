@@ -8,6 +8,8 @@ from datetime import date
 
 import numpy as np
 
+from vision_assets.core.errors import InvalidOption
+
 DEMO_CLASSES = ("car", "pedestrian", "cyclist")
 
 
@@ -25,11 +27,14 @@ class DemoSpec:
 
     def __post_init__(self) -> None:
         for day in self.days:
-            date.fromisoformat(day)  # raises on anything but YYYY-MM-DD
+            try:
+                date.fromisoformat(day)  # raises on anything but YYYY-MM-DD
+            except (TypeError, ValueError):
+                raise InvalidOption(object=f"demo spec day {day!r}", problem="not a YYYY-MM-DD date") from None
         if self.n_frames < 1 or self.width < 64 or self.height < 64:
-            raise ValueError(f"DemoSpec too small to draw a street scene: {self}")
+            raise InvalidOption(object="demo spec", problem=f"too small to draw a street scene: {self}")
         if not 0 <= self.bad_label_share <= 1:
-            raise ValueError(f"bad_label_share must lie in [0, 1], got {self.bad_label_share}")
+            raise InvalidOption(object="demo spec", problem=f"bad_label_share must lie in [0, 1], got {self.bad_label_share}")
 
     @property
     def n_frames(self) -> int:

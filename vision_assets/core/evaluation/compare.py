@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import posixpath
 
-from vision_assets.core.evaluation.comparison import LOWER_IS_BETTER, compare_reports
+from vision_assets.core.evaluation.comparison import LOWER_IS_BETTER, DifferentTestSplits, compare_reports
 from vision_assets.core.evaluation.report_data import gather
 from vision_assets.core.evaluation.report_page import (
     HEADLINE,
@@ -89,8 +89,8 @@ def compare_key(a: dict, b: dict) -> str:
 def write_compare_page(lake: Lake, a: dict, b: dict, *, names: tuple[str, str] = ("A", "B")) -> str:
     """The side-by-side page, beside B's evaluation (so both evaluations' replays are relative paths)."""
     if a["test_set_hash"] != b["test_set_hash"]:
-        raise ValueError(f"{a['evaluation_key']} and {b['evaluation_key']} were evaluated on different test sets: "
-                         "only the same test images compare")
+        raise DifferentTestSplits(f"{a['evaluation_key']} and {b['evaluation_key']} were evaluated on different test "
+                                  "sets: only the same test images compare")
     key = compare_key(a, b)
     rows = comparison_rows(lake, a, b)
     bounds = (evaluation_intervals(lake, a), evaluation_intervals(lake, b))

@@ -25,6 +25,7 @@ import pandas as pd
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from vision_assets.core.errors import InvalidInput
 from vision_assets.core.geometry import xywh_to_xyxy, xyxy_to_xywh
 
 IMAGE_COLUMNS = ("image_id", "width", "height")
@@ -198,7 +199,7 @@ def load_coco_files(
     categories = sorted(gt["categories"], key=lambda c: c["id"])
     class_names = [c["name"] for c in categories]
     if len(set(class_names)) != len(class_names):
-        raise ValueError("category names in the ground-truth file are not unique")
+        raise InvalidInput(object=str(gt_json), problem="category names are not unique")
     name_of = {c["id"]: c["name"] for c in categories}
 
     images = pd.DataFrame(

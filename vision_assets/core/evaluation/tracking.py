@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vision_assets.core.errors import InvalidInput
 from vision_assets.core.geometry import xyxy_to_xywh
 from vision_assets.core.labels.formats.mot import read_mot
 
@@ -179,19 +180,19 @@ def evaluate_mot_files(gt_path: Path, prediction_path: Path, *, iou_threshold: f
 
 
 def check_tracks(df: pd.DataFrame, what: str) -> pd.DataFrame:
-    """The TRACK_COLUMNS of a valid track table; ValueError("<what>: <problem>") otherwise."""
+    """The TRACK_COLUMNS of a valid track table; InvalidInput (a ValueError) "<what>: <problem>" otherwise."""
     if len(df) == 0:  # "no tracks" may arrive as pd.DataFrame() without columns
         return pd.DataFrame({c: pd.Series(dtype=float) for c in TRACK_COLUMNS})
     missing = [c for c in TRACK_COLUMNS if c not in df.columns]
     if missing:
-        raise ValueError(f"{what}: lacks columns {missing}")
+        raise InvalidInput(object=what, problem=f"lacks columns {missing}")
     values = df[list(TRACK_COLUMNS)]
     if not np.isfinite(values.to_numpy(dtype=float)).all():
-        raise ValueError(f"{what}: non-finite frames, ids or coordinates")
+        raise InvalidInput(object=what, problem="non-finite frames, ids or coordinates")
     if ((values["x2"] < values["x1"]) | (values["y2"] < values["y1"])).any():
-        raise ValueError(f"{what}: boxes with x2 < x1 or y2 < y1")
+        raise InvalidInput(object=what, problem="boxes with x2 < x1 or y2 < y1")
     if values.duplicated(["frame", "track_id"]).any():
-        raise ValueError(f"{what}: a track id appears twice in one frame")
+        raise InvalidInput(object=what, problem="a track id appears twice in one frame")
     return values
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vision_assets.core.errors import InvalidInput
 from vision_assets.core.lake import Lake, keys
 from vision_assets.core.monitoring.drift import DEFAULT_PERMUTATIONS, mmd_permutation_test
 from vision_assets.core.monitoring.image_stats import IMAGE_STAT_COLUMNS, image_statistics
@@ -79,8 +80,8 @@ def champion_baseline(lake: Lake, champion: Model, manifest_key: str, *, imgsz: 
                         stored["scenes"])
     frames = baseline_frames(pd.read_parquet(lake.local_copy(manifest_key, work_dir / "manifests")))
     if len(frames) < 2:
-        raise ValueError(f"{manifest_key}: the champion's training split has {len(frames)} frames; a drift "
-                         "baseline needs at least 2")
+        raise InvalidInput(object=manifest_key, problem=f"the champion's training split has {len(frames)} frames; a "
+                           "drift baseline needs at least 2")
     paths = _local_paths(lake, frames["image_path"].tolist(), work_dir)
     seen = observe(champion.weights, paths, work_dir=work_dir, imgsz=imgsz, device=device)
     counts = prediction_statistics(seen.detections, paths)["per_frame_counts"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from vision_assets.core.errors import InvalidOption
 from vision_assets.core.lake import Lake, keys
 from vision_assets.core.records import DatasetVersion
 from vision_assets.core.registry.audit import current_actor, record_event
@@ -26,7 +27,7 @@ def forget_video(registry: ModelRegistry, lake: Lake, model_name: str, video: st
                  action: str = "forget", run_tags: dict | None = None) -> dict:
     """The impact report; with apply, the removal. Returns the report with what was removed."""
     if not reason.strip():
-        raise ValueError("forget needs a --reason (it is recorded in the audit trail)")
+        raise InvalidOption(object="forget", problem="needs a --reason (it is recorded in the audit trail)")
     impact = video_lineage(registry, lake, model_name, video)
     report = {"applied": False, **impact}
     if not apply:

@@ -76,24 +76,24 @@ def load_space(path: Path) -> SweepSpace:
 
 def parse_space(raw: object) -> SweepSpace:
     if not isinstance(raw, dict) or not isinstance(raw.get("space"), dict) or not raw["space"]:
-        raise ValueError("a sweep space is a mapping with a non-empty 'space' of option: values")
+        raise SweepSpaceError(problem="a sweep space is a mapping with a non-empty 'space' of option: values")
     allowed = {"method", "space", "max_trials", "time_budget_s", "seed", "base"}
     if set(raw) - allowed:
-        raise ValueError(f"unknown sweep keys {sorted(set(raw) - allowed)}; allowed: {sorted(allowed)}")
+        raise SweepSpaceError(problem=f"unknown sweep keys {sorted(set(raw) - allowed)}; allowed: {sorted(allowed)}")
     method = raw.get("method", "grid")
     if method not in ("grid", "random"):
-        raise ValueError(f"method must be 'grid' or 'random', got {method!r}")
+        raise SweepSpaceError(object="method", problem=f"must be 'grid' or 'random', got {method!r}")
     options = set(TrainConfig().as_dict())
     base = raw.get("base") or {}
     for name in [*raw["space"], *base]:
         if name not in options:
-            raise ValueError(f"{name!r} is not a training option; options: {sorted(options)}")
+            raise SweepSpaceError(object=repr(name), problem=f"not a training option; options: {sorted(options)}")
     for name, values in raw["space"].items():
         if isinstance(values, dict):
             if method == "grid" or not {"low", "high"} <= set(values):
-                raise ValueError(f"{name}: a range {{low, high[, log]}} needs method: random; grid takes a list")
+                raise SweepSpaceError(object=name, problem="a range {low, high[, log]} needs method: random; grid takes a list")
         elif not isinstance(values, list) or not values:
-            raise ValueError(f"{name}: give a non-empty list of values (or a range for random)")
+            raise SweepSpaceError(object=name, problem="give a non-empty list of values (or a range for random)")
     space = {name: [_coerce(name, v) for v in values] if isinstance(values, list) else values
              for name, values in raw["space"].items()}
     base = {name: _coerce(name, value) for name, value in base.items()}
@@ -110,10 +110,10 @@ def _coerce(name: str, value):
     kind = type(default) if default is not None else type(value)
     try:
         if kind is bool and not isinstance(value, bool):
-            raise ValueError
+            raise ValueError  # caught just below, like int("x")
         return kind(value) if kind in (int, float, str) and not isinstance(value, bool) else value
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{name}: {value!r} is not a {kind.__name__}") from error
+        raise SweepSpaceError(object=name, problem=f"{value!r} is not a {kind.__name__}") from error
 
 
 def trial_params(space: SweepSpace) -> list[dict]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from vision_assets.core.errors import InvalidInput
+
 
 def weights_sha256(path: Path) -> str:
     import torch
@@ -17,7 +19,7 @@ def weights_sha256(path: Path) -> str:
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     model = checkpoint.get("model") or checkpoint.get("ema") if isinstance(checkpoint, dict) else checkpoint
     if model is None:
-        raise ValueError(f"{path}: no model in this checkpoint")
+        raise InvalidInput(object=str(path), problem="no model in this checkpoint")
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
         tensor = tensor.detach().cpu().contiguous()

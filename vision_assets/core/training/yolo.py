@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vision_assets.core.errors import InvalidOption
 from vision_assets.core.lake import sha256_file
 from vision_assets.core.numbers import finite_number
 from vision_assets.core.training.environment import code_version, resolve_device, seed_everything, ultralytics_yolo
@@ -53,7 +54,7 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
+            raise InvalidOption(object="training config", problem=f"unknown option(s) {unknown}; known: {sorted(known)}")
         return cls(**values)
 
     def fingerprint(self, dataset_version: str) -> str:

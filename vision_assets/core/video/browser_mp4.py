@@ -13,6 +13,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from vision_assets.core.errors import InvalidInput
 from vision_assets.core.lake import atomic_path
 from vision_assets.core.video.decode import VideoSource
 
@@ -92,7 +93,7 @@ def transcode_for_browser(src: Path, dst: Path, fps: float) -> dict:
                 writer.close(error)
             raise
         if writer is None:
-            raise ValueError(f"{Path(src).name}: no frame decodes, nothing to transcode")
+            raise InvalidInput(object=Path(src).name, problem="no frame decodes, nothing to transcode")
         writer.close()
     return {"frames": writer.frames, "fps": float(writer.rate), "width": writer.size[0], "height": writer.size[1]}
 

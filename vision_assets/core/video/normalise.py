@@ -13,6 +13,7 @@ from pathlib import Path
 import av
 import av.error
 
+from vision_assets.core.errors import InvalidInput, InvalidOption
 from vision_assets.core.lake import atomic_path
 
 FALLBACK_CODEC = "mpeg4"
@@ -49,7 +50,8 @@ def resolve_codec(requested: str) -> str:
         return requested
     if encoder_available(FALLBACK_CODEC):
         return FALLBACK_CODEC
-    raise ValueError(f"neither {requested!r} nor {FALLBACK_CODEC!r} can be encoded by this FFmpeg build")
+    raise InvalidOption(object=f"codec {requested!r}", problem=f"neither it nor {FALLBACK_CODEC!r} can be encoded by this "
+                        "FFmpeg build")
 
 
 def output_size(width: int, height: int, max_height: int | None) -> tuple[int, int]:
@@ -124,14 +126,14 @@ def normalise_video(src: Path, dst: Path, spec: NormaliseSpec) -> dict:
     try:
         source = av.open(str(src))
     except (av.error.FFmpegError, OSError) as error:
-        raise ValueError(f"{src}: not a decodable video ({_why(error)})") from error
+        raise InvalidInput(object=str(src), problem=f"not a decodable video ({_why(error)})") from error
     try:
         with source, atomic_path(dst) as temp:
             if not source.streams.video:
-                raise ValueError(f"{src}: has no video stream")
+                raise InvalidInput(object=str(src), problem="has no video stream")
             return _transcode(source, source.streams.video[0], temp, spec, src)
     except av.error.FFmpegError as error:
-        raise ValueError(f"{src}: transcoding failed ({_why(error)})") from error
+        raise InvalidInput(object=str(src), problem=f"transcoding failed ({_why(error)})") from error
 
 
 def _why(error: Exception) -> str:
@@ -171,7 +173,7 @@ def _transcode(source: av.container.InputContainer, stream: av.VideoStream, temp
             output.mux(out_stream.encode(scaled))
             written += 1
         if output is None:
-            raise ValueError(f"{src}: no frame decodes")
+            raise InvalidInput(object=str(src), problem="no frame decodes")
         output.mux(out_stream.encode(None))
     finally:
         if output is not None:
