@@ -36,7 +36,7 @@ class YoloDetector(PythonModel):
         for value in frame["image"]:
             data = value if isinstance(value, bytes | bytearray) else base64.b64decode(value)
             image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-            if image is None:
+            if image is None:  # a plain ValueError: this file is served without vision_assets (no VisionError)
                 raise ValueError(f"image {len(images)} is not a decodable JPEG or PNG")
             images.append(image)
         names = list(config.get("class_names") or [])

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 from vision_assets.core.datasets.export import local_data_yaml
+from vision_assets.core.errors import VisionError
 from vision_assets.core.lake import Lake, keys, sha256_file
 from vision_assets.core.records import DatasetVersion
 from vision_assets.core.training.environment import (
@@ -38,7 +39,7 @@ def find_record(lake: Lake, fingerprint: str | None = None, checkpoint_sha256: s
                       f"{lake.root}")
 
 
-class TaintedReproduction(LookupError):
+class TaintedReproduction(VisionError, LookupError):
     """The dataset version used a video someone asked to delete: retraining it would silently train on less."""
 
 
