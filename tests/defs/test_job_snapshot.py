@@ -1,0 +1,89 @@
+"""The code location's job snapshots name no data folder: loaded from any folder, or a copy of one, every job has the
+same snapshot id (re-execution in the UI never warns "loaded version may be different"), and a run still works on
+the folder of its own environment."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from dagster._core.remote_representation.external_data import RepositorySnap
+from dagster._serdes import serialize_value
+
+PROJECT_FILE = "classes: [car, {name: pedestrian, aliases: [person]}]\ntraining: {epochs: 3}\nqc: {min_pass_rate: 0.8}\n"
+PLANTED_URI = "https://vision:PLANTED-pw-47@mlflow.example.com/"
+
+
+def _load(monkeypatch, data_dir: Path):
+    """The code location as `vision-assets ui` loads it: from the environment, not from test settings."""
+    from vision_assets.definitions import build_definitions
+
+    monkeypatch.setenv("VISION_DATA_DIR", str(data_dir))
+    return build_definitions()
+
+
+def _snapshots(defs) -> tuple[dict[str, str], str]:
+    """Each job's snapshot id, and the whole serialized repository snapshot the UI stores (every job snapshot in it)."""
+    repository = defs.get_repository_def()
+    ids = {job.name: job.get_job_snapshot_id() for job in repository.get_all_jobs()}
+    return ids, serialize_value(RepositorySnap.from_def(repository))
+
+
+def test_every_job_snapshot_is_the_same_for_two_data_folders_and_a_copy(tmp_path, monkeypatch):
+    first, second = tmp_path / "first" / "data", tmp_path / "elsewhere" / "data"
+    first.mkdir(parents=True)
+    (first / "vision.yaml").write_text(PROJECT_FILE)
+    copy = tmp_path / "copied" / "data"
+    shutil.copytree(first, copy)
+    second.mkdir(parents=True)  # no project file at all: the defaults
+
+    ids, texts = {}, {}
+    for folder in (first, copy, second):
+        ids[folder], texts[folder] = _snapshots(_load(monkeypatch, folder))
+    assert set(ids[first]) >= {"ingest_videos", "import_labels", "train_and_register", "mine_hard_examples",
+                               "retention_job", "carry_forward", "__ASSET_JOB"}
+    assert ids[copy] == ids[first]
+    for folder, text in texts.items():
+        for place in (first, copy, second, tmp_path):
+            assert str(place) not in text, (folder, place)
+    # Two unrelated folders without a project file (every value the default) agree too.
+    assert _snapshots(_load(monkeypatch, tmp_path / "other" / "data"))[0] == ids[second]
+
+
+def test_the_project_file_shows_in_the_data_folder_and_a_secret_uri_by_name(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "vision.yaml").write_text(PROJECT_FILE)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", PLANTED_URI)
+    defs = _load(monkeypatch, data)
+    project = defs.resources["project"]
+    assert project.project_file == "<data folder>/vision.yaml"
+    assert project.sources["training.epochs"] == "<data folder>/vision.yaml"
+    assert defs.metadata["project_file"].value == "<data folder>/vision.yaml"
+    _, text = _snapshots(defs)
+    assert "PLANTED" not in text and "MLFLOW_TRACKING_URI" in text  # the variable's name, never its value
+    assert defs.resources["mlflow"].process_config_and_initialize().tracking == PLANTED_URI
+
+
+def test_a_run_works_on_the_data_folder_of_its_environment(tmp_path, monkeypatch, tiny_landing, instance):
+    """Definitions loaded on one folder, run on another (a moved folder re-executed): the run ingests into the
+    folder its environment names, and nothing lands in the first."""
+    from vision_assets.core.lake import Lake
+    from vision_assets.settings import Settings
+
+    loaded_on, runs_on = tmp_path / "loaded" / "data", tmp_path / "runs" / "data"
+    defs = _load(monkeypatch, loaded_on)
+    monkeypatch.setenv("VISION_DATA_DIR", str(runs_on))
+    settings = Settings.from_env()
+    settings.prepare()
+    shutil.copytree(tiny_landing, settings.landing_dir, dirs_exist_ok=True)
+
+    from vision_assets.local.daemon import LocalDaemon
+
+    daemon = LocalDaemon(defs, instance, log=lambda _: None)
+    daemon.sensor_tick("landing_sensor")
+    assert daemon.runs and all(r.success for r in daemon.runs), daemon.runs
+    assert sorted(str(r.partition) for r in daemon.runs) == ["2026-11-18|cam-a", "2026-11-18|cam-b"]
+    videos = Lake(settings.lake_root).read_tables("raw_videos")
+    assert len(videos) == 4 and set(videos["scene"]) == {"cam-a", "cam-b"}
+    assert not loaded_on.exists()
