@@ -10,8 +10,20 @@ from pathlib import Path
 from dagster._core.remote_representation.external_data import RepositorySnap
 from dagster._serdes import serialize_value
 
-PROJECT_FILE = "classes: [car, {name: pedestrian, aliases: [person]}]\ntraining: {epochs: 3}\nqc: {min_pass_rate: 0.8}\n"
+# With a sweep file and a model to fine-tune from beside it: paths the project file resolves in the data folder.
+PROJECT_FILE = """classes: [car, {name: pedestrian, aliases: [person]}]
+training: {epochs: 3, model: start.pt, sweep_space: sweep.yaml}
+qc: {min_pass_rate: 0.8}
+"""
 PLANTED_URI = "https://vision:PLANTED-pw-47@mlflow.example.com/"
+
+
+def _project_folder(data_dir: Path) -> Path:
+    data_dir.mkdir(parents=True)
+    (data_dir / "vision.yaml").write_text(PROJECT_FILE)
+    (data_dir / "start.pt").write_bytes(b"weights")
+    (data_dir / "sweep.yaml").write_text("lr0: {values: [0.01]}\n")
+    return data_dir
 
 
 def _load(monkeypatch, data_dir: Path):
@@ -31,8 +43,7 @@ def _snapshots(defs) -> tuple[dict[str, str], str]:
 
 def test_every_job_snapshot_is_the_same_for_two_data_folders_and_a_copy(tmp_path, monkeypatch):
     first, second = tmp_path / "first" / "data", tmp_path / "elsewhere" / "data"
-    first.mkdir(parents=True)
-    (first / "vision.yaml").write_text(PROJECT_FILE)
+    _project_folder(first)
     copy = tmp_path / "copied" / "data"
     shutil.copytree(first, copy)
     second.mkdir(parents=True)  # no project file at all: the defaults
@@ -51,15 +62,17 @@ def test_every_job_snapshot_is_the_same_for_two_data_folders_and_a_copy(tmp_path
 
 
 def test_the_project_file_shows_in_the_data_folder_and_a_secret_uri_by_name(tmp_path, monkeypatch):
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "vision.yaml").write_text(PROJECT_FILE)
+    data = _project_folder(tmp_path / "data")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", PLANTED_URI)
     defs = _load(monkeypatch, data)
     project = defs.resources["project"]
     assert project.project_file == "<data folder>/vision.yaml"
     assert project.sources["training.epochs"] == "<data folder>/vision.yaml"
     assert defs.metadata["project_file"].value == "<data folder>/vision.yaml"
+    trainer = defs.resources["trainer"]
+    assert (trainer.model, trainer.sweep_space) == ("<data folder>/start.pt", "<data folder>/sweep.yaml")
+    # A run finds them in its own data folder.
+    assert (trainer.config().model, trainer.sweep_file) == (str(data / "start.pt"), str(data / "sweep.yaml"))
     _, text = _snapshots(defs)
     assert "PLANTED" not in text and "MLFLOW_TRACKING_URI" in text  # the variable's name, never its value
     assert defs.resources["mlflow"].process_config_and_initialize().tracking == PLANTED_URI

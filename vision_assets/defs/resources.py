@@ -25,6 +25,18 @@ if TYPE_CHECKING:
 _TRAIN_DEFAULTS = TrainConfig()
 
 
+DATA_FOLDER = "<data folder>"  # how a resource names a file in the data folder: the run's own, found at run time
+
+
+def in_run_data_folder(value: str) -> str:
+    """A `<data folder>/...` path as the file in the run environment's data folder; any other value as it is."""
+    if not value.startswith(f"{DATA_FOLDER}/"):
+        return value
+    from vision_assets.settings import Settings
+
+    return str(Settings.from_env().data_dir / value.removeprefix(f"{DATA_FOLDER}/"))
+
+
 def _or_environment(value: str, setting: str) -> str:
     """The configured place, or (left empty) the run environment's Settings value of that name."""
     if value:
@@ -153,8 +165,8 @@ class RetrainPolicyResource(dg.ConfigurableResource):
 class ProjectFileResource(dg.ConfigurableResource):
     """Which project file (vision.yaml) the other resources were built from and where each value that is not a
     default came from (the file, or an environment variable for this run): shown on the UI's Resources page, as
-    `vision-assets config` prints it. A file in the data folder is named `<data folder>/...`, so the job snapshot
-    names no data folder."""
+    `vision-assets config` prints it. A file in the data folder is named `<data folder>/...` (DATA_FOLDER), so the
+    job snapshot names no data folder."""
 
     project_file: str = ""  # empty: none, every value is the default
     sources: dict[str, str] = {}
@@ -187,6 +199,7 @@ class QcPolicyResource(dg.ConfigurableResource):
 
 class TrainerResource(dg.ConfigurableResource):
     """How trained_checkpoint trains; defaults are TrainConfig's (see its comments). sweep_space names a sweep
+    (a model .pt or sweep file in the data folder is named `<data folder>/...`, found in the run's own folder);
     YAML (README "Training"): then trained_checkpoint is the best of its trials by val fitness."""
 
     model: str = _TRAIN_DEFAULTS.model
@@ -213,4 +226,9 @@ class TrainerResource(dg.ConfigurableResource):
     sweep_space: str = ""
 
     def config(self) -> TrainConfig:
-        return TrainConfig.from_dict({name: getattr(self, name) for name in TrainConfig().as_dict()})
+        values = {name: getattr(self, name) for name in TrainConfig().as_dict()}
+        return TrainConfig.from_dict({**values, "model": in_run_data_folder(self.model)})
+
+    @property
+    def sweep_file(self) -> str:
+        return in_run_data_folder(self.sweep_space)

@@ -56,7 +56,7 @@ def trained_checkpoint(context: dg.AssetExecutionContext, config: TrainingRunCon
     from vision_assets.core.training.sweep import load_space, run_sweep
 
     store, train_config = lake.lake(), trainer.config()
-    space_file = config.sweep_space or trainer.sweep_space
+    space_file = config.sweep_space or trainer.sweep_file
     if space_file:
         try:
             space = load_space(Path(space_file))

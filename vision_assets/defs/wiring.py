@@ -7,6 +7,7 @@ import dagster as dg
 
 from vision_assets.defs.io import LakeJsonIOManager
 from vision_assets.defs.resources import (
+    DATA_FOLDER,
     IngestPolicyResource,
     LakeResource,
     MlflowResource,
@@ -40,7 +41,8 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
         "lake": lake,
         "mlflow": mlflow,
         "taxonomy": TaxonomyResource(class_names=project.class_names, aliases=project.aliases),
-        "trainer": TrainerResource(**project.training),
+        "trainer": TrainerResource(**(_trainer_files_in_data_folder(project.training, settings.data_dir)
+                                      if from_environment else project.training)),
         "retrain_policy": RetrainPolicyResource(**project.retrain),
         "promotion": PromotionPolicyResource(**project.promotion),
         "qc_policy": QcPolicyResource(**project.qc),
@@ -61,7 +63,9 @@ def project_metadata(settings: Settings | None = None) -> dict:
     where = _in_data_folder(project.path, settings.data_dir) if project.path else \
         f"none ({settings.project_file.name} absent: defaults)"
     sources = {key: _in_data_folder(src, settings.data_dir) for key, _, src in project.flat() if src != "default"}
-    return {"project_file": where, "project_config": dg.MetadataValue.json(project.as_dict()),
+    config = project.as_dict()
+    config["training"] = _trainer_files_in_data_folder(config.get("training", {}), settings.data_dir)
+    return {"project_file": where, "project_config": dg.MetadataValue.json(config),
             "project_config_sources": dg.MetadataValue.json(sources)}
 
 
@@ -78,9 +82,16 @@ def _in_data_folder(path: Path | str, data_dir: Path) -> str:
     """A path in the data folder as `<data folder>/...` (the same for every copy of the folder); others as they are
     (an environment variable's name, a file outside the folder)."""
     try:
-        return str(Path("<data folder>") / Path(path).relative_to(data_dir))
+        return str(Path(DATA_FOLDER) / Path(path).relative_to(data_dir))
     except ValueError:
         return str(path)
+
+
+def _trainer_files_in_data_folder(training: dict, data_dir: Path) -> dict:
+    """A model .pt or sweep file beside a vision.yaml in the data folder, named `<data folder>/...`: the trainer
+    finds it in the run's own folder (TrainerResource.config, sweep_file)."""
+    named = {key: _in_data_folder(training[key], data_dir) for key in ("model", "sweep_space") if training.get(key)}
+    return {**training, **named}
 
 
 def _sampling_policy(section: dict) -> SamplingPolicyResource:
