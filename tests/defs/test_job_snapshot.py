@@ -4,11 +4,16 @@ the folder of its own environment."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from dagster._core.remote_representation.external_data import RepositorySnap
 from dagster._serdes import serialize_value
+from helpers import dagster_webserver
 
 # With a sweep file and a model to fine-tune from beside it: paths the project file resolves in the data folder.
 PROJECT_FILE = """classes: [car, {name: pedestrian, aliases: [person]}]
@@ -100,3 +105,31 @@ def test_a_run_works_on_the_data_folder_of_its_environment(tmp_path, monkeypatch
     videos = Lake(settings.lake_root).read_tables("raw_videos")
     assert len(videos) == 4 and set(videos["scene"]) == {"cam-a", "cam-b"}
     assert not loaded_on.exists()
+
+
+@pytest.mark.slow  # the real CLI ingests one camera-day, then the real webserver on the moved folder
+def test_runs_of_a_moved_data_folder_match_the_loaded_job_snapshots(tmp_path, tiny_landing):
+    """What the UI's Re-execute compares (useJobAvailabilityErrorForRun): each run's job snapshot id (a subset run's
+    parent's) against the loaded code location's. Equal: no "loaded version may be different"."""
+    from test_webserver import graphql
+
+    original = tmp_path / "first" / "data"
+    shutil.copytree(tiny_landing / "cam-a", original / "landing" / "cam-a")
+    cli = Path(sys.executable).with_name("vision-assets")
+    env = {**os.environ, "VISION_DATA_DIR": str(original)}
+    env.pop("DAGSTER_HOME", None)
+    subprocess.run([str(cli), "ingest"], env=env, cwd=tmp_path, check=True, capture_output=True, timeout=600)
+    moved = tmp_path / "second" / "data"
+    shutil.move(original, moved)
+
+    with dagster_webserver(moved / "dagster_home", moved, tmp_path / "webserver.log") as url:
+        runs = graphql(url, "{ runsOrError { ... on Runs { results { runId pipelineName pipelineSnapshotId "
+                            "parentPipelineSnapshotId } } } }")["runsOrError"]["results"]
+        assert {run["pipelineName"] for run in runs} == {"ingest_videos", "__ASSET_JOB"}  # ingest, frames, labels, QC
+        loaded = {}
+        for name in {run["pipelineName"] for run in runs}:
+            job = graphql(url, f'{{ pipelineOrError(params: {{pipelineName: "{name}", repositoryName: "__repository__", '
+                               'repositoryLocationName: "vision_assets"}) { ... on Pipeline { pipelineSnapshotId } } }')
+            loaded[name] = job["pipelineOrError"]["pipelineSnapshotId"]
+    for run in runs:
+        assert (run["parentPipelineSnapshotId"] or run["pipelineSnapshotId"]) == loaded[run["pipelineName"]], run
