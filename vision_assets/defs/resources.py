@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
+from pydantic import Field
 
 from vision_assets.core.ingest.thresholds import NEAR_DUPLICATE_DISTANCE
 from vision_assets.core.labels.schema import DEFAULT_TAXONOMY
@@ -50,9 +51,9 @@ class LakeResource(dg.ConfigurableResource):
     """The lake root (local folder or s3://...), the landing zone and a local scratch folder; each left empty is the
     run environment's (VISION_LAKE_ROOT, VISION_LANDING_DIR, VISION_WORK_DIR, else under VISION_DATA_DIR)."""
 
-    root: str = ""
-    landing_dir: str = ""
-    work_dir: str = ""
+    root: str = Field("", description="empty: the run's VISION_LAKE_ROOT, else <data folder>/lake")
+    landing_dir: str = Field("", description="empty: the run's VISION_LANDING_DIR, else <data folder>/landing")
+    work_dir: str = Field("", description="empty: the run's VISION_WORK_DIR, else <data folder>/work")
 
     def lake(self) -> "Lake":
         from vision_assets.core.lake import Lake
@@ -125,8 +126,9 @@ class MlflowResource(dg.ConfigurableResource):
     """The tracking server and artifact store; each left empty is the run environment's (MLFLOW_TRACKING_URI,
     VISION_MLFLOW_ARTIFACTS, else the SQLite store and artifacts under VISION_DATA_DIR/mlflow)."""
 
-    tracking_uri: str = ""
-    artifact_root: str = ""
+    tracking_uri: str = Field("", description="empty: the run's MLFLOW_TRACKING_URI, else <data folder>/mlflow/mlflow.db")
+    artifact_root: str = Field("", description="empty: the run's VISION_MLFLOW_ARTIFACTS, else "
+                                               "<data folder>/mlflow/artifacts")
     experiment: str = "vision_assets"
     model_name: str = DEFAULT_MODEL_NAME
 
