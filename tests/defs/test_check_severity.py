@@ -54,3 +54,18 @@ def test_a_passing_result_carries_the_severity_of_the_partitions_failing_elsewhe
     assert not rejected.passed and rejected.severity == ERROR
     last = _qc_pass_rate(settings, instance, "cam-a", upstream=False)
     assert last.passed and last.severity == ERROR  # an error fails elsewhere: the check stays red
+
+
+def test_monitoring_before_a_champion_passes_as_the_warning_it_would_fail_as(tmp_path, instance):
+    from vision_assets.defs.monitoring import footage_monitoring
+
+    settings = settings_for(tmp_path / "data")
+    partition = scene_day_key("cam-a", DAY)
+    instance.add_dynamic_partitions(scene_day.name, [partition])
+    result = dg.materialize([footage_monitoring], partition_key=partition, instance=instance,
+                            resources=build_resources(settings))
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(evaluations) == {"footage_in_distribution", "predictions_stable"}
+    for evaluation in evaluations.values():
+        assert evaluation.passed and evaluation.severity == WARN
+        assert evaluation.description == "no champion yet: nothing to compare"
