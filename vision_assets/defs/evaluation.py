@@ -177,7 +177,7 @@ def eval_report(context: dg.AssetExecutionContext, config: EvalReportConfig, tra
             **{k: readable(overall[k]) for k in ("map50_95", "map50", "map75", "precision", "recall")},
             "confidence": report.inference_config["conf"],
             **{f"tracking_{k}": readable(tracking[k]) for k in ("mota", "idf1", "hota") if k in tracking},
-            **mlflow_run_link(mlflow.tracking_uri, checkpoint.mlflow_run_id),
+            **mlflow_run_link(mlflow.tracking, checkpoint.mlflow_run_id),
             "test_images": report.test_images,
             "test_split_hash": report.test_split_hash,
             "evaluation_key": report.evaluation_key,

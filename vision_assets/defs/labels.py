@@ -9,7 +9,7 @@ import dagster as dg
 from vision_assets.core.lake import keys as lake_keys
 from vision_assets.defs import keys
 from vision_assets.defs.automation import CARRY_NEW_PARTITION, INPUTS_TAG, hold_back_reason
-from vision_assets.defs.checks import scene_day_check
+from vision_assets.defs.checks import scene_day_check, severity_when_passing
 from vision_assets.defs.frames import sampled_frames
 from vision_assets.defs.ingest import raw_videos
 from vision_assets.defs.markdown import md_table, readable
@@ -220,19 +220,21 @@ def qc_annotations(context: dg.AssetExecutionContext, config: QcConfig, lake: La
         },
         data_version=dg.DataVersion(f"{qc.label_version}:{len(result.kept)}"),
     )
-    yield from _qc_checks(qc, rules, rule_counts, expectations, values["min_agreement"])
+    yield from _qc_checks(context, qc, rules, rule_counts, expectations, values["min_agreement"])
 
 
-def _qc_checks(qc: "PartitionQc", rules: "pd.DataFrame", rule_counts: dict, expectations: dict,
-               min_agreement: float):
+def _qc_checks(context: dg.AssetExecutionContext, qc: "PartitionQc", rules: "pd.DataFrame", rule_counts: dict,
+               expectations: dict, min_agreement: float):
     from vision_assets.core.qc.failure import pass_rate_line
 
     result = qc.result
     # No labels is no evidence: the check fails (as a warning: nothing bad reached a dataset) and says so.
+    passed = qc.passed and qc.labels > 0
     yield dg.AssetCheckResult(
         check_name=keys.QC_PASS_RATE,
-        passed=qc.passed and qc.labels > 0,
-        severity=dg.AssetCheckSeverity.ERROR if qc.labels else dg.AssetCheckSeverity.WARN,
+        passed=passed,
+        severity=(severity_when_passing(context, keys.QC_PASS_RATE) if passed
+                  else dg.AssetCheckSeverity.ERROR if qc.labels else dg.AssetCheckSeverity.WARN),
         description=(pass_rate_line(float(result.pass_rate), qc.min_pass_rate, qc.labels, rule_counts, result.rejected)
                      if qc.labels else "no labels in this partition: nothing to judge"),
         metadata={"pass_rate": readable(result.pass_rate), "labels": qc.labels, "threshold": qc.min_pass_rate,

@@ -81,7 +81,9 @@ def footage_monitoring(context: dg.AssetExecutionContext, config: MonitoringConf
     if found is None:
         yield dg.MaterializeResult(metadata={"monitored": False, "reason": "no champion yet"})
         for name in (keys.FOOTAGE_IN_DISTRIBUTION, keys.PREDICTIONS_STABLE):
-            yield dg.AssetCheckResult(check_name=name, passed=True, description="no champion yet: nothing to compare")
+            # WARN like every other result of these checks: the UI colours a check by its latest result's severity.
+            yield dg.AssetCheckResult(check_name=name, passed=True, severity=dg.AssetCheckSeverity.WARN,
+                                      description="no champion yet: nothing to compare")
         return
     champion, tags = found
     # On a canary's scenes the canary runs beside the champion; elsewhere the challenger, when there is one.

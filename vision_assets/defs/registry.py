@@ -128,7 +128,7 @@ def registered_model(context: dg.AssetExecutionContext, config: RegistrySettings
     metadata = {
         "model": dg.MetadataValue.url(mlflow_model_url(name, version.version)),
         "model_uri": f"models:/{name}/{version.version}",
-        **mlflow_run_link(mlflow.tracking_uri, checkpoint.mlflow_run_id),
+        **mlflow_run_link(mlflow.tracking, checkpoint.mlflow_run_id),
         "decision": decision,
         "champion_floor_map50_95": policy["min_map50_95"],
         "gate": tags.get("gate", ""),

@@ -1,12 +1,16 @@
 """Resources: where the lake, landing zone and MLflow are, how footage is ingested and sampled, how training runs.
 
-`defs/wiring.py` builds them from the environment's Settings."""
+`defs/wiring.py` builds them from the environment's Settings. A place left empty (the code location's default) is
+the run's environment's (Settings.from_env: VISION_DATA_DIR and the variables it documents), read when a run uses
+it: the job snapshot then names no data folder, so a copied or moved data folder re-executes its old runs without
+"loaded version may be different"."""
 
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
+from pydantic import Field
 
 from vision_assets.core.ingest.thresholds import NEAR_DUPLICATE_DISTANCE
 from vision_assets.core.labels.schema import DEFAULT_TAXONOMY
@@ -22,25 +26,51 @@ if TYPE_CHECKING:
 _TRAIN_DEFAULTS = TrainConfig()
 
 
-class LakeResource(dg.ConfigurableResource):
-    """The lake root (local folder or s3://...), the landing zone and a local scratch folder."""
+DATA_FOLDER = "<data folder>"  # how a resource names a file in the data folder: the run's own, found at run time
 
-    root: str
-    landing_dir: str
-    work_dir: str
+
+def in_run_data_folder(value: str) -> str:
+    """A `<data folder>/...` path as the file in the run environment's data folder; any other value as it is."""
+    if not value.startswith(f"{DATA_FOLDER}/"):
+        return value
+    from vision_assets.settings import Settings
+
+    return str(Settings.from_env().data_dir / value.removeprefix(f"{DATA_FOLDER}/"))
+
+
+def _or_environment(value: str, setting: str) -> str:
+    """The configured place, or (left empty) the run environment's Settings value of that name."""
+    if value:
+        return value
+    from vision_assets.settings import Settings
+
+    return str(getattr(Settings.from_env(), setting))
+
+
+class LakeResource(dg.ConfigurableResource):
+    """The lake root (local folder or s3://...), the landing zone and a local scratch folder; each left empty is the
+    run environment's (VISION_LAKE_ROOT, VISION_LANDING_DIR, VISION_WORK_DIR, else under VISION_DATA_DIR)."""
+
+    root: str = Field("", description="empty: the run's VISION_LAKE_ROOT, else <data folder>/lake")
+    landing_dir: str = Field("", description="empty: the run's VISION_LANDING_DIR, else <data folder>/landing")
+    work_dir: str = Field("", description="empty: the run's VISION_WORK_DIR, else <data folder>/work")
 
     def lake(self) -> "Lake":
         from vision_assets.core.lake import Lake
 
-        return Lake(self.root)
+        return Lake(self.lake_root)
+
+    @property
+    def lake_root(self) -> str:
+        return _or_environment(self.root, "lake_root")
 
     @property
     def landing(self) -> Path:
-        return Path(self.landing_dir)
+        return Path(_or_environment(self.landing_dir, "landing_dir"))
 
     @property
     def work(self) -> Path:
-        path = Path(self.work_dir)
+        path = Path(_or_environment(self.work_dir, "work_dir"))
         path.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -93,13 +123,23 @@ class SamplingPolicyResource(dg.ConfigurableResource):
 
 
 class MlflowResource(dg.ConfigurableResource):
-    tracking_uri: str
-    artifact_root: str
+    """The tracking server and artifact store; each left empty is the run environment's (MLFLOW_TRACKING_URI,
+    VISION_MLFLOW_ARTIFACTS, else the SQLite store and artifacts under VISION_DATA_DIR/mlflow)."""
+
+    tracking_uri: str = Field("", description="empty: the run's MLFLOW_TRACKING_URI, else <data folder>/mlflow/mlflow.db")
+    artifact_root: str = Field("", description="empty: the run's VISION_MLFLOW_ARTIFACTS, else "
+                                               "<data folder>/mlflow/artifacts")
     experiment: str = "vision_assets"
     model_name: str = DEFAULT_MODEL_NAME
 
+    @property
+    def tracking(self) -> str:
+        """The tracking URI this run uses."""
+        return _or_environment(self.tracking_uri, "mlflow_tracking_uri")
+
     def registry(self) -> ModelRegistry:
-        return ModelRegistry(self.tracking_uri, self.artifact_root, self.experiment)
+        return ModelRegistry(self.tracking, _or_environment(self.artifact_root, "mlflow_artifact_root"),
+                             self.experiment)
 
 
 class RetentionPolicyResource(dg.ConfigurableResource):
@@ -127,7 +167,8 @@ class RetrainPolicyResource(dg.ConfigurableResource):
 class ProjectFileResource(dg.ConfigurableResource):
     """Which project file (vision.yaml) the other resources were built from and where each value that is not a
     default came from (the file, or an environment variable for this run): shown on the UI's Resources page, as
-    `vision-assets config` prints it."""
+    `vision-assets config` prints it. A file in the data folder is named `<data folder>/...` (DATA_FOLDER), so the
+    job snapshot names no data folder."""
 
     project_file: str = ""  # empty: none, every value is the default
     sources: dict[str, str] = {}
@@ -160,6 +201,7 @@ class QcPolicyResource(dg.ConfigurableResource):
 
 class TrainerResource(dg.ConfigurableResource):
     """How trained_checkpoint trains; defaults are TrainConfig's (see its comments). sweep_space names a sweep
+    (a model .pt or sweep file in the data folder is named `<data folder>/...`, found in the run's own folder);
     YAML (README "Training"): then trained_checkpoint is the best of its trials by val fitness."""
 
     model: str = _TRAIN_DEFAULTS.model
@@ -186,4 +228,9 @@ class TrainerResource(dg.ConfigurableResource):
     sweep_space: str = ""
 
     def config(self) -> TrainConfig:
-        return TrainConfig.from_dict({name: getattr(self, name) for name in TrainConfig().as_dict()})
+        values = {name: getattr(self, name) for name in TrainConfig().as_dict()}
+        return TrainConfig.from_dict({**values, "model": in_run_data_folder(self.model)})
+
+    @property
+    def sweep_file(self) -> str:
+        return in_run_data_folder(self.sweep_space)

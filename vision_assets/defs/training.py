@@ -56,7 +56,7 @@ def trained_checkpoint(context: dg.AssetExecutionContext, config: TrainingRunCon
     from vision_assets.core.training.sweep import load_space, run_sweep
 
     store, train_config = lake.lake(), trainer.config()
-    space_file = config.sweep_space or trainer.sweep_space
+    space_file = config.sweep_space or trainer.sweep_file
     if space_file:
         try:
             space = load_space(Path(space_file))
@@ -69,13 +69,13 @@ def trained_checkpoint(context: dg.AssetExecutionContext, config: TrainingRunCon
         summary = result["summary"]
         context.log.info(f"sweep {summary['sweep_id']}: {summary['trained']} trained, {summary['reused']} reused; "
                          f"best {summary['best_fingerprint']}")
-        return _output(result["best"], reused=summary["trained"] == 0, sweep=result, tracking_uri=mlflow.tracking_uri,
+        return _output(result["best"], reused=summary["trained"] == 0, sweep=result, tracking_uri=mlflow.tracking,
                        view=_training_view(context, store, result["best"], dataset_split, lake.work, trainer.device))
     record = existing_checkpoint(store, train_config, dataset_split.version)
     if record is not None:
         context.log.info(f"dataset {dataset_split.version} with this config was trained already: "
                          f"reusing {record.fingerprint}")
-        return _output(record, reused=True, tracking_uri=mlflow.tracking_uri,
+        return _output(record, reused=True, tracking_uri=mlflow.tracking,
                        view=_training_view(context, store, record, dataset_split, lake.work, trainer.device))
     epochs = train_config.epochs
     still_wanted = attempt_still_wanted(context.instance, context.run_id)
@@ -88,7 +88,7 @@ def trained_checkpoint(context: dg.AssetExecutionContext, config: TrainingRunCon
         if still_wanted.orphaned():  # nobody is listening for this step: leave without recording any event
             os._exit(ORPHAN_EXIT_CODE)
         raise
-    return _output(record, reused=False, tracking_uri=mlflow.tracking_uri,
+    return _output(record, reused=False, tracking_uri=mlflow.tracking,
                    view=_training_view(context, store, record, dataset_split, lake.work, trainer.device))
 
 
