@@ -84,10 +84,9 @@ def sample_video_file(path: Path, strategy: SamplingStrategy, *, near_duplicate_
     planned = _plan_on_timestamps(source, strategy)
     seen = NearDuplicateIndex()
     encode_params = [int(cv2.IMWRITE_JPEG_QUALITY), int(jpeg_quality)]
-    with source, decoded_ahead(source) as frames:
+    # The strategy decides in the decoding thread (a planned source yields only the wanted frames already).
+    with source, decoded_ahead(source, keep=None if planned else per_video.wants) as frames:
         for frame in frames:
-            if not planned and not per_video.wants(frame):  # a planned source yields only the wanted frames
-                continue
             phash = perceptual_hash(frame.luma)  # the Y plane: no colour conversion for a frame we may drop
             if seen.near(phash, near_duplicate_distance):
                 result.near_duplicates_dropped += 1

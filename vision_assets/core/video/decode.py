@@ -10,7 +10,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -398,12 +398,16 @@ class _Failure:
 
 
 @contextmanager
-def decoded_ahead(source: VideoSource, depth: int = 32) -> Iterator[Iterator[DecodedFrame]]:
+def decoded_ahead(source: VideoSource, depth: int = 32,
+                  keep: Callable[[DecodedFrame], bool] | None = None) -> Iterator[Iterator[DecodedFrame]]:
     """source.frames() decoded by a background thread while the caller works on earlier frames.
 
     FFmpeg decodes with the GIL released, so decoding overlaps the caller's conversion and JPEG encoding
     even when the codec itself is single-threaded (MS-MPEG4, MPEG-2). The queue is bounded so a slow
     consumer holds at most `depth` frames. Leaving the block early stops the decoder.
+
+    With `keep`, the decoding thread asks it of every frame, in display order, and hands over only the frames it
+    keeps: one hand-over (and one wake-up of the caller) per kept frame instead of per decoded frame.
     """
     frames: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -413,7 +417,8 @@ def decoded_ahead(source: VideoSource, depth: int = 32) -> Iterator[Iterator[Dec
             for frame in source.frames():
                 if stop.is_set():
                     break
-                frames.put(frame)
+                if keep is None or keep(frame):
+                    frames.put(frame)
         except BaseException as error:  # re-raised in the consumer's thread below
             frames.put(_Failure(error))
         finally:
