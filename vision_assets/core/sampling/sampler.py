@@ -56,7 +56,7 @@ class SampleResult:
     fps: float = 0.0
     fps_header: float = 0.0
     frames_claimed: int = 0
-    frames_decoded: int = 0
+    frames_decoded: int = 0  # frames the file holds as decoded; counted from the packets where some were skipped
     duration_s: float = 0.0
     frames: list[KeptFrame] = field(default_factory=list)
     near_duplicates_dropped: int = 0

@@ -32,9 +32,10 @@ THUMBNAIL_WIDTH = 64
 # packets remembered to place a keyframe in display order when the frames around it are not decoded.
 _REORDER_WINDOW = 64
 # 8-bit formats whose first plane is the luma: grayscale pixels without any colour conversion.
-# Codecs whose bitstream marks the frames no other frame is predicted from (H.264's nal_ref_idc 0, HEVC's
-# sub-layer non-reference pictures): skip_frame=NONREF drops exactly those, every other frame decodes bit-identically.
-_MARKS_NON_REFERENCE = frozenset({"h264", "hevc"})
+# Codecs whose bitstream marks the frames no other frame is predicted from (H.264: nal_ref_idc 0), so that
+# skip_frame=NONREF drops exactly those and every other frame decodes bit-identically. Not HEVC: its "sub-layer
+# non-reference" pictures may still be referenced from a higher temporal sub-layer.
+_MARKS_NON_REFERENCE = frozenset({"h264"})
 _LUMA_FIRST = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p",
                          "yuvj440p", "yuv411p", "yuv410p", "nv12", "nv21", "gray"})
 
