@@ -40,7 +40,8 @@ class SamplingStrategy:
     decode: ClassVar[str] = "all"
     defaults: ClassVar[dict[str, object]] = {}
     # True when wants() reads nothing but frame.index and frame.timestamp: the sampler may then decide on the
-    # demuxed timestamps before decoding and let the decoder skip the non-reference frames nobody keeps.
+    # demuxed timestamps before decoding and let the decoder skip the non-reference frames nobody keeps. A subclass
+    # whose wants() reads pixels or the keyframe flag must set it back to False.
     decides_on_timestamps: ClassVar[bool] = False
 
     def __init__(self, **params: object):
