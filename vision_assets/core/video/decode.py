@@ -244,7 +244,9 @@ class VideoSource:
         wanted ones, indexed by their place in `timeline` (display_timeline), and frames are counted from packets.
 
         A non-reference frame is by definition never used to predict another, so every yielded frame has exactly
-        the pixels, index and timestamp a full decode gives it."""
+        the pixels, index and timestamp a full decode gives it. Damaged input is where the two may part: a frame
+        FFmpeg conceals can come out differently (the damage may sit in a skipped frame's bytes), and a cut-off
+        file's frames are counted from the packets it still holds, some of which a full decode cannot decode."""
         self._index_of = {pts: index for index, pts in enumerate(timeline)}
         self._wanted = frozenset(wanted)
 
