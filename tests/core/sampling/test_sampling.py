@@ -102,6 +102,29 @@ def test_keyframes_strategy_returns_exactly_the_keyframes_of_a_full_decode(tmp_p
     assert kept_indices(material / "videos" / "realshort.mp4", "keyframes") == [0, 30]
 
 
+def test_fixed_interval_skips_unreferenced_frames_and_keeps_exactly_what_a_full_decode_keeps(tmp_path, material):
+    class DecodesEveryFrame(STRATEGIES["fixed_interval"]):  # same decisions, but on decoded frames
+        decides_on_timestamps = False
+
+    clip = write_clip(tmp_path / "bframes.mp4", [texture(i % 7) for i in range(60)], options=FIXED_GOP)
+    for video, every in ((clip, 0.7), (clip, 0.3), (material / "videos" / "bigbuckbunny.mp4", 1.0)):
+        skipping = sample_video_file(video, get_strategy("fixed_interval", every_seconds=every), near_duplicate_distance=-1)
+        full = sample_video_file(video, DecodesEveryFrame(every_seconds=every), near_duplicate_distance=-1)
+
+        assert len(skipping.frames) >= 6
+        assert skipping.frames == full.frames  # indices, timestamps, JPEG bytes and hashes
+        assert [(r.outcome, r.frames_decoded, r.fps, r.duration_s) for r in (skipping, full)] == \
+            [(full.outcome, full.frames_decoded, full.fps, full.duration_s)] * 2
+
+    with VideoSource(clip) as source:  # what the decoder really did: reference frames and the wanted one only
+        timeline = source.display_timeline()
+        source.skip_all_but(timeline, {timeline[5]})
+        assert [frame.index for frame in source.frames()] == [5]
+        assert source.frames_present == 60 and 0 < source.frames_decoded < 60
+    with VideoSource(material / "videos" / "vtest.avi") as avi:  # MS-MPEG4 marks no frame as unreferenced
+        assert avi.display_timeline() is None
+
+
 def test_near_duplicates_are_dropped_and_counted(tmp_path):
     static = write_clip(tmp_path / "static.mp4", [texture(4)] * 20, options={"crf": "12"})
 

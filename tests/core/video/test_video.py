@@ -109,6 +109,20 @@ def test_leaving_a_decode_ahead_block_early_stops_the_decoder(material):
     assert source.frames_decoded < 36
 
 
+def test_decode_ahead_hands_over_only_the_frames_keep_accepts_asked_in_display_order(material):
+    asked = []
+
+    def every_tenth(frame):
+        asked.append(frame.index)
+        return frame.index % 10 == 0
+
+    with VideoSource(material / "videos" / "realshort.mp4") as source, \
+            decoded_ahead(source, depth=1, keep=every_tenth) as frames:
+        handed = [frame.index for frame in frames]
+    assert handed == [0, 10, 20, 30]
+    assert asked == list(range(36))
+
+
 # -- perceptual hashes --------------------------------------------------------------------------------
 def test_phash_is_stable_under_recompression_and_scaling_and_separates_different_images():
     image = texture(1, (320, 240))

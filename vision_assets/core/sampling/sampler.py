@@ -20,6 +20,7 @@ from vision_assets.core.video import (
     decoded_ahead,
     hash_to_hex,
     perceptual_hash,
+    pts_seconds,
 )
 
 # Applied to each kept BGR frame before encoding (e.g. blurring faces): returns the frame and what it did.
@@ -55,7 +56,7 @@ class SampleResult:
     fps: float = 0.0
     fps_header: float = 0.0
     frames_claimed: int = 0
-    frames_decoded: int = 0
+    frames_decoded: int = 0  # frames the file holds as decoded; counted from the packets where some were skipped
     duration_s: float = 0.0
     frames: list[KeptFrame] = field(default_factory=list)
     near_duplicates_dropped: int = 0
@@ -80,12 +81,12 @@ def sample_video_file(path: Path, strategy: SamplingStrategy, *, near_duplicate_
     except UnreadableVideo as error:
         result.reason = str(error)
         return result
+    planned = _plan_on_timestamps(source, strategy)
     seen = NearDuplicateIndex()
     encode_params = [int(cv2.IMWRITE_JPEG_QUALITY), int(jpeg_quality)]
-    with source, decoded_ahead(source) as frames:
+    # The strategy decides in the decoding thread (a planned source yields only the wanted frames already).
+    with source, decoded_ahead(source, keep=None if planned else per_video.wants) as frames:
         for frame in frames:
-            if not per_video.wants(frame):
-                continue
             phash = perceptual_hash(frame.luma)  # the Y plane: no colour conversion for a frame we may drop
             if seen.near(phash, near_duplicate_distance):
                 result.near_duplicates_dropped += 1
@@ -98,9 +99,37 @@ def sample_video_file(path: Path, strategy: SamplingStrategy, *, near_duplicate_
     result.outcome, result.reason = source.verdict()
     claims = source.claims
     result.codec, result.fps_header, result.frames_claimed = claims.codec, claims.fps_header, claims.frames_claimed
-    result.fps, result.frames_decoded, result.duration_s = source.fps, source.frames_decoded, source.duration_s
+    # Skipping decodes only some frames; the frames the file holds are then counted from its packets.
+    result.frames_decoded = source.frames_present if planned else source.frames_decoded
+    result.fps, result.duration_s = source.fps, source.duration_s
     result.rotation = source.rotation
     return result
+
+
+class _FrameTime:
+    """What a timestamp-deciding strategy reads of a frame, known from the demuxed packets before decoding."""
+
+    __slots__ = ("index", "timestamp")
+
+    def __init__(self, index: int, timestamp: float):
+        self.index, self.timestamp = index, timestamp
+
+
+def _plan_on_timestamps(source: VideoSource, strategy: SamplingStrategy) -> bool:
+    """Let `source` skip the non-reference frames the strategy does not keep, deciding on the packets' timestamps
+    exactly as it would on the decoded frames' (same index, same seconds from the first frame). False where the
+    strategy needs pixels or the stream cannot skip exactly (VideoSource.display_timeline)."""
+    if not strategy.decides_on_timestamps:
+        return False
+    timeline = source.display_timeline()
+    if timeline is None:
+        return False
+    planner, time_base = strategy.for_video(), source.time_base
+    start = pts_seconds(timeline[0], time_base)
+    wanted = {pts for index, pts in enumerate(timeline)
+              if planner.wants(_FrameTime(index, pts_seconds(pts, time_base) - start))}
+    source.skip_all_but(timeline, wanted)
+    return True
 
 
 def _encode(frame: DecodedFrame, phash: int, transform: Transform | None, params: list[int]) -> KeptFrame:

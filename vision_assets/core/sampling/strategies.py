@@ -39,6 +39,10 @@ class SamplingStrategy:
     name: ClassVar[str] = ""
     decode: ClassVar[str] = "all"
     defaults: ClassVar[dict[str, object]] = {}
+    # True when wants() reads nothing but frame.index and frame.timestamp: the sampler may then decide on the
+    # demuxed timestamps before decoding and let the decoder skip the non-reference frames nobody keeps. A subclass
+    # whose wants() reads pixels or the keyframe flag must set it back to False.
+    decides_on_timestamps: ClassVar[bool] = False
 
     def __init__(self, **params: object):
         unknown = sorted(set(params) - set(self.defaults))
@@ -106,6 +110,7 @@ class FixedInterval(SamplingStrategy):
 
     name = "fixed_interval"
     defaults = {"every_seconds": 0.5}
+    decides_on_timestamps = True
 
     def prepare(self) -> None:
         _positive(self, "every_seconds")

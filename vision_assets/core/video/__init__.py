@@ -10,6 +10,7 @@ _EXPORTS = {
     "UnreadableVideo": "decode",
     "VideoSource": "decode",
     "decoded_ahead": "decode",
+    "pts_seconds": "decode",
     "NormaliseSpec": "normalise",
     "normalise_video": "normalise",
     "output_size": "normalise",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +32,10 @@ THUMBNAIL_WIDTH = 64
 # packets remembered to place a keyframe in display order when the frames around it are not decoded.
 _REORDER_WINDOW = 64
 # 8-bit formats whose first plane is the luma: grayscale pixels without any colour conversion.
+# Codecs whose bitstream marks the frames no other frame is predicted from (H.264: nal_ref_idc 0), so that
+# skip_frame=NONREF drops exactly those and every other frame decodes bit-identically. Not HEVC: its "sub-layer
+# non-reference" pictures may still be referenced from a higher temporal sub-layer.
+_MARKS_NON_REFERENCE = frozenset({"h264"})
 _LUMA_FIRST = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p",
                          "yuvj440p", "yuv411p", "yuv410p", "nv12", "nv21", "gray"})
 
@@ -103,6 +107,12 @@ class DecodedFrame:
         if self._bgr is None:
             self._bgr = upright(self._reformatter.reformat(self._frame, format="bgr24").to_ndarray(), self.rotation)
         return self._bgr
+
+
+def pts_seconds(pts: int, time_base) -> float:
+    """A pts in seconds, with the very float arithmetic of PyAV's frame.time, so a time known from a packet equals
+    the one its decoded frame will carry."""
+    return float(pts) * time_base.numerator / time_base.denominator
 
 
 def frame_rotation(frame: av.VideoFrame) -> int:
@@ -192,6 +202,59 @@ class VideoSource:
         self._last_packet: float | None = None
         self._last_frame: float | None = None
         self._reformatter = VideoReformatter()
+        self._index_of: dict[int, int] | None = None  # pts -> display index, when skipping (skip_all_but)
+        self._wanted: frozenset[int] = frozenset()
+        self._skip_setting = ""
+        self.unplanned_frames = 0  # decoded frames whose pts the demux pass did not see (skipping only)
+
+    @property
+    def time_base(self):
+        """The video stream's time base: a pts times this is seconds (a Fraction, as PyAV's frame.time uses)."""
+        return self._stream.time_base
+
+    @property
+    def _counts_packets(self) -> bool:
+        """Frames are counted and timed from the demuxed packets, not from the decoder, which skips some."""
+        return self.keyframes_only or self._index_of is not None
+
+    def display_timeline(self) -> list[int] | None:
+        """Every frame's pts in display order, from a demux-only pass over a second handle (nothing decoded), or None
+        where frames cannot be skipped exactly: a codec that does not mark non-reference frames, a packet without
+        a timestamp or sharing one, a stream not starting on its earliest keyframe, or a read error."""
+        if self.keyframes_only or self.claims.codec not in _MARKS_NON_REFERENCE:
+            return None
+        timeline: list[int] = []
+        try:
+            with av.open(str(self.path)) as container:
+                for packet in container.demux(container.streams.video[0]):
+                    if not packet.size:
+                        continue
+                    if packet.pts is None or not (timeline or packet.is_keyframe):
+                        return None
+                    timeline.append(packet.pts)
+        except (av.error.FFmpegError, OSError):
+            return None
+        ordered = sorted(timeline)
+        if not ordered or ordered[0] != timeline[0] or len(set(ordered)) != len(ordered):
+            return None
+        return ordered
+
+    def skip_all_but(self, timeline: list[int], wanted: set[int]) -> None:
+        """Decode only the reference frames and the frames whose pts is in `wanted`; frames() then yields only the
+        wanted ones, indexed by their place in `timeline` (display_timeline), and frames are counted from packets.
+
+        A non-reference frame is by definition never used to predict another, so every yielded frame has exactly
+        the pixels, index and timestamp a full decode gives it. Damaged input is where the two may part: a frame
+        FFmpeg conceals can come out differently (the damage may sit in a skipped frame's bytes), and a cut-off
+        file's frames are counted from the packets it still holds, some of which a full decode cannot decode."""
+        self._index_of = {pts: index for index, pts in enumerate(timeline)}
+        self._wanted = frozenset(wanted)
+
+    def _skip_unless_wanted(self, pts: int | None) -> None:
+        setting = "DEFAULT" if pts in self._wanted else "NONREF"
+        if setting != self._skip_setting:  # read per packet, also by frame threads (copied at each submission)
+            self._stream.codec_context.skip_frame = setting
+            self._skip_setting = setting
 
     def __enter__(self) -> VideoSource:
         return self
@@ -214,9 +277,11 @@ class VideoSource:
             for packet in self._container.demux(stream):
                 if packet.size:  # the final empty packet only flushes the decoder
                     self.packets += 1
-                    if self.keyframes_only:  # skipped frames leave only their packets to count and time
+                    if self._counts_packets:  # skipped frames leave only their packets to count and time
                         recent.append(packet.pts)
                         self._track_packet_time(packet.pts, time_base)
+                    if self._index_of is not None:
+                        self._skip_unless_wanted(packet.pts)
                 try:
                     decoded = packet.decode()
                 except av.error.FFmpegError as error:  # one damaged packet: skip it, keep what follows
@@ -224,7 +289,9 @@ class VideoSource:
                     self._decode_error = self._decode_error or describe_error(error)
                     continue
                 for frame in decoded:
-                    yield self._wrap(frame, recent)
+                    wrapped = self._wrap(frame, recent)
+                    if wrapped is not None:
+                        yield wrapped
         except (av.error.FFmpegError, OSError) as error:  # the container itself is unreadable from here on
             self._read_error = f"reading stopped after {self.frames_decoded} frames ({describe_error(error)})"
 
@@ -232,6 +299,8 @@ class VideoSource:
     def error(self) -> str:
         """What went wrong while decoding, empty when nothing did."""
         problems = [self._read_error] if self._read_error else []
+        if self.unplanned_frames:
+            problems.append(f"{self.unplanned_frames} decoded frame(s) carry a timestamp no packet had")
         if self.undecodable_packets:
             problems.append(f"{self.undecodable_packets} packet(s) failed to decode, first: {self._decode_error}")
         return "; ".join(problems)
@@ -239,12 +308,23 @@ class VideoSource:
     def _track_packet_time(self, pts: int | None, time_base) -> None:
         if pts is None or time_base is None:
             return
-        seconds = float(pts * time_base)
+        seconds = pts_seconds(pts, time_base)
         self._first_packet = seconds if self._first_packet is None else min(self._first_packet, seconds)
         self._last_packet = seconds if self._last_packet is None else max(self._last_packet, seconds)
 
-    def _wrap(self, frame: av.VideoFrame, recent: deque) -> DecodedFrame:
-        if self.keyframes_only and frame.pts is not None:
+    def _wrap(self, frame: av.VideoFrame, recent: deque) -> DecodedFrame | None:
+        """The frame with its display index and time; None for a reference frame decoded only for the frames after
+        it while skipping (skip_all_but)."""
+        if self._index_of is not None:
+            planned = self._index_of.get(frame.pts)
+            if planned is None:
+                self.unplanned_frames += 1
+                return None
+            if frame.pts not in self._wanted:
+                self._note_decoded(frame, float(frame.time))
+                return None
+            index = planned
+        elif self.keyframes_only and frame.pts is not None:
             # Display index = packets shown before this one; those shown at or after it arrived recently.
             later = sum(1 for pts in recent if pts is not None and pts >= frame.pts)
             index = self.packets - later
@@ -254,6 +334,10 @@ class VideoSource:
         if seconds is None:  # no timestamp at all: the header rate is the only clue left
             fps = self.claims.fps_header or 1.0
             seconds = index / fps + (self._start or 0.0)
+        self._note_decoded(frame, seconds)
+        return DecodedFrame(frame, index, seconds - self._start, self._reformatter)
+
+    def _note_decoded(self, frame: av.VideoFrame, seconds: float) -> None:
         if self._start is None:
             self._start = seconds
         if not self.frames_decoded:
@@ -261,19 +345,18 @@ class VideoSource:
         self.frames_decoded += 1
         self.keyframes += bool(frame.key_frame)
         self._last_frame = seconds
-        return DecodedFrame(frame, index, seconds - self._start, self._reformatter)
 
     # -- the truth after decoding ------------------------------------------------------------------
     @property
     def frames_present(self) -> int:
         """Frames the file really holds: decoded ones, or in keyframes-only mode the packets demuxed."""
-        return self.packets if self.keyframes_only else self.frames_decoded
+        return self.packets if self._counts_packets else self.frames_decoded
 
     @property
     def fps(self) -> float:
         """The header's rate unless decoded timestamps disagree with it (then theirs)."""
         header = self.claims.fps_header
-        if self.keyframes_only:
+        if self._counts_packets:
             count, first, last = self.packets, self._first_packet, self._last_packet
         else:
             count, first, last = self.frames_decoded, self._start, self._last_frame
@@ -290,7 +373,7 @@ class VideoSource:
         count = self.frames_present
         if not count:
             return 0.0
-        last = self._last_packet if self.keyframes_only else self._last_frame
+        last = self._last_packet if self._counts_packets else self._last_frame
         span = (last or 0.0) - (self._start or 0.0)
         fps = self.fps
         return max(span, 0.0) + (1.0 / fps if fps > 0 else 0.0)
@@ -302,7 +385,7 @@ class VideoSource:
             detail = f" ({self.error})" if self.error else ""
             return "quarantined", f"{name}: container opens but no frame decodes{detail}"
         if claimed and present < claimed * (1 - TRUNCATION_TOLERANCE):
-            verb = "are in the file" if self.keyframes_only else "decode"
+            verb = "are in the file" if self._counts_packets else "decode"
             return "truncated", f"{name}: only {present} of {claimed} claimed frames {verb} (file cut short)"
         if self.error:
             return "truncated", f"{name}: {self.error}"
@@ -318,12 +401,16 @@ class _Failure:
 
 
 @contextmanager
-def decoded_ahead(source: VideoSource, depth: int = 32) -> Iterator[Iterator[DecodedFrame]]:
+def decoded_ahead(source: VideoSource, depth: int = 32,
+                  keep: Callable[[DecodedFrame], bool] | None = None) -> Iterator[Iterator[DecodedFrame]]:
     """source.frames() decoded by a background thread while the caller works on earlier frames.
 
     FFmpeg decodes with the GIL released, so decoding overlaps the caller's conversion and JPEG encoding
     even when the codec itself is single-threaded (MS-MPEG4, MPEG-2). The queue is bounded so a slow
     consumer holds at most `depth` frames. Leaving the block early stops the decoder.
+
+    With `keep`, the decoding thread asks it of every frame, in display order, and hands over only the frames it
+    keeps: one hand-over (and one wake-up of the caller) per kept frame instead of per decoded frame.
     """
     frames: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -333,7 +420,8 @@ def decoded_ahead(source: VideoSource, depth: int = 32) -> Iterator[Iterator[Dec
             for frame in source.frames():
                 if stop.is_set():
                     break
-                frames.put(frame)
+                if keep is None or keep(frame):
+                    frames.put(frame)
         except BaseException as error:  # re-raised in the consumer's thread below
             frames.put(_Failure(error))
         finally:
