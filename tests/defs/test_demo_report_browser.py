@@ -101,10 +101,13 @@ def page(tmp_path, request):
             browser.close()
 
 
-def screenshot(page, name: str) -> None:
+def screenshot(page, name: str, at: str = "") -> None:
+    """With VISION_SCREENSHOT_DIR set, the viewport as it is (scrolled to put `at` on top) as <name>.png there."""
     folder = os.environ.get("VISION_SCREENSHOT_DIR")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
+        if at:
+            page.evaluate("selector => document.querySelector(selector).scrollIntoView()", at)
         page.screenshot(path=str(Path(folder) / f"{name}.png"))
 
 
@@ -146,8 +149,7 @@ def test_the_demo_evaluation_report_charts_filters_confusion_cell_replays_offlin
     images = gather(served["lake"], report, embed_frames=False).images
     in_scene = set(images.loc[images["scene"] == scene.split("=")[1], "image_id"])
     assert gallery_count(page) == int(errors["image_id"].isin(in_scene).sum()) > 0
-    page.locator("#gallery").scroll_into_view_if_needed()
-    screenshot(page, "report_gallery_filtered")
+    screenshot(page, "report_gallery_filtered", at=".filters")
     page.click("#filter-reset")
 
     # A confusion-matrix cell opens its errors: the biggest off-diagonal cell (predicted background, true <class>
@@ -171,7 +173,7 @@ def test_the_demo_evaluation_report_charts_filters_confusion_cell_replays_offlin
         expected = errors[errors["kind"].isin(["fp", "dup"] if truth == "background" else ["cls"])
                           & (errors["class_name"] == predicted)]
     assert gallery_count(page) == len(expected) == values[labels.index(predicted)][labels.index(truth)] > 0
-    screenshot(page, "report_confusion_cell")
+    screenshot(page, "report_confusion_cell", at=".filters")
 
     # Each test video's replay plays in the page, and it is H.264 (what a browser decodes).
     videos = page.locator("video")

@@ -138,7 +138,7 @@ def _drift_text(cell: GridCell) -> str:
 
 def cell_lines(cell: GridCell) -> list[str]:
     """The cell's facts, one short line each (plain text)."""
-    lines = [f"{_count(cell.videos)} videos, {_count(cell.frames)} frames",
+    lines = [f"{_count(cell.videos)} video{'' if cell.videos == 1 else 's'}, {_count(cell.frames)} frames",
              f"labels kept {_count(cell.labels_kept)}, QC pass {_percent(cell.pass_rate)}", _drift_text(cell)]
     lines += [f"FAILED {c.asset}.{c.check}" for c in cell.failing]
     lines += [f"WARN {c.asset}.{c.check}" for c in cell.warnings]
