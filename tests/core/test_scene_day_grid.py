@@ -61,9 +61,10 @@ def test_markdown_has_scene_rows_day_columns_an_empty_cell_per_scene_day_without
     table = [line for line in text.splitlines() if line.startswith("|")]
     assert table[0] == "| scene \\ day | 2026-11-18 | 2026-11-19 |"
     cam_a, cam_b = table[2], table[3]
-    assert "[**🟥 failing**](/assets/x?partition=2026-11-19%7Ccam-a)" in cam_a
-    assert "labels kept 1, QC pass 25.0 %<br>footage: drift (p 0.004 vs v3)<br>FAILED qc_annotations.qc_pass_rate" in cam_a
-    assert cam_b.endswith("| no footage |") and "🟨 warning" in cam_b and "– frames" in cam_b
+    assert "[**✗ FAILING**](/assets/x?partition=2026-11-19%7Ccam-a)" in cam_a
+    assert "labels kept 1, QC pass 25.0 % · footage: drift (p 0.004 vs v3) · FAILED qc_annotations.qc_pass_rate" in cam_a
+    assert cam_b.endswith("| no footage |") and "⚠ warning" in cam_b and "1 video, – frames" in cam_b
+    assert "<" not in text  # Dagster's Markdown drops raw HTML
 
 
 def test_html_colours_cells_by_state_and_links_each_partition(lake):

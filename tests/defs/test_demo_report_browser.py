@@ -257,7 +257,7 @@ def test_the_grid_is_markdown_metadata_on_qc_annotations(grown):
     header = next(line for line in text.splitlines() if line.startswith("| scene"))
     assert [c.strip() for c in header.split("|")[2:-1]] == [OLD_DAY, GOOD_NEW[1], BAD_NEW[1]]
     cam_b = pd.Series([c.strip() for c in rows[1].split(" | ")])
-    assert cam_b.iloc[2] == "no footage" and "🟥 failing" in cam_b.iloc[3]  # cam-b on 2026-11-20
+    assert cam_b.iloc[2] == "no footage" and "✗ FAILING" in cam_b.iloc[3]  # cam-b on 2026-11-20
     assert "(/assets/qc_annotations?view=partitions&partition=2026-11-20%7Ccam-b)" in cam_b.iloc[3]
     assert "FAILED qc_annotations.qc_pass_rate" in cam_b.iloc[3]
-    assert "🟥" not in rows[0] and text.startswith("4 scene-days with footage (2 scenes x 3 days = 6 combinations")
+    assert "FAILING" not in rows[0] and text.startswith("4 scene-days with footage (2 scenes x 3 days = 6 combinations")

@@ -145,7 +145,9 @@ def cell_lines(cell: GridCell) -> list[str]:
     return lines
 
 
-MARKERS = {"failing": "🟥 failing", "warning": "🟨 warning", "ok": "🟩 ok"}
+# Dagster's Markdown has no colour and drops raw HTML (<br> included): a text marker and " · " between facts. The
+# marks are in common text fonts (DejaVu has them; the square colour emoji are not in a bare Linux browser's fonts).
+MARKERS = {"failing": "✗ FAILING", "warning": "⚠ warning", "ok": "✓ ok"}
 
 
 def grid_markdown(cells: Sequence[GridCell], link: Callable[[GridCell], str]) -> str:
@@ -159,7 +161,7 @@ def grid_markdown(cells: Sequence[GridCell], link: Callable[[GridCell], str]) ->
         if cell is None:
             return "no footage"
         parts = [f"[**{MARKERS[cell.state]}**]({link(cell)})"] + cell_lines(cell)
-        return "<br>".join(p.replace("|", "\\|") for p in parts)
+        return " · ".join(p.replace("|", "\\|") for p in parts)
 
     rows = ["| scene \\ day | " + " | ".join(days) + " |", "|---|" + "---|" * len(days)]
     rows += [f"| **{scene}** | " + " | ".join(text(by_place.get((scene, day))) for day in days) + " |"
