@@ -31,16 +31,14 @@ def code_location_check_keys() -> list[dg.AssetCheckKey]:
 def latest_check_states(instance: dg.DagsterInstance, check_keys: Sequence[dg.AssetCheckKey],
                         partition_key: str) -> list:
     """The latest evaluated result of each check on one partition (planned or never-run checks are left out)."""
-    from dagster._core.event_api import PartitionKeyFilter
-    from dagster._core.storage.asset_check_execution_record import COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES
-
     from vision_assets.core.scene_day_grid import CheckState
+    from vision_assets.local.dagster_internals import PartitionKeyFilter
 
     latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(
         list(check_keys), partition_filter=PartitionKeyFilter(key=partition_key))
     states = []
     for key, record in sorted(latest.items(), key=lambda item: (item[0].asset_key.to_user_string(), item[0].name)):
-        if record.status not in COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES or record.event is None:
+        if record.status.value not in ("SUCCEEDED", "FAILED") or record.event is None:  # not planned, evaluated
             continue
         evaluation = record.event.dagster_event.event_specific_data  # an AssetCheckEvaluation
         states.append(CheckState(asset=key.asset_key.to_user_string(), check=key.name, passed=bool(evaluation.passed),
