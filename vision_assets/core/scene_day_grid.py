@@ -71,7 +71,7 @@ def grid_cells(lake, scene_days: Iterable[tuple[str, str]], checks: Mapping[tupl
         partition = {"scene": scene, "day": day}
         states = tuple(checks.get((scene, day), ()))
         videos = _table(lake, keys.RAW_VIDEOS, partition)
-        frames = _table(lake, keys.SAMPLED_FRAMES, partition)
+        frames = _row_count(lake, keys.SAMPLED_FRAMES, partition)
         summary = _table(lake, keys.QC_SUMMARY, partition)
         monitoring = _table(lake, keys.FOOTAGE_MONITORING, partition)
         qc = summary.iloc[-1] if summary is not None and len(summary) else None
@@ -84,7 +84,7 @@ def grid_cells(lake, scene_days: Iterable[tuple[str, str]], checks: Mapping[tupl
             scene=scene, day=day,
             videos=None if videos is None else int((videos["outcome"] == "ok").sum()) if "outcome" in videos
             else len(videos),
-            frames=None if frames is None else len(frames),
+            frames=frames,
             labels_kept=None if qc is None else int(qc["kept"]),
             pass_rate=None if qc is None else _number(qc["pass_rate"]),
             drift=drift, drift_p_value=p_value,
@@ -100,6 +100,20 @@ def _table(lake, table: str, partition: dict):
         return lake.read_table(table, partition)
     except UnreadableTable:
         return None  # a broken file shows as an unknown number in its cell, never hides the grid
+
+
+def _row_count(lake, table: str, partition: dict) -> int | None:
+    """Rows of a partition's table from its Parquet footer: a frame table is not read to be counted."""
+    import pyarrow.parquet as pq
+
+    key = keys.table_key(table, partition)
+    if not lake.exists(key):
+        return None
+    try:
+        with lake.fs.open(lake.path(key), "rb") as handle:
+            return int(pq.ParquetFile(handle).metadata.num_rows)
+    except (OSError, ValueError):  # truncated or not Parquet: unknown, like a missing table
+        return None
 
 
 def _number(value) -> float | None:

@@ -13,6 +13,8 @@ import dagster as dg
 from vision_assets.defs import keys
 from vision_assets.defs.partitions import scene_day, split_scene_day
 
+METADATA_DAYS = 14  # days (columns) in the metadata copy: each QC run reads only their partitions' tables
+
 
 def scene_day_check_keys(assets: Iterable[dg.AssetsDefinition]) -> list[dg.AssetCheckKey]:
     """The checks of every scene-day partitioned asset (each is partitioned like its asset)."""
@@ -55,13 +57,18 @@ def check_states_of_results(asset: str, results: Iterable[dg.AssetCheckResult]) 
 
 
 def grid(instance: dg.DagsterInstance, lake, check_keys: Sequence[dg.AssetCheckKey],
-         replaced: Mapping[str, Sequence] | None = None) -> list:
-    """A GridCell per scene-day partition of the instance; `replaced` ({partition key: [CheckState]}) stands in
-    for those partitions' states of the same checks (a step's own results, before they are stored)."""
+         replaced: Mapping[str, Sequence] | None = None, *, latest_days: int | None = None) -> list:
+    """A GridCell per scene-day partition of the instance (of its `latest_days` most recent days, if given);
+    `replaced` ({partition key: [CheckState]}) stands in for those partitions' states of the same checks (a step's
+    own results, before they are stored)."""
     from vision_assets.core.scene_day_grid import grid_cells
 
+    partition_keys = instance.get_dynamic_partitions(scene_day.name)
+    if latest_days:
+        days = sorted({split_scene_day(key)[1] for key in partition_keys})[-latest_days:]
+        partition_keys = [key for key in partition_keys if split_scene_day(key)[1] in days]
     checks = {}
-    for partition_key in instance.get_dynamic_partitions(scene_day.name):
+    for partition_key in partition_keys:
         states = latest_check_states(instance, check_keys, partition_key)
         fresh = list((replaced or {}).get(partition_key, ()))
         names = {(s.asset, s.check) for s in fresh}
@@ -81,7 +88,8 @@ def grid_markdown_metadata(context: dg.AssetExecutionContext, lake, replaced: Ma
     """The grid as Markdown for a step's metadata: its links are relative, so they open wherever the UI is served."""
     from vision_assets.core.scene_day_grid import grid_markdown
 
-    cells = grid(context.instance, lake, code_location_check_keys(), replaced)
+    cells = grid(context.instance, lake, code_location_check_keys(), replaced, latest_days=METADATA_DAYS)
     text = grid_markdown(cells, lambda c: partition_page("", c.worst_asset, c.scene, c.day))
-    return dg.MetadataValue.md(text + "\n\nAs of this materialization; the live grid is `/grid` on the links server "
-                                      "that `vision-assets ui` starts.")
+    return dg.MetadataValue.md(text + f"\n\nAs of this materialization, the latest {METADATA_DAYS} days with footage; "
+                                      "the live grid of every day is `/grid` on the links server that "
+                                      "`vision-assets ui` starts.")
