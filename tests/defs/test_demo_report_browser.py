@@ -126,7 +126,9 @@ def test_the_demo_evaluation_report_charts_filters_confusion_cell_replays_offlin
     assert charts.count() == 5  # per class, per slice, PR, F1-confidence, confusion matrix
     for index in range(charts.count()):  # each drawn by the inlined plotly.js
         charts.nth(index).locator("svg.main-svg, canvas").first.wait_for()
-    assert page.locator("#facts").inner_text().count(report["evaluation_key"]) == 1
+    facts = page.locator("#facts").inner_text()
+    assert facts.count(report["evaluation_key"]) == 1
+    assert "vision_assets_detector v2" in facts  # registered_model names the version on the page eval_report wrote
     screenshot(page, "report_top")
 
     # The gallery shows what the page's data says, and each filter keeps exactly the matching errors.
