@@ -3,6 +3,9 @@ can hold, resolved when someone opens them.
 
 - `/lake/evaluations/...`, `/lake/reports/...`: the evaluation report pages and their replays, read-only, from the
   lake (HTTP ranges, so videos seek).
+- `/grid`: the scene x day grid (scene rows, day columns, one cell per scene-day partition with its frames, labels
+  kept, QC pass rate, drift verdict and failing checks; each cell links to its Dagster UI partition page), read from
+  the Dagster instance and the lake when opened (vision_assets/defs/scene_day_grid.py).
 - `/mlflow/runs/<run_id>`: a redirect to the run in the MLflow UI, its experiment looked up now; `/mlflow/models/
   <name>[/versions/<v>]`: the registered model; both in MLflow's classic (machine learning) mode. The MLflow UI's address is the one this server was started with
   (`--mlflow-port`, `VISION_MLFLOW_UI_URL`), so a link written at materialization never bakes in a port.
@@ -48,9 +51,15 @@ def mlflow_model_redirect(name: str, version: str | int | None = None) -> str:
 class LinksServer:
     """A ThreadingHTTPServer on (host, port) serving the lake folder `lake_root` and redirects to `mlflow_url`."""
 
-    def __init__(self, lake_root: Path, mlflow_url: str, tracking_uri: str, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, lake_root: Path, mlflow_url: str, tracking_uri: str, host: str = "127.0.0.1", port: int = 0, *,
+                 dagster_home: Path | None = None, dagster_url: str = "http://127.0.0.1:3000",
+                 lake_uri: str | None = None):
+        """dagster_home (the instance's folder) enables `/grid`, whose cells link into the UI at dagster_url and
+        whose numbers come from the lake at lake_uri (default: lake_root)."""
         handler = type("Handler", (_Handler,), {"lake_root": Path(lake_root).resolve(),
-                                                "mlflow_url": mlflow_url.rstrip("/"), "tracking_uri": tracking_uri})
+                                                "mlflow_url": mlflow_url.rstrip("/"), "tracking_uri": tracking_uri,
+                                                "dagster_home": dagster_home, "dagster_url": dagster_url.rstrip("/"),
+                                                "lake_uri": lake_uri or str(Path(lake_root).resolve())})
         self.server = ThreadingHTTPServer((host, port), handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -72,6 +81,9 @@ class _Handler(BaseHTTPRequestHandler):
     lake_root: Path
     mlflow_url: str
     tracking_uri: str
+    dagster_home: Path | None
+    dagster_url: str
+    lake_uri: str
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         pass  # a page with a video asks for many ranges: not worth a log line each
@@ -92,6 +104,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(HTTPStatus.NO_CONTENT)
             self.end_headers()
             return None
+        if path.rstrip("/") == "/grid":
+            return self._grid()
         if path.rstrip("/") == "/mlflow":
             return self._redirect(self.mlflow_url + "/#/experiments" + CLASSIC_MODE)
         self.send_error(HTTPStatus.NOT_FOUND, "not a served address")
@@ -101,6 +115,27 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Location", location)
         self.send_header("Content-Length", "0")
         self.end_headers()
+
+    def _grid(self) -> None:
+        if self.dagster_home is None:
+            return self.send_error(HTTPStatus.NOT_FOUND, "this links server was started without a Dagster instance")
+        import dagster as dg
+
+        from vision_assets.core.lake import Lake
+        from vision_assets.core.scene_day_grid import grid_html
+        from vision_assets.defs.scene_day_grid import code_location_check_keys, grid, partition_page
+
+        with dg.DagsterInstance.from_config(str(self.dagster_home)) as instance:
+            cells = grid(instance, Lake(self.lake_uri), code_location_check_keys())
+        body = grid_html(cells, lambda c: partition_page(self.dagster_url, c.worst_asset, c.scene, c.day),
+                         title="Scene x day", note="Each cell is one scene-day partition as of now: a red cell has "
+                         "a failing check, an amber one a warning; a click opens its partition in the Dagster UI "
+                         f"({self.dagster_url}). Grey: the scene has no footage that day, so no partition.").encode()
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def _run(self, run_id: str) -> None:
         from mlflow.exceptions import MlflowException

@@ -60,12 +60,13 @@ def _serving(url: str) -> bool:
 
 
 def test_sigterm_to_the_ui_ends_every_process_it_started(tmp_path):
-    port, mlflow_port = _free_port(), _free_port()
+    port, mlflow_port, links_port = _free_port(), _free_port(), _free_port()
     env = {**os.environ, "VISION_DATA_DIR": str(tmp_path / "data")}
     env.pop("DAGSTER_HOME", None)
     log = (tmp_path / "ui.log").open("w")
     ui = subprocess.Popen([sys.executable, "-m", "vision_assets.cli", "ui", "--port", str(port),
-                           "--mlflow-port", str(mlflow_port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+                           "--mlflow-port", str(mlflow_port), "--links-port", str(links_port)], env=env, stdout=log,
+                          stderr=subprocess.STDOUT)
     started = set()
     try:
         deadline = time.monotonic() + 240  # a hang guard: dagster dev loads the code location first
@@ -77,6 +78,9 @@ def test_sigterm_to_the_ui_ends_every_process_it_started(tmp_path):
         started = _descendants(ui.pid)
         commands = " ".join(Path(f"/proc/{p}/cmdline").read_text().replace("\0", " ") for p in started if _running(p))
         assert "dagster" in commands and "mlflow" in commands  # dagster dev, its webserver and daemon; mlflow ui
+        # The links server beside them serves the scene x day grid from the same instance (empty: nothing landed).
+        grid = urllib.request.urlopen(f"http://127.0.0.1:{links_port}/grid", timeout=30).read().decode()
+        assert "0 scene-days with footage" in grid and f"http://127.0.0.1:{port})" in grid
 
         ui.send_signal(signal.SIGTERM)
         code = ui.wait(timeout=120)

@@ -38,6 +38,7 @@ FIELDS = {
     "RemoteInstigatorOrigin": ["repository_origin", "instigator_name"],
     "InstigatorSelector": ["location_name", "repository_name", "name"],
     "LoadableTargetOrigin": ["executable_path", "python_file", "working_directory"],
+    "PartitionKeyFilter": ["key"],
 }
 # attributes and methods read or called on them
 ATTRIBUTES = {

@@ -248,9 +248,12 @@ def cmd_ui(args: argparse.Namespace) -> int:
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
     print(f"DAGSTER_HOME={settings.dagster_home}\nUI: http://{args.host}:{args.port}\nMLflow UI: {mlflow_url}\n"
-          f"Report pages and links: {links_url}/lake/evaluations/<key>/report.html")
+          f"Report pages and links: {links_url}/lake/evaluations/<key>/report.html\n"
+          f"Scene x day grid: {links_url}/grid")
     lake_root = Path(settings.lake_root) if "://" not in settings.lake_root else settings.data_dir / "lake"
-    links = LinksServer(lake_root, mlflow_url, settings.mlflow_tracking_uri, host=args.host, port=links_port)
+    links = LinksServer(lake_root, mlflow_url, settings.mlflow_tracking_uri, host=args.host, port=links_port,
+                        dagster_home=settings.dagster_home, dagster_url=f"http://{args.host}:{args.port}",
+                        lake_uri=settings.lake_root)
     # dagster dev restarted when a child of it dies, its code location reloaded when sensors stop (ui_supervisor.py)
     from vision_assets.local.ui_supervisor import DagsterDevSupervisor
 

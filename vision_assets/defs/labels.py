@@ -192,6 +192,7 @@ def qc_annotations(context: dg.AssetExecutionContext, config: QcConfig, lake: La
                    qc_policy: QcPolicyResource):
     from vision_assets.core.qc import summarise, validate_table
     from vision_assets.core.qc.partition import qc_partition
+    from vision_assets.defs.scene_day_grid import check_states_of_results, grid_markdown_metadata
 
     scene, day = scene_and_day(context)
     values = config.effective(qc_policy)
@@ -202,6 +203,10 @@ def qc_annotations(context: dg.AssetExecutionContext, config: QcConfig, lake: La
     expectations = validate_table(result.kept, taxonomy.class_names, allow_empty=True)
     sample = result.rejected[["source_file", "source_id", "class_name", "x1", "y1", "x2", "y2", "reasons"]]
     rule_counts = {name: int(count) for name, count in result.rule_counts.items()}
+    checks = list(_qc_checks(context, qc, rules, rule_counts, expectations, values["min_agreement"]))
+    # Every scene-day's state as of now, this partition's with the check results yielded below.
+    grid = grid_markdown_metadata(context, lake.lake(), {
+        context.partition_key: check_states_of_results(keys.QC_ANNOTATIONS.to_user_string(), checks)})
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(result.kept),
@@ -217,10 +222,11 @@ def qc_annotations(context: dg.AssetExecutionContext, config: QcConfig, lake: La
             "flagged_sample": dg.MetadataValue.md(md_table(
                 result.flagged[["source_file", "source_id", "class_name", "track_id", "reasons"]], max_rows=15)),
             "agreement": dg.MetadataValue.md(md_table(result.agreement)),
+            "scene_day_grid": grid,
         },
         data_version=dg.DataVersion(f"{qc.label_version}:{len(result.kept)}"),
     )
-    yield from _qc_checks(context, qc, rules, rule_counts, expectations, values["min_agreement"])
+    yield from checks
 
 
 def _qc_checks(context: dg.AssetExecutionContext, qc: "PartitionQc", rules: "pd.DataFrame", rule_counts: dict,

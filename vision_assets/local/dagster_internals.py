@@ -13,6 +13,7 @@ from __future__ import annotations
 from dagster._core.definitions.job_base import InMemoryJob
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 from dagster._core.definitions.selector import InstigatorSelector
+from dagster._core.event_api import PartitionKeyFilter  # the scene x day grid: latest check results per partition
 from dagster._core.execution.api import ExecuteRunWithPlanIterable, create_execution_plan, job_execution_iterator
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._core.execution.context_creation_job import (
@@ -42,6 +43,7 @@ __all__ = [
     "SCHEDULED_EXECUTION_TIME_TAG", "SCHEDULE_NAME_TAG", "SENSOR_NAME_TAG", "TICK_ID_TAG",
     "BulkActionStatus", "ExecuteRunWithPlanIterable", "InMemoryJob", "InProcessCodeLocationOrigin",
     "InstigatorSelector", "InstigatorTick", "InstigatorType", "LoadableTargetOrigin", "PartitionBackfill",
+    "PartitionKeyFilter",
     "PlanOrchestrationContextManager", "ReconstructableRepository", "RemoteInstigatorOrigin",
     "RemoteRepositoryOrigin", "TickData", "TickStatus", "create_execution_plan",
     "job_execution_iterator", "make_new_backfill_id", "merge_run_tags", "orchestration_context_event_generator",
