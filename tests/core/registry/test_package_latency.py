@@ -46,6 +46,7 @@ def test_both_flavours_at_both_batches_are_measured_and_tagged(package_and_frame
     package, frames = package_and_frames
     latency = measure_package_latency(package.path, frames, batch=4, device="cpu", iterations={"batch1": 4,
                                                                                                "batched": 2})
+    print(latency.as_dict())
     assert latency.device == "cpu" and latency.batch == 4 and latency.images == 3
     assert latency.onnx_provider == "CPUExecutionProvider"
     tags = latency.tags()

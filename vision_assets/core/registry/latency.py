@@ -102,7 +102,7 @@ def measure_package_latency(package_dir: Path, images: list[Path], *, batch: int
     iterations = {**ITERATIONS, **(iterations or {})}
     config = json.loads((package_dir / "inference_config.json").read_text())
     encoded = [Path(p).read_bytes() for p in images]
-    servers = {"pyfunc": _pyfunc_server(package_dir, config, device),
+    servers = {"pyfunc": _pyfunc_server(package_dir, device),
                "onnx": _onnx_server(package_dir / "artifacts" / "best.onnx", config, device)}
     ms: dict = {}
     for flavour, (serve, _) in servers.items():
@@ -121,11 +121,14 @@ def measure_package_latency(package_dir: Path, images: list[Path], *, batch: int
                           warmup=warmup, onnx_provider=servers["onnx"][1])
 
 
-def _pyfunc_server(package_dir: Path, config: dict, device: str):
+def _pyfunc_server(package_dir: Path, device: str):
     import mlflow.pyfunc
     import pandas as pd
 
-    model = mlflow.pyfunc.load_model(str(package_dir), model_config={**config, "device": _torch_device(device)})
+    model = mlflow.pyfunc.load_model(str(package_dir))
+    # The package's config names no device (the pyfunc serves on CPU unless told): MLflow refuses to add a key at
+    # load time, so the measured device is set on the loaded detector itself.
+    model.unwrap_python_model().config["device"] = _torch_device(device)
 
     def serve(jpegs: list[bytes]):
         return model.predict(pd.DataFrame({"image": [base64.b64encode(j).decode() for j in jpegs]}))
