@@ -35,7 +35,7 @@ def outside(found: list[str]) -> list[str]:
             and not re.match(r"(?i)^https?://(localhost|127\.0\.0\.1)([:/]|$)", a)]
 
 
-def test_latency_monitoring_page_and_report_link(world_copy):
+def test_latency_monitoring_page_and_report_link(world_copy, monkeypatch, capsys):
     from helpers import tiny_definitions
 
     from vision_assets.core.lake import Lake, keys
@@ -73,6 +73,21 @@ def test_latency_monitoring_page_and_report_link(world_copy):
     link = posixpath.normpath(posixpath.join(posixpath.dirname(report_key),
                                              re.search(r"<a href='([^']+)'>Monitoring of this model</a>", report).group(1)))
     assert link == page and outside(addresses(report)) == []
+
+    # The version's lineage says where it served since its registration made it champion.
+    import json
+
+    from vision_assets import cli
+    from vision_assets.core.registry import read_audit
+
+    monkeypatch.setenv("VISION_DATA_DIR", str(settings.data_dir))
+    capsys.readouterr()
+    assert cli.main(["lineage", "--json"]) == 0
+    served = json.loads(capsys.readouterr().out)["served"]
+    promoted = read_audit(lake).query("action == 'promote'")["time"].tolist()
+    scenes = sorted({p["scene"] for p in lake.table_partitions(keys.RAW_VIDEOS)})
+    assert served == [{"scene": scene, "version": str(champion.version), "role": "champion", "start": promoted[0],
+                       "end": None} for scene in [*scenes, "*"]]
 
     # The champion watches one scene-day: the page fills with it.
     partition = next(p for p in lake.table_partitions(keys.SAMPLED_FRAMES))

@@ -82,6 +82,7 @@ def registered_model(context: dg.AssetExecutionContext, config: RegistrySettings
                      trained_checkpoint: Checkpoint, dataset_split: DatasetVersion, lake: LakeResource,
                      mlflow: MlflowResource, promotion: PromotionPolicyResource, trainer: TrainerResource):
     from vision_assets.core.registry import read_audit, record_decision, record_event
+    from vision_assets.core.registry.latency import latency_from_tags
     from vision_assets.core.registry.package import PACKAGE_ARTIFACT, log_package
 
     evaluation, checkpoint, dataset = eval_report, trained_checkpoint, dataset_split
@@ -127,8 +128,6 @@ def registered_model(context: dg.AssetExecutionContext, config: RegistrySettings
     if not decided_before and gates:
         action = "promote" if gates[0].promote else "challenger"
         record_event(store, action, f"{name} v{version.version}", gates[0].one_line(), run_tags=dict(context.run.tags))
-    from vision_assets.core.registry.latency import latency_from_tags
-
     champion = registry.champion(name)
     current = registry.get_version(name, str(version.version))
     tags = current.tags
