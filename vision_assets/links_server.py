@@ -2,7 +2,7 @@
 can hold, resolved when someone opens them.
 
 - `/lake/evaluations/...`, `/lake/reports/...`: the evaluation report pages and their replays, read-only, from the
-  lake (HTTP ranges, so videos seek).
+  lake (HTTP ranges, so videos seek); `/lake/monitoring/<model>/v<N>/drift.html`: a version's monitoring page.
 - `/grid`: the scene x day grid (scene rows, day columns, one cell per scene-day partition with its frames, labels
   kept, QC pass rate, drift verdict and failing checks; each cell links to its Dagster UI partition page), read from
   the Dagster instance and the lake when opened (vision_assets/defs/scene_day_grid.py).
@@ -25,7 +25,8 @@ from pathlib import Path
 
 LINKS_URL_ENV = "VISION_LINKS_URL"
 DEFAULT_LINKS_PORT = 3001
-SERVED_FOLDERS = ("evaluations", "reports")  # the lake folders a browser may read; the rest stays private
+SERVED_FOLDERS = ("evaluations", "reports", "monitoring")  # the lake folders a browser may read; the rest stays private
+SERVED_SUFFIXES = {"monitoring": (".html",)}  # of monitoring, the pages only (its baselines are model features)
 # MLflow 3's UI opens in its GenAI mode; its router honours this parameter (the sidebar's workflow switch sets it),
 # so every link lands in the classic experiment-tracking view, where runs, metrics and models are.
 CLASSIC_MODE = "?workflowType=machine_learning"
@@ -150,7 +151,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _file(self, key: str) -> None:
         key = posixpath.normpath(key)
-        if key.startswith("..") or key.split("/")[0] not in SERVED_FOLDERS:
+        folder = key.split("/")[0]
+        if key.startswith("..") or folder not in SERVED_FOLDERS or not key.endswith(SERVED_SUFFIXES.get(folder, "")):
             return self.send_error(HTTPStatus.NOT_FOUND, "not a served lake folder")
         target = (self.lake_root / key).resolve()
         if not target.is_relative_to(self.lake_root) or not target.is_file():

@@ -73,7 +73,7 @@ def watch(daemon, scene: str):
 
 
 def test_real_footage_is_flagged_out_of_distribution_and_the_demo_next_day_is_not(tmp_path, instance, material,
-                                                                                  monkeypatch):
+                                                                                  monkeypatch, capsys):
     from vision_assets.core.lake import Lake, keys
     from vision_assets.core.registry import ModelRegistry
     from vision_assets.demo import DemoSpec, generate_demo_data
@@ -158,3 +158,21 @@ def test_real_footage_is_flagged_out_of_distribution_and_the_demo_next_day_is_no
     assert canary_events["action"].tolist() == ["canary", "canary_complete", "canary", "canary_rollback"]
     assert canary_events["reason"].iloc[-1] == verdict
     assert canary_events["actor"].iloc[0] == "release-rita"
+
+    # Which version served which scene when: the canary on campus while it lasted, the champion elsewhere.
+    import json
+
+    promoted = events.loc[events["action"] == "promote", "time"].iloc[0]
+    started, completed, restarted, rolled_back = canary_events["time"].tolist()
+    v1, v2, v3 = str(champion.version), str(same.version), str(wild.version)
+    capsys.readouterr()
+    assert cli.main(["lineage", "--served", "--json"]) == 0
+    rows = [tuple(row.values()) for row in json.loads(capsys.readouterr().out)["served"]]
+    assert rows == [("cam-a", v1, "champion", promoted, completed), ("cam-a", v2, "champion", completed, None),
+                    ("campus", v1, "champion", promoted, started), ("campus", v2, "canary", started, completed),
+                    ("campus", v2, "champion", completed, restarted), ("campus", v3, "canary", restarted, rolled_back),
+                    ("campus", v2, "champion", rolled_back, None),
+                    ("*", v1, "champion", promoted, completed), ("*", v2, "champion", completed, None)]
+    # The rolled-back canary's monitoring page shows the day it ran in shadow on campus.
+    page = lake.local_path(keys.monitoring_page_key("vision_assets_detector", v3)).read_text()
+    assert "In shadow" in page and "campus" in page and "rolled back" in page

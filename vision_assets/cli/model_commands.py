@@ -64,8 +64,16 @@ def cmd_lineage(args: argparse.Namespace) -> int:
         report = video_lineage(registry, lake, name, args.video)
         _print(report, args.json, _video_text)
         return 0
+    from vision_assets.core.registry.served import served_table, served_text
+
+    served = [interval.as_dict() for interval in served_table(lake, name)]
+    if args.served:  # every version: which served which scene when
+        _print({"model": name, "served": served}, args.json,
+               lambda report: "\n".join([f"{name}", *served_text(report["served"])]))
+        return 0
     version = resolve_version(registry, name, args.version or which)
     report = full_lineage(registry, lake, name, version)
+    report["served"] = [row for row in served if row["version"] == str(version.version)]
     if args.verify:
         try:
             report["verified"] = verify_lineage(lake, report)
@@ -156,6 +164,8 @@ def register(sub) -> None:
                                                              "and model versions that derive from this video")
     lineage.add_argument("--verify", action="store_true", help="recompute every hash from the lake; fail on the first "
                                                               "mismatch")
+    lineage.add_argument("--served", action="store_true", help="which version served which scene when (from the "
+                                                               "audit trail: promotions, canaries, rollbacks)")
     lineage.add_argument("--json", action="store_true")
     lineage.set_defaults(func=cmd_lineage)
     promote = sub.add_parser("promote", help="make a model version the champion (over the gate: with --reason)")
@@ -195,6 +205,10 @@ def _lineage_text(report: dict) -> str:
         lines += [f"    forgotten: {describe_forget(record)}" for record in report.get("forgotten", [])]
     for qc in report["qc"]:
         lines.append(f"    qc {qc.get('scene')}/{qc.get('day')}: passed={qc.get('passed')} pass_rate={qc.get('pass_rate')}")
+    if "served" in report:
+        from vision_assets.core.registry.served import served_text
+
+        lines += served_text(report["served"])
     if "verified" in report:
         counts = report["verified"]
         lines.append("verified: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()) + ": every hash matches")

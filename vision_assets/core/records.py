@@ -191,6 +191,10 @@ class Registration(Record):
     champion_version: str | None = field(default=None, metadata=OPTIONAL)
     mlflow_run_id: str | None = field(default=None, metadata=OPTIONAL)
     map50_95: float | None = field(default=None, metadata=OPTIONAL)
+    # The package's per-image latency ({device, batch, ms: {flavour: {batch1|batched: {p50, p95}}}}) and the lake key
+    # of the version's monitoring page.
+    latency: dict | None = field(default=None, metadata=OPTIONAL)
+    monitoring_page: str | None = field(default=None, metadata=OPTIONAL)
 
     @property
     def registered(self) -> bool:

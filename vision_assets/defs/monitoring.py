@@ -16,7 +16,7 @@ from vision_assets.defs.automation import CARRY_NEW_PARTITION
 from vision_assets.defs.checks import scene_day_check
 from vision_assets.defs.frames import sampled_frames
 from vision_assets.defs.hard_examples import hard_examples_job
-from vision_assets.defs.markdown import md_table, mlflow_model_url, readable
+from vision_assets.defs.markdown import md_table, mlflow_model_url, readable, report_page_link
 from vision_assets.defs.partitions import lake_partition, scene_and_day, scene_day_key
 from vision_assets.defs.resources import LakeResource, MlflowResource, TrainerResource
 
@@ -106,6 +106,9 @@ def footage_monitoring(context: dg.AssetExecutionContext, config: MonitoringConf
             context.log.warning(f"canary v{canary.version} rolled back: {failure}")
             rollback_canary(mlflow.registry(), store, mlflow.model_name, canary.version, failure,
                             run_tags=dict(context.run.tags))
+    pages = write_monitoring_pages(context, mlflow, store, [champion.version, challenger.version if challenger else None])
+    if pages:
+        metadata["monitoring_page"] = report_page_link(pages[0])
     yield dg.MaterializeResult(metadata=metadata)
     p_value = summary["drift_p_value"]
     drifted = p_value == p_value and p_value < config.drift_p_value  # NaN (under 2 frames): no verdict
@@ -121,6 +124,23 @@ def footage_monitoring(context: dg.AssetExecutionContext, config: MonitoringConf
         check_name=keys.PREDICTIONS_STABLE, passed=summary["predictions_stable"], severity=dg.AssetCheckSeverity.WARN,
         description=f"{readable(rate)} detections per frame; baseline band {readable(low)}-{readable(high)}",
         metadata={"detections_per_frame": readable(rate), "band_low": readable(low), "band_high": readable(high)})
+
+
+def write_monitoring_pages(context, mlflow: MlflowResource, store, versions: list[str | None]) -> list[str]:
+    """The monitoring pages of the versions that watched this partition (champion, then challenger or canary),
+    rewritten from the whole footage_monitoring table; a page that cannot be drawn is a warning, never a lost
+    partition. Returns their lake keys."""
+    from vision_assets.core.monitoring.drift_page import model_facts, monitoring_rows, write_drift_page
+
+    registry, name, written = mlflow.registry(), mlflow.model_name, []
+    try:
+        rows = monitoring_rows(store)
+        for version in filter(None, versions):
+            facts = model_facts(registry, name, registry.get_version(name, str(version)))
+            written.append(write_drift_page(store, name, str(version), facts, rows=rows))
+    except (OSError, ValueError, ImportError) as error:
+        context.log.warning(f"monitoring page not written: {error}")
+    return written
 
 
 def monitoring_metadata(summary: dict, model_name: str, table_key: str) -> dict:

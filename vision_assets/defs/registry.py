@@ -2,6 +2,7 @@
 passes the promotion gate against the current champion on the same test split."""
 
 import hashlib
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,7 +13,13 @@ from vision_assets.core.numbers import finite_number
 from vision_assets.core.records import Checkpoint, DatasetVersion, Evaluation, Registration
 from vision_assets.defs import keys
 from vision_assets.defs.markdown import md_table, mlflow_model_url, mlflow_run_link, readable, report_page_link
-from vision_assets.defs.resources import LakeResource, MlflowResource, PromotionPolicyResource, RetentionPolicyResource
+from vision_assets.defs.resources import (
+    LakeResource,
+    MlflowResource,
+    PromotionPolicyResource,
+    RetentionPolicyResource,
+    TrainerResource,
+)
 
 # The registry core (MLflow, pandas, the ONNX export) is imported inside the functions that use it: loading the code
 # location should cost little more than importing dagster.
@@ -35,6 +42,7 @@ class RegistrySettings(dg.Config):
     slice_tolerance: float | None = None  # a scene, lighting or class slice may drop by at most this
     tracking_tolerance: float | None = None  # IDF1 per scene may drop by at most this
     min_boxes: int | None = None  # slices with fewer boxes are shown, not gated
+    latency_batch: int | None = None  # the package's latency is measured at batch 1 and this (unset: eval's batch)
 
     def effective(self, policy: PromotionPolicyResource) -> dict:
         names = ("min_map50", "min_map50_95", "margin", "slice_tolerance", "tracking_tolerance", "min_boxes")
@@ -72,8 +80,9 @@ def gate_config(values: dict) -> "GateConfig":
 )
 def registered_model(context: dg.AssetExecutionContext, config: RegistrySettings, eval_report: Evaluation,
                      trained_checkpoint: Checkpoint, dataset_split: DatasetVersion, lake: LakeResource,
-                     mlflow: MlflowResource, promotion: PromotionPolicyResource):
+                     mlflow: MlflowResource, promotion: PromotionPolicyResource, trainer: TrainerResource):
     from vision_assets.core.registry import read_audit, record_decision, record_event
+    from vision_assets.core.registry.latency import latency_from_tags
     from vision_assets.core.registry.package import PACKAGE_ARTIFACT, log_package
 
     evaluation, checkpoint, dataset = eval_report, trained_checkpoint, dataset_split
@@ -104,10 +113,12 @@ def registered_model(context: dg.AssetExecutionContext, config: RegistrySettings
     version = registry.find_version(name, "checkpoint_sha256", checkpoint.checkpoint_sha256)
     package = None
     if version is None:
-        package = _package(store, checkpoint, dataset, evaluation, lake.work)
+        batch = config.latency_batch or int((evaluation.evaluation_config or {}).get("inference", {}).get("batch", 16))
+        package, frames = _package(store, checkpoint, dataset, evaluation, lake.work, batch)
+        latency = _latency(context, package, frames, batch, trainer.device)
         log_package(registry, checkpoint.mlflow_run_id, package.path)
         version = registry.register(name, checkpoint.mlflow_run_id, PACKAGE_ARTIFACT,
-                                    _tags(context, checkpoint, dataset, evaluation, package),
+                                    {**_tags(context, checkpoint, dataset, evaluation, package), **latency},
                                     description=f"dataset {dataset.version}, mAP50-95 "
                                                 f"{evaluation.overall['map50_95']:.4f}")
     decided_before = "champion_decision" in version.tags
@@ -118,13 +129,16 @@ def registered_model(context: dg.AssetExecutionContext, config: RegistrySettings
         action = "promote" if gates[0].promote else "challenger"
         record_event(store, action, f"{name} v{version.version}", gates[0].one_line(), run_tags=dict(context.run.tags))
     champion = registry.champion(name)
+    current = registry.get_version(name, str(version.version))
+    tags = current.tags
+    monitoring_page = _monitoring_pages(context, registry, store, name, current, evaluation, checkpoint)
     record = Registration(
         name=name, version=str(version.version), decision=decision,
         champion_version=str(champion.version) if champion else None, dataset_version=dataset.version,
         checkpoint_sha256=checkpoint.checkpoint_sha256, mlflow_run_id=checkpoint.mlflow_run_id,
-        map50_95=evaluation.overall[PRIMARY_METRIC])
+        map50_95=evaluation.overall[PRIMARY_METRIC], latency=latency_from_tags(dict(tags)) or None,
+        monitoring_page=monitoring_page)
     context.log.info(f"{name} v{version.version}: {decision}")
-    tags = registry.get_version(name, str(version.version)).tags
     metadata = {
         "model": dg.MetadataValue.url(mlflow_model_url(name, version.version)),
         "model_uri": f"models:/{name}/{version.version}",
@@ -148,9 +162,82 @@ def registered_model(context: dg.AssetExecutionContext, config: RegistrySettings
     if package is not None:
         metadata["onnx_parity"] = dg.MetadataValue.json(package.parity)
         metadata["inference_config"] = dg.MetadataValue.json(package.inference_config)
+    metadata.update(_delivery_metadata(registry, store, name, current, champion, monitoring_page))
     yield dg.Output(record, metadata=metadata, data_version=dg.DataVersion(f"{name}:{version.version}"))
     yield floor
     yield _consistency(registry, store, name, lake.work)
+
+
+def _latency(context, package: "Package", frames: list[Path], batch: int, device: str) -> dict:
+    """The package's per-image latency as version tags (pyfunc and ONNX, batch 1 and `batch`, p50/p95), measured
+    on the device the version was evaluated on; {} with a warning when it cannot be measured (the version is still
+    registered: latency informs, it does not gate)."""
+    from vision_assets.core.registry.latency import measure_package_latency
+    from vision_assets.core.training.environment import resolve_device
+
+    try:
+        latency = measure_package_latency(package.path, frames, batch=batch, device=resolve_device(device))
+    except (OSError, RuntimeError, ValueError, ImportError) as error:
+        context.log.warning(f"package latency not measured: {error}")
+        return {}
+    context.log.info("package latency per image (ms): " + json.dumps(latency.ms))
+    return latency.tags()
+
+
+def _monitoring_pages(context, registry, store, name: str, version, evaluation: Evaluation,
+                      checkpoint: Checkpoint) -> str | None:
+    """The version's monitoring page (written now, so its link opens before any footage is watched) and the
+    evaluation's report page again, now naming the registered version and linking that page. A page that cannot
+    be drawn is a warning, never a lost registration."""
+    from vision_assets.core.evaluation.report_page import write_report_page
+    from vision_assets.core.monitoring.drift_page import model_facts, write_drift_page
+
+    try:
+        page = write_drift_page(store, name, str(version.version), model_facts(registry, name, version))
+    except (OSError, ValueError, ImportError) as error:
+        context.log.warning(f"monitoring page not written: {error}")
+        return None
+    if evaluation.extra.get("report_page"):
+        try:
+            write_report_page(store, evaluation.to_json(), model={
+                "name": name, "version": str(version.version), "mlflow_run_id": checkpoint.mlflow_run_id,
+                "monitoring_page": page})
+        except (OSError, ValueError, KeyError, ImportError) as error:
+            context.log.warning(f"report page not updated with the monitoring link: {error}")
+    return page
+
+
+def _delivery_metadata(registry, store, name: str, version, champion, monitoring_page: str | None) -> dict:
+    """Latency (this version, and against the champion: the champion it did not replace, else the one it
+    replaced), the canary state, the shadow disagreement so far and the monitoring page."""
+    import pandas as pd
+
+    from vision_assets.core.monitoring.drift_page import canary_state, latency_text, monitoring_rows, shadow_summary
+    from vision_assets.core.registry.latency import latency_from_tags, latency_rows
+
+    tags = dict(version.tags)
+    ours = latency_from_tags(tags)
+    metadata: dict = {"latency": latency_text(ours)}
+    for flavour, modes in ours.get("ms", {}).items():
+        for mode, stats in modes.items():
+            for stat, value in stats.items():
+                metadata[f"latency_{flavour}_{mode}_{stat}_ms"] = readable(value)
+    other_version = (str(champion.version) if champion and str(champion.version) != str(version.version)
+                     else tags.get("previous_champion"))
+    if other_version:
+        theirs = latency_from_tags(dict(registry.get_version(name, other_version).tags))
+        rows = pd.DataFrame(latency_rows(ours, theirs))
+        metadata["latency_vs_champion"] = dg.MetadataValue.md(
+            f"Champion v{other_version} ({theirs.get('device') or 'not measured'}) against this version "
+            f"({ours.get('device') or 'not measured'}); ratio = this / champion, under 1 is faster.\n\n"
+            + md_table(rows.rename(columns={"champion_ms": f"v{other_version}_ms"})))
+    metadata["canary"] = canary_state(registry, name, version)
+    shadow = shadow_summary(monitoring_rows(store), str(version.version))
+    metadata["shadow_disagreement"] = dg.MetadataValue.md(
+        md_table(shadow) if len(shadow) else "_no shadow comparison involving this version yet_")
+    if monitoring_page:
+        metadata["monitoring_page"] = report_page_link(monitoring_page)
+    return metadata
 
 
 def _consistency(registry, store, name: str, work: Path) -> dg.AssetCheckResult:
@@ -163,16 +250,19 @@ def _consistency(registry, store, name: str, work: Path) -> dg.AssetCheckResult:
                                          "problems": dg.MetadataValue.json(problems)})
 
 
-def _package(store, checkpoint: Checkpoint, dataset: DatasetVersion, evaluation: Evaluation, work: Path) -> "Package":
-    """The deployable package, serving the evaluation's own operating point."""
+def _package(store, checkpoint: Checkpoint, dataset: DatasetVersion, evaluation: Evaluation, work: Path,
+             batch: int) -> "tuple[Package, list[Path]]":
+    """The deployable package, serving the evaluation's own operating point, and the test frames (up to one
+    batch) its latency is measured on."""
     from vision_assets.core.registry.package import build_package
 
     weights = store.local_copy(checkpoint.checkpoint_path, work / "checkpoints")
     manifest = store.read_table(lake_keys.DATASET_MANIFEST, {"version": dataset.version})
-    test = manifest[manifest["split"] == "test"].head(PARITY_IMAGES)
+    test = manifest[manifest["split"] == "test"].head(max(PARITY_IMAGES, batch))
     images = [Path(store.local_copy(key, work / "frames")) for key in test["image_path"]]
-    return build_package(Path(weights), evaluation.inference_config, images,
-                         work / "packages" / checkpoint.checkpoint_sha256[:16])
+    package = build_package(Path(weights), evaluation.inference_config, images[:PARITY_IMAGES],
+                            work / "packages" / checkpoint.checkpoint_sha256[:16])
+    return package, images
 
 
 def _tags(context, checkpoint: Checkpoint, dataset: DatasetVersion, evaluation: Evaluation, package: "Package") -> dict:

@@ -2,7 +2,7 @@
 
 Self-contained: plotly.js is inlined (no CDN), test frames are data URIs, and the only other files it names are
 the evaluation's own replays by a path relative to the page (`replays/<video>.mp4`, beside it in the same
-folder), so it works opened from the lake folder, from a static server or from object storage, and nothing is
+folder) and, once the model is registered, its monitoring page (`../../monitoring/<model>/v<N>/drift.html`), so it works opened from the lake folder, from a static server or from object storage, and nothing is
 fetched from anywhere else.
 
 Top: model, dataset, test set, operating point, headline numbers with 95 % intervals (bootstrap over test
@@ -59,7 +59,8 @@ def figure_html(figure, div_id: str) -> str:
 
 def render(data: ReportData, bounds: dict, model: dict, *, folder: str) -> str:
     report = data.report
-    body = [_header(report, data, model), _headline(report, bounds), _bars(report, bounds), _curves(data),
+    body = [_header(report, data, model), _monitoring_link(model, folder), _headline(report, bounds),
+            _bars(report, bounds), _curves(data),
             _confusion(report), _gallery(data), _replays(report, folder), _tracking(report, bounds),
             _champion(report)]
     title = f"Evaluation {report['evaluation_key']}"
@@ -118,6 +119,15 @@ def _header(report: dict, data: ReportData, model: dict) -> str:
             "<p class='note'>Intervals: 95 % bootstrap over test videos (frames of one video are not independent); "
             "a slice whose images come from one video has none. Precision and recall are at IoU 0.5 and the "
             "operating confidence; mAP integrates over all confidences.</p>")
+
+
+def _monitoring_link(model: dict, folder: str) -> str:
+    """A registered model's monitoring page (model["monitoring_page"], a lake key), relative to this page."""
+    if not model.get("monitoring_page"):
+        return ""
+    href = html.escape(posixpath.relpath(model["monitoring_page"], folder))
+    return (f"<p id='monitoring'><a href='{href}'>Monitoring of this model</a>: drift, detection rate and shadow "
+            "disagreement per scene over days on the footage that arrived after delivery.</p>")
 
 
 def _headline(report: dict, bounds: dict) -> str:

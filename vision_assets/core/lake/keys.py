@@ -134,3 +134,8 @@ FOOTAGE_MONITORING = "footage_monitoring"  # one summary row per scene x day: im
 def monitoring_baseline_key(checkpoint_sha256: str) -> str:
     """A champion's reference sample (pooled backbone features and detections per frame of its training split)."""
     return f"monitoring/baselines/{checkpoint_sha256}.npz"
+
+
+def monitoring_page_key(model_name: str, version: str | int) -> str:
+    """The monitoring page of a model version (drift, detection rate and shadow disagreement per scene over days)."""
+    return f"monitoring/{model_name}/v{version}/drift.html"

@@ -32,7 +32,7 @@ def alias_problems(registry: ModelRegistry, lake: Lake, name: str, work_dir: Pat
 
 
 # Audit actions that legitimately give the champion alias to a version (the object names it last: "name vN").
-SANCTIONED = ("promote", "gate_override", "rollback")
+SANCTIONED = ("promote", "gate_override", "rollback", "canary_complete")
 MOVED_OUTSIDE = "alias_moved_outside"
 
 
