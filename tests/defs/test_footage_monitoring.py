@@ -3,6 +3,7 @@ material lands as a new scene-day and is flagged out of distribution with a p-va
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import cv2
@@ -126,6 +127,40 @@ def test_real_footage_is_flagged_out_of_distribution_and_the_demo_next_day_is_no
     assert not lake.exists(keys.mined_marker_key("cam-a", NEXT_DAY))
     assert daemon.sensor_tick("drift_sensor") == 0  # mined for this champion: not asked again
 
+    # Labels come back for the flagged partition: the champion's online false-alarm and miss rates there, checked
+    # against Ultralytics' own predict at the served operating point matched by pycocotools; below the floor a retrain.
+    from online_helpers import pycocotools_counts, retrain_request, return_labels
+
+    registry = ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+    labels, predictions, served = return_labels(lake, registry, champion, "campus", NEXT_DAY, settings.landing_dir,
+                                                tmp_path / "labeller")
+    assert daemon.sensor_tick("label_drop_sensor") == 1
+    daemon.automation_until_quiet(daemon.automation_cursor())  # QC, then footage_monitoring is due again
+    assert all(r.success for r in daemon.runs), [r for r in daemon.runs if not r.success]
+    row = lake.read_table(keys.FOOTAGE_MONITORING, {"scene": "campus", "day": NEXT_DAY}).iloc[0]
+    expected = pycocotools_counts(labels, predictions, list(served["class_names"]), int(served["max_det"]))
+    tp, fp, fn = (expected["all"][k] for k in ("tp", "fp", "fn"))
+    print({k: row[k] for k in row.index if k.startswith("online_")}, expected)
+    assert (row["online_frames"], row["online_conf"], row["online_max_det"]) == (len(labels), served["conf"],
+                                                                                 served["max_det"])
+    assert (row["online_tp"], row["online_fp"], row["online_fn"]) == (tp, fp, fn)
+    assert tp > 0 and fp > 0 and fn > 0
+    assert row["online_precision"] == pytest.approx(tp / (tp + fp)) == 1 - row["online_false_alarm_rate"]
+    assert row["online_recall"] == pytest.approx(tp / (tp + fn)) == 1 - row["online_miss_rate"]
+    by_class = {c["class_name"]: (c["tp"], c["fp"], c["fn"]) for c in json.loads(row["online_by_class"])}
+    assert by_class == {c: tuple(v.values()) for c, v in expected.items() if c != "all" and any(v.values())}
+    judged = latest_check(instance, "online_accuracy_above_floor", f"{NEXT_DAY}|campus")
+    assert judged.status.value == "FAILED"
+    verdict = judged.event.dagster_event.event_specific_data
+    assert verdict.severity == dg.AssetCheckSeverity.WARN and "a retrain is requested" in verdict.description
+    assert latest_check(instance, "online_accuracy_above_floor", f"{NEXT_DAY}|cam-a").status.value == "SUCCEEDED"
+    request = retrain_request(daemon.defs, instance).run_requests[0]
+    reason = request.tags["vision/retrain_reason"]
+    assert reason.startswith(f"campus/{NEXT_DAY}: online ") and f"(champion v{champion.version})" in reason
+    assert f"precision {row['online_precision']:.3f} < 0.5" in reason or f"recall {row['online_recall']:.3f} < 0.5" in reason
+    assert request.tags["vision/online_breaches"].startswith(f"campus|{NEXT_DAY}|v{champion.version}|")
+    assert retrain_request(daemon.defs, instance).run_requests[0].run_key == request.run_key  # one retrain per breach
+
     # Canary: a version serves beside the champion on one scene; completed by a person, or rolled back by monitoring.
     from evaluation_helpers import confident_weights
 
@@ -141,6 +176,7 @@ def test_real_footage_is_flagged_out_of_distribution_and_the_demo_next_day_is_no
     assert watched.metadata["canary_version"].value == str(same.version)
     assert watched.metadata["canary_verdict"].value == "passed"
     assert watched.metadata["shadow_disagreement_rate"].value == 0.0
+    assert watched.metadata["challenger_online_precision"].value == watched.metadata["online_precision"].value
     assert cli.main(["promote", str(same.version), "--complete"]) == 0
     assert str(registry.champion("vision_assets_detector").version) == str(same.version)
     assert registry.by_alias("vision_assets_detector", "canary") is None
