@@ -50,13 +50,10 @@ def _iou(a, b) -> float:
     return w * h / union if union > 0 else 0.0
 
 
-def labeller_boxes(proposals: list[tuple], moving: list[tuple], confirm: bool) -> list[tuple]:
-    """One frame as a labeller returns it from the queue: the model's proposals kept (confirm) or deleted as false
-    alarms, every moving person drawn as a pedestrian; one box per object."""
+def labeller_boxes(moving: list[tuple]) -> list[tuple]:
+    """One frame as a labeller returns it: every moving person drawn as a pedestrian, one box per object."""
     chosen: list[tuple] = []
-    candidates = ([(c, x1, y1, x2, y2) for c, x1, y1, x2, y2, _ in proposals] if confirm else []) + \
-        [("pedestrian", *box) for box in moving]
-    for box in candidates:
+    for box in [("pedestrian", *box) for box in moving]:
         if all(_iou(box[1:], kept[1:]) < MAX_SAME_OBJECT_IOU for kept in chosen):
             chosen.append(box)
     return chosen
@@ -114,28 +111,54 @@ def pycocotools_counts(labels: list[list[tuple]], predictions: list[list[tuple]]
     return counts
 
 
-def return_labels(lake, registry, champion, scene: str, day: str, landing: Path, work: Path, confirmed_frames: int = 4):
-    """The labeller's answer for a queued scene-day, dropped where the label drop sensor looks: the model's
-    proposals confirmed on the first frames and deleted on the rest, every moving person added. Returns the labels
-    and the served predictions per sampled frame (in frame order), the served operating point and the classes."""
+def champion_package(registry, champion, work: Path) -> tuple[Path, dict]:
+    """The champion's weights and the operating point its package serves with (its inference_config.json)."""
+    package = Path(registry.download("vision_assets_detector", champion.version, work))
+    return next(package.rglob("*.pt")), json.loads(next(package.rglob("inference_config.json")).read_text())
+
+
+def sampled_frames(lake, scene: str, day: str, work: Path):
     from vision_assets.core.lake import keys
 
     frames = lake.read_table(keys.SAMPLED_FRAMES, {"scene": scene, "day": day}).sort_values("frame_index")
-    videos = frames["video_sha256"].unique()
-    assert len(videos) == 1, videos
-    paths = [str(lake.local_copy(key, work / "frames")) for key in frames["image_path"]]
+    return frames, [str(lake.local_copy(key, work / "frames")) for key in frames["image_path"]]
+
+
+def return_campus_labels(lake, served: dict, scene: str, day: str, landing: Path, work: Path) -> list[list[tuple]]:
+    """The labeller's answer for a queued scene-day of one static camera's video, dropped where the label drop
+    sensor looks: every person walking in its sampled frames."""
+    from vision_assets.core.lake import keys
+
+    frames, paths = sampled_frames(lake, scene, day, work)
+    assert frames["video_sha256"].nunique() == 1
     images = [cv2.imread(path) for path in paths]
-    package = Path(registry.download("vision_assets_detector", champion.version, work / "package"))
-    served = json.loads(next(package.rglob("inference_config.json")).read_text())
-    predictions = served_predictions(next(package.rglob("*.pt")), paths, served)
-    moving = moving_objects(images)
-    labels = [labeller_boxes(predictions[i], moving[i], confirm=i < confirmed_frames) for i in range(len(paths))]
+    labels = [labeller_boxes(boxes) for boxes in moving_objects(images)]
     rows = [{"frame_index": int(f), "height": image.shape[0], "width": image.shape[1]}
             for f, image in zip(frames["frame_index"], images)]
     video = lake.read_table(keys.RAW_VIDEOS, {"scene": scene, "day": day})
-    stem = Path(video.loc[video["video_sha256"] == videos[0], "source_path"].iloc[0]).stem
+    stem = Path(video.loc[video["video_sha256"] == frames["video_sha256"].iloc[0], "source_path"].iloc[0]).stem
     write_coco(landing / "annotations" / scene / day / f"{stem}.json", rows, labels, list(served["class_names"]))
-    return labels, predictions, served
+    return labels
+
+
+def imported_labels(lake, scene: str, day: str, work: Path) -> tuple[list[str], list[list[tuple]]]:
+    """The sampled frames whose labels QC left complete (as README "QC rules" says training takes them: a frame
+    that lost a box is left out, a rejected duplicate box leaves it whole), their local files and, per frame, the
+    boxes QC kept for it."""
+    from vision_assets.core.lake import keys
+
+    partition = {"scene": scene, "day": day}
+    rejected = lake.read_table(keys.QC_REJECTED, partition)
+    lost = set() if rejected is None else {
+        (v, int(f)) for v, f, reasons in zip(rejected["video_sha256"], rejected["frame_index"], rejected["reasons"])
+        if not set(reasons.split(";")) <= {"duplicate_box", "track_duplicate_in_frame"}}
+    frames, paths = sampled_frames(lake, scene, day, work)
+    whole = [(v, int(f)) not in lost for v, f in zip(frames["video_sha256"], frames["frame_index"])]
+    frames, paths = frames[whole], [p for p, keep in zip(paths, whole) if keep]
+    kept = lake.read_table(keys.QC_ANNOTATIONS, partition)
+    boxes = {key: list(zip(group["class_name"], group["x1"], group["y1"], group["x2"], group["y2"]))
+             for key, group in kept.groupby(["video_sha256", "frame_index"])}
+    return paths, [boxes.get((v, int(f)), []) for v, f in zip(frames["video_sha256"], frames["frame_index"])]
 
 
 def retrain_request(defs, instance):
