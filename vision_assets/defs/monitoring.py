@@ -159,7 +159,8 @@ def online_check(summary: dict, policy: MonitoringPolicyResource) -> dg.AssetChe
         check_name=keys.ONLINE_ACCURACY_ABOVE_FLOOR, passed=not breaches, severity=dg.AssetCheckSeverity.WARN,
         description=(f"{'; '.join(breaches)}: a retrain is requested" if breaches else
                      f"online precision {readable(summary['online_precision'])}, recall "
-                     f"{readable(summary['online_recall'])}: above the floors") + f" ({counts})",
+                     f"{readable(summary['online_recall'])}: none below its floor (each judged on at least "
+                     f"{policy.min_online_boxes} boxes)") + f" ({counts})",
         metadata={"online_precision": readable(summary["online_precision"]),
                   "online_recall": readable(summary["online_recall"]), **floors})
 
