@@ -180,6 +180,7 @@ def test_real_footage_is_flagged_out_of_distribution_and_the_demo_next_day_is_no
     assert trained_on.event.dagster_event.event_specific_data.description.startswith("not judged")
     request = retrain_request(daemon.defs, instance).run_requests[0]
     reason = request.tags["vision/retrain_reason"]
+    print("retrain", request.run_key, reason)
     assert (f"campus/{NEXT_DAY}: online recall 0.000 < 0.5 ({campus['online_fn']} labelled boxes) "
             f"(champion v{champion.version})") in reason
     assert f"cam-a/{NEXT_DAY}: online recall 0.000 < 0.5 ({demo['online_fn']} labelled boxes)" in reason
@@ -224,6 +225,7 @@ def test_real_footage_is_flagged_out_of_distribution_and_the_demo_next_day_is_no
                                   int(served["max_det"]))["all"]
     assert [watched.metadata[f"challenger_online_{k}"].value for k in ("tp", "fp", "fn")] == [
         expected["tp"], expected["fp"], expected["fn"]]
+    print("canary online", expected)
     assert expected["fp"] > 0
     verdict = watched.metadata["canary_verdict"].value
     assert verdict.startswith(f"campus/{NEXT_DAY}: disagrees with the champion on")
