@@ -184,3 +184,28 @@ retention: {scenes: {lot: 14}}
     assert resources["project"].project_file == "<data folder>/vision.yaml"  # the same for every copy of the folder
     assert resources["project"].sources["training.imgsz"] == "env VISION_IMGSZ"
     assert resources["project"].sources["training.epochs"] == "<data folder>/vision.yaml"
+
+
+def test_the_online_accuracy_floors_are_read_checked_and_shown_with_their_source(tmp_path, monkeypatch, capsys):
+    from vision_assets.cli.main import main
+    from vision_assets.defs.wiring import build_resources
+    from vision_assets.settings import Settings
+
+    data = tmp_path / "data"
+    data.mkdir()
+    _write(data, "monitoring: {min_online_recall: 0.7, min_online_boxes: 25}\n")
+    monkeypatch.setenv("VISION_DATA_DIR", str(data))
+    policy = build_resources(Settings.from_env({"VISION_DATA_DIR": str(data)}))["monitoring_policy"]
+    assert (policy.min_online_precision, policy.min_online_recall, policy.min_online_boxes) == (0.5, 0.7, 25)
+    assert main(["config"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    shown = {line.split()[0]: line.split()[1:] for line in lines if line.startswith("monitoring.")}
+    assert shown == {"monitoring.min_online_precision": ["0.5", "default"],
+                     "monitoring.min_online_recall": ["0.7", str(data / "vision.yaml")],
+                     "monitoring.min_online_boxes": ["25", str(data / "vision.yaml")]}
+    for text, problem in (("monitoring: {min_online_precision: 1.5}\n",
+                           "monitoring.min_online_precision: must be a number from 0 to 1, got 1.5"),
+                          ("monitoring: {min_precision: 0.5}\n", "monitoring.min_precision: unknown key")):
+        _write(data, text)
+        with pytest.raises(ProjectConfigError, match=problem):
+            load_project_config(data / "vision.yaml")

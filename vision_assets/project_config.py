@@ -1,7 +1,8 @@
 """The project file (`vision.yaml` in the data folder, or the file VISION_CONFIG names): what a team sets.
 
 Classes (with aliases for the names other tools use), training, the retrain threshold, the promotion floor and
-gate margins, QC thresholds, and the ingest / sampling / retention policy that VISION_VIDEO_POLICY held. Checked
+gate margins, QC thresholds, the ingest / sampling / retention policy that VISION_VIDEO_POLICY held, and the
+online accuracy floors of monitoring. Checked
 against a schema: an error names the file, the key and the problem; unknown keys are refused. Environment
 variables (VISION_EPOCHS, VISION_IMGSZ, VISION_DEVICE) override for one run. Every value remembers where it came
 from (default, the file, the environment), for `vision-assets config` and the UI.
@@ -25,6 +26,7 @@ from vision_assets.project_schema import (
     DEFAULT_SAMPLING,
     ENV_OVERRIDES,
     INGEST,
+    MONITORING,
     POSITIVE,
     PROMOTION,
     QC,
@@ -67,6 +69,7 @@ class ProjectConfig:
     ingest: dict[str, Any]
     sampling: dict[str, Any]  # {"default": {...}, "scenes": {name: {...set keys only}}}
     retention: dict[str, Any]  # {"default_days": int | None, "scenes": {name: days}}
+    monitoring: dict[str, Any] = field(default_factory=dict)  # online accuracy floors after delivery
     sources: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -84,7 +87,7 @@ class ProjectConfig:
             "classes": [c.name if not c.aliases else {"name": c.name, "aliases": list(c.aliases)} for c in self.classes],
             "training": dict(self.training), "retrain": dict(self.retrain), "promotion": dict(self.promotion),
             "qc": dict(self.qc), "ingest": dict(self.ingest), "sampling": copy.deepcopy(self.sampling),
-            "retention": copy.deepcopy(self.retention),
+            "retention": copy.deepcopy(self.retention), "monitoring": dict(self.monitoring),
         }
 
     def flat(self) -> list[tuple[str, Any, str]]:
@@ -198,6 +201,7 @@ def _parse(raw: dict, label: str, origin: str, base: Path) -> ProjectConfig:
         ingest=_section(raw, "ingest", INGEST, label, origin, sources),
         sampling=_sampling(raw.get("sampling"), label, origin, sources),
         retention=_retention(raw.get("retention"), label, origin, sources),
+        monitoring=_section(raw, "monitoring", MONITORING, label, origin, sources),
         sources=sources,
     )
     return config

@@ -103,6 +103,12 @@ PROMOTION = {
     "tracking_tolerance": (0.05, NON_NEGATIVE_NUMBER),
     "min_boxes": (20, NON_NEGATIVE),
 }
+# Online accuracy after delivery (footage_monitoring on returned labels): below a floor, a retrain is requested.
+MONITORING = {
+    "min_online_precision": (0.5, FRACTION),  # 1 - precision is the online false-alarm rate
+    "min_online_recall": (0.5, FRACTION),  # 1 - recall is the online miss rate
+    "min_online_boxes": (10, POSITIVE),  # a rate is judged on at least this many boxes (detections / labelled boxes)
+}
 QC = {
     "min_pass_rate": (0.9, FRACTION),
     "min_agreement": (0.8, FRACTION),
@@ -126,7 +132,7 @@ SCENE_SAMPLING = {
     "blur_plates": (False, boolean),
 }
 DEFAULT_SAMPLING = {"strategy": "fixed_interval", "params": {"every_seconds": 0.5}}
-SECTIONS = ("classes", "training", "retrain", "promotion", "qc", "ingest", "sampling", "retention")
+SECTIONS = ("classes", "training", "retrain", "promotion", "qc", "ingest", "sampling", "retention", "monitoring")
 VIDEO_POLICY_SECTIONS = ("ingest", "sampling", "retention")
 # Environment variables that override one value for one run.
 ENV_OVERRIDES = {"VISION_EPOCHS": ("training", "epochs"), "VISION_IMGSZ": ("training", "imgsz"),

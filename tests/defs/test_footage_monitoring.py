@@ -3,6 +3,7 @@ material lands as a new scene-day and is flagged out of distribution with a p-va
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import cv2
@@ -126,6 +127,72 @@ def test_real_footage_is_flagged_out_of_distribution_and_the_demo_next_day_is_no
     assert not lake.exists(keys.mined_marker_key("cam-a", NEXT_DAY))
     assert daemon.sensor_tick("drift_sensor") == 0  # mined for this champion: not asked again
 
+    # Labels come back for the flagged partition (and the demo's own for its next day): the champion's online
+    # false-alarm and miss rates there, checked against Ultralytics' own predict at the served operating point matched
+    # by pycocotools; below the floor, a retrain is requested.
+    from online_helpers import (
+        champion_package,
+        imported_labels,
+        pycocotools_counts,
+        retrain_request,
+        return_campus_labels,
+        served_predictions,
+    )
+
+    registry = ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+    weights, served = champion_package(registry, champion, tmp_path / "package")
+    campus_labels = return_campus_labels(lake, served, "campus", NEXT_DAY, settings.landing_dir, tmp_path)
+    for cvat in (tmp_path / "next_day" / "cam-a" / NEXT_DAY).glob("*.xml"):  # the demo's labels of its next day
+        shutil.copy2(cvat, (settings.landing_dir / "annotations" / "cam-a" / NEXT_DAY).mkdir(parents=True, exist_ok=True)
+                     or settings.landing_dir / "annotations" / "cam-a" / NEXT_DAY / cvat.name)
+    assert daemon.sensor_tick("label_drop_sensor") == 2
+    daemon.automation_until_quiet(daemon.automation_cursor())  # QC, then footage_monitoring is due again
+    assert all(r.success for r in daemon.runs), [r for r in daemon.runs if not r.success]
+    rows, returned = {}, {}
+    for scene in ("campus", "cam-a"):
+        row = lake.read_table(keys.FOOTAGE_MONITORING, {"scene": scene, "day": NEXT_DAY}).iloc[0]
+        paths, labels = imported_labels(lake, scene, NEXT_DAY, tmp_path / "check")
+        predictions = served_predictions(weights, paths, served)
+        expected = pycocotools_counts(labels, predictions, list(served["class_names"]), int(served["max_det"]))
+        tp, fp, fn = (expected["all"][k] for k in ("tp", "fp", "fn"))
+        print(scene, {k: row[k] for k in row.index if k.startswith("online_")}, expected)
+        assert (row["online_frames"], row["online_conf"], row["online_max_det"]) == (len(paths), served["conf"],
+                                                                                     served["max_det"])
+        assert (row["online_tp"], row["online_fp"], row["online_fn"]) == (tp, fp, fn)
+        assert row["online_recall"] == pytest.approx(tp / (tp + fn)) == 1 - row["online_miss_rate"]
+        if tp + fp:
+            assert row["online_precision"] == pytest.approx(tp / (tp + fp)) == 1 - row["online_false_alarm_rate"]
+        by_class = {c["class_name"]: (c["tp"], c["fp"], c["fn"]) for c in json.loads(row["online_by_class"])}
+        assert by_class == {c: tuple(v.values()) for c, v in expected.items() if c != "all" and any(v.values())}
+        rows[scene], returned[scene] = row, (paths, labels)
+    # The tiny champion (one epoch) says nothing at its served confidence: on the new camera every person the
+    # labeller drew is missed, on the demo's next day every car, pedestrian and cyclist (frames that lost a box to
+    # QC left out). The canary below brings false alarms to count.
+    campus, demo = rows["campus"], rows["cam-a"]
+    assert campus["online_fn"] == sum(map(len, campus_labels)) >= 10 and campus["online_recall"] == 0.0
+    assert demo["online_fn"] >= 10 and demo["online_frames"] < demo["frames"] and demo["online_recall"] == 0.0
+    judged = latest_check(instance, "online_accuracy_above_floor", f"{NEXT_DAY}|campus")
+    assert judged.status.value == "FAILED"
+    verdict = judged.event.dagster_event.event_specific_data
+    assert verdict.severity == dg.AssetCheckSeverity.WARN and "a retrain is requested" in verdict.description
+    trained_on = latest_check(instance, "online_accuracy_above_floor", f"{DAY}|cam-a")  # training footage: not online
+    assert trained_on.status.value == "SUCCEEDED"
+    assert trained_on.event.dagster_event.event_specific_data.description.startswith("not judged")
+    request = retrain_request(daemon.defs, instance).run_requests[0]
+    reason = request.tags["vision/retrain_reason"]
+    print("retrain", request.run_key, reason)
+    assert (f"campus/{NEXT_DAY}: online recall 0.000 < 0.5 ({campus['online_fn']} labelled boxes) "
+            f"(champion v{champion.version})") in reason
+    assert f"cam-a/{NEXT_DAY}: online recall 0.000 < 0.5 ({demo['online_fn']} labelled boxes)" in reason
+    assert {b.rsplit("|", 1)[0] for b in request.tags["vision/online_breaches"].split(",")} == {
+        f"campus|{NEXT_DAY}|v{champion.version}", f"cam-a|{NEXT_DAY}|v{champion.version}"}
+    assert retrain_request(daemon.defs, instance).run_requests[0].run_key == request.run_key  # one retrain per breach
+    # Once a retrain ran for these breaches (a run of the training job carries them), they ask for none again; what
+    # remains is the label-count rule (this world retrains on 1 new label).
+    launched = instance.create_run_for_job(daemon.defs.resolve_job_def("train_and_register"), tags=request.tags)
+    instance.report_run_canceled(launched)
+    assert [r.run_key[:7] for r in retrain_request(daemon.defs, instance).run_requests] == ["labels-"]
+
     # Canary: a version serves beside the champion on one scene; completed by a person, or rolled back by monitoring.
     from evaluation_helpers import confident_weights
 
@@ -141,13 +208,25 @@ def test_real_footage_is_flagged_out_of_distribution_and_the_demo_next_day_is_no
     assert watched.metadata["canary_version"].value == str(same.version)
     assert watched.metadata["canary_verdict"].value == "passed"
     assert watched.metadata["shadow_disagreement_rate"].value == 0.0
+    assert [watched.metadata[f"challenger_online_{k}"].value for k in ("tp", "fp", "fn", "recall")] == [
+        watched.metadata[f"online_{k}"].value for k in ("tp", "fp", "fn", "recall")]  # same weights, same rates
     assert cli.main(["promote", str(same.version), "--complete"]) == 0
     assert str(registry.champion("vision_assets_detector").version) == str(same.version)
     assert registry.by_alias("vision_assets_detector", "canary") is None
 
-    wild = register_copy(registry, registry.champion("vision_assets_detector"), confident_weights(tmp_path))
+    wild_weights = confident_weights(tmp_path)
+    wild = register_copy(registry, registry.champion("vision_assets_detector"), wild_weights)
     assert cli.main(["promote", str(wild.version), "--canary", "campus"]) == 0
     watched = watch(daemon, "campus")
+    # The canary's online rates on the same returned labels (it serves at the champion's operating point: the copy
+    # carries its tags): its confident "car" boxes are false alarms, its persons misses.
+    paths, labels = returned["campus"]
+    expected = pycocotools_counts(labels, served_predictions(wild_weights, paths, served), list(served["class_names"]),
+                                  int(served["max_det"]))["all"]
+    assert [watched.metadata[f"challenger_online_{k}"].value for k in ("tp", "fp", "fn")] == [
+        expected["tp"], expected["fp"], expected["fn"]]
+    print("canary online", expected)
+    assert expected["fp"] > 0
     verdict = watched.metadata["canary_verdict"].value
     assert verdict.startswith(f"campus/{NEXT_DAY}: disagrees with the champion on")
     assert registry.by_alias("vision_assets_detector", "canary") is None  # rolled back: the champion serves on

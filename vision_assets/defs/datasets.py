@@ -9,7 +9,13 @@ from vision_assets.defs.automation import IN_FLIGHT_STATUSES
 from vision_assets.defs.frames import sampled_frames
 from vision_assets.defs.labels import qc_annotations
 from vision_assets.defs.markdown import lake_location, md_table
-from vision_assets.defs.resources import LakeResource, RetrainPolicyResource, TaxonomyResource
+from vision_assets.defs.resources import (
+    LakeResource,
+    MlflowResource,
+    MonitoringPolicyResource,
+    RetrainPolicyResource,
+    TaxonomyResource,
+)
 
 # The core (pandas, the split code) is imported inside the asset and sensor bodies: loading the code location
 # should cost little more than importing dagster.
@@ -97,10 +103,17 @@ training_job = dg.define_asset_job("train_and_register", selection=dg.AssetSelec
                                    description="New dataset version, training, evaluation, registration.")
 
 
+ONLINE_BREACHES_TAG = "vision/online_breaches"  # the scene-days (with champion and label version) a retrain is for
+RETRAIN_REASON_TAG = "vision/retrain_reason"
+
+
 @dg.sensor(job=training_job, minimum_interval_seconds=120, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Starts a new dataset version and training run once enough new QC-passed labels arrived "
-                       "since the latest dataset version.")
-def retrain_sensor(context: dg.SensorEvaluationContext, lake: LakeResource, retrain_policy: RetrainPolicyResource):
+                       "since the latest dataset version, or when returned labels show the champion's online "
+                       "precision or recall on a scene-day below the project's monitoring floor (once per such "
+                       "breach).")
+def retrain_sensor(context: dg.SensorEvaluationContext, lake: LakeResource, retrain_policy: RetrainPolicyResource,
+                   monitoring_policy: MonitoringPolicyResource, mlflow: MlflowResource):
     from vision_assets.core.datasets import latest_dataset, new_label_count
     from vision_assets.core.registry.forget import dataset_uses_forgotten
 
@@ -109,15 +122,54 @@ def retrain_sensor(context: dg.SensorEvaluationContext, lake: LakeResource, retr
                               after_storage_id=int(context.cursor) if context.cursor else None),
         limit=1000, ascending=True,
     ).records
-    if context.cursor and not records and not dataset_uses_forgotten(lake.lake(), latest_dataset(lake.lake())):
+    # Breaches are read from the monitoring table on every tick: the labels' QC results may have been seen by an
+    # earlier tick, before footage_monitoring measured the champion on them.
+    breaches = new_online_breaches(context, lake, monitoring_policy, mlflow)
+    if context.cursor and not records and not breaches and not dataset_uses_forgotten(lake.lake(), latest_dataset(lake.lake())):
         return dg.SkipReason("no new QC results since the last check")
     in_flight = context.instance.get_runs(dg.RunsFilter(job_name=training_job.name, statuses=IN_FLIGHT_STATUSES), limit=1)
     if in_flight:
         return dg.SkipReason(f"training run {in_flight[0].run_id} is still in progress")
     cursor = str(records[-1].storage_id) if records else context.cursor
     count, versions = new_label_count(lake.lake())
+    if breaches:
+        return dg.SensorResult(run_requests=[online_retrain_request(breaches, count)], cursor=cursor)
     if count < retrain_policy.min_new_labels:
         return dg.SensorResult(skip_reason=f"{count} new QC-passed labels (< {retrain_policy.min_new_labels})", cursor=cursor)
     run_key = hashlib.sha256("|".join(versions).encode()).hexdigest()[:16]
     return dg.SensorResult(run_requests=[dg.RunRequest(run_key=f"labels-{run_key}", tags={"vision/new_labels": str(count)})],
                            cursor=cursor)
+
+
+def new_online_breaches(context: dg.SensorEvaluationContext, lake: LakeResource, policy: MonitoringPolicyResource,
+                        mlflow: MlflowResource) -> list[dict]:
+    """The current champion's online-rate breaches (core.monitoring.online) no earlier retrain was requested for."""
+    from vision_assets.core.lake import keys as lake_keys
+    from vision_assets.core.monitoring.online import breach_id, breached_partitions
+
+    monitoring = lake.lake().read_tables(lake_keys.FOOTAGE_MONITORING)
+    if monitoring.empty or "online_precision" not in monitoring:
+        return []
+    champion = mlflow.registry().champion(mlflow.model_name)
+    if champion is None:
+        return []
+    breaches = breached_partitions(monitoring, str(champion.version), min_precision=policy.min_online_precision,
+                                   min_recall=policy.min_online_recall, min_boxes=policy.min_online_boxes)
+    if not breaches:
+        return []
+    earlier = context.instance.get_runs(dg.RunsFilter(job_name=training_job.name), limit=200)
+    requested = {b for run in earlier for b in run.tags.get(ONLINE_BREACHES_TAG, "").split(",") if b}
+    return [b for b in breaches if breach_id(b) not in requested]
+
+
+def online_retrain_request(breaches: list[dict], new_labels: int) -> dg.RunRequest:
+    """One retrain for every new breach (the training job trains on all labels at once); its run key is the set of
+    breaches, so a breach asks for one retrain however often the sensor ticks."""
+    from vision_assets.core.monitoring.online import breach_id
+
+    ids = [breach_id(b) for b in breaches]
+    reason = "; ".join(f"{b['scene']}/{b['day']}: {', '.join(b['reasons'])} (champion v{b['champion_version']})"
+                       for b in breaches)
+    return dg.RunRequest(run_key=f"online-{hashlib.sha256(','.join(sorted(ids)).encode()).hexdigest()[:16]}",
+                         tags={RETRAIN_REASON_TAG: reason[:4000], ONLINE_BREACHES_TAG: ",".join(ids),
+                               "vision/new_labels": str(new_labels)})

@@ -39,6 +39,7 @@ REGISTRY_CONSISTENT = "registry_consistent"
 # footage_monitoring
 FOOTAGE_IN_DISTRIBUTION = "footage_in_distribution"
 PREDICTIONS_STABLE = "predictions_stable"
+ONLINE_ACCURACY_ABOVE_FLOOR = "online_accuracy_above_floor"
 
 # What a user thinks in: footage to QC'd labels, dataset to registered model, and what the model sends back.
 DATA_GROUP = "data"

@@ -164,6 +164,16 @@ class RetrainPolicyResource(dg.ConfigurableResource):
     min_new_labels: int = 200
 
 
+class MonitoringPolicyResource(dg.ConfigurableResource):
+    """The project file's `monitoring`: the floors of the champion's online precision and recall on returned labels
+    (footage_monitoring's check online_accuracy_above_floor; below one the retrain sensor starts a retrain), each
+    judged on at least min_online_boxes boxes."""
+
+    min_online_precision: float = 0.5
+    min_online_recall: float = 0.5
+    min_online_boxes: int = 10
+
+
 class ProjectFileResource(dg.ConfigurableResource):
     """Which project file (vision.yaml) the other resources were built from and where each value that is not a
     default came from (the file, or an environment variable for this run): shown on the UI's Resources page, as

@@ -110,7 +110,7 @@ def gather_labelled_frames(lake: Lake, class_names: list[str]) -> tuple[pd.DataF
     duplicates = before - len(frames)
     off_taxonomy = kept[~kept["class_name"].isin(class_names)] if len(kept) else kept
     kept = kept[kept["class_name"].isin(class_names)] if len(kept) else kept
-    kept = _one_annotator_per_frame(kept)
+    kept = one_annotator_per_frame(kept)
     labelled = set(kept.get("video_sha256", [])) | set(rejected.get("video_sha256", []))
     if len(rejected) and "reasons" in rejected:
         redundant = rejected["reasons"].str.split(";").map(lambda names: set(names) <= REDUNDANT_BOX_RULES)
@@ -130,7 +130,7 @@ def gather_labelled_frames(lake: Lake, class_names: list[str]) -> tuple[pd.DataF
     return frames, labels.reset_index(drop=True), report
 
 
-def _one_annotator_per_frame(kept: pd.DataFrame) -> pd.DataFrame:
+def one_annotator_per_frame(kept: pd.DataFrame) -> pd.DataFrame:
     """A frame labelled twice (for agreement) trains on one annotator's boxes, not both sets on top of each other."""
     if kept.empty or "annotator" not in kept:
         return kept

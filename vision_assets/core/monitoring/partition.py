@@ -15,6 +15,7 @@ from vision_assets.core.lake import Lake, keys
 from vision_assets.core.monitoring.drift import DEFAULT_PERMUTATIONS, mmd_permutation_test
 from vision_assets.core.monitoring.image_stats import IMAGE_STAT_COLUMNS, image_statistics
 from vision_assets.core.monitoring.inference import observe, prediction_statistics
+from vision_assets.core.monitoring.online import labelled_frames, measure_online, no_online_rates
 from vision_assets.core.monitoring.shadow import disagreement_by_class
 
 BASELINE_MAX_FRAMES = 200  # enough for a stable reference; the kernel matrix stays small
@@ -32,6 +33,8 @@ class Model:
     version: str
     weights: Path
     checkpoint_sha256: str
+    served: dict | None = None  # the operating point its package serves with (imgsz, conf, iou, max_det)
+    trained_videos: frozenset[str] = frozenset()  # videos of its dataset version: not online footage for it
 
 
 @dataclass(frozen=True)
@@ -135,8 +138,25 @@ def monitor_partition(lake: Lake, scene: str, day: str, champion: Model, baselin
     summary["shadow_disagreement_rate"] = (float((shadow["unmatched"] + shadow["class_changes"]).sum() / total)
                                            if total else 0.0)
     summary["shadow_by_class"] = shadow.to_dict("records")
+    summary.update(online_accuracy(lake, scene, day, champion, challenger, work_dir=work_dir, device=device))
     lake.write_table(keys.FOOTAGE_MONITORING, _as_row(summary), partition)
     return summary
+
+
+def online_accuracy(lake: Lake, scene: str, day: str, champion: Model, challenger: Model | None, *, work_dir: Path,
+                    device: str = "auto") -> dict:
+    """The champion's online rates on the partition's returned labels (online_*), and the challenger's or canary's on
+    the same frames (challenger_online_*); frames of either model's own dataset are left out."""
+    exclude = set(champion.trained_videos) | (set(challenger.trained_videos) if challenger else set())
+    labelled = labelled_frames(lake, scene, day, exclude_videos=exclude)
+    rates = {**no_online_rates(), **{f"challenger_{k}": v for k, v in no_online_rates().items()}}
+    if labelled is None or champion.served is None:
+        return rates
+    rates.update(measure_online(lake, labelled, champion.weights, champion.served, work_dir=work_dir, device=device))
+    if challenger is not None and challenger.served is not None:
+        other = measure_online(lake, labelled, challenger.weights, challenger.served, work_dir=work_dir, device=device)
+        rates.update({f"challenger_{k}": v for k, v in other.items()})
+    return rates
 
 
 def _as_row(summary: dict) -> pd.DataFrame:
