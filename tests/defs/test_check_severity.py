@@ -65,7 +65,7 @@ def test_monitoring_before_a_champion_passes_as_the_warning_it_would_fail_as(tmp
     result = dg.materialize([footage_monitoring], partition_key=partition, instance=instance,
                             resources=build_resources(settings))
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    assert set(evaluations) == {"footage_in_distribution", "predictions_stable"}
+    assert set(evaluations) == {"footage_in_distribution", "predictions_stable", "online_accuracy_above_floor"}
     for evaluation in evaluations.values():
         assert evaluation.passed and evaluation.severity == WARN
         assert evaluation.description == "no champion yet: nothing to compare"

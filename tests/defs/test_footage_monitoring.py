@@ -239,7 +239,6 @@ def test_real_footage_is_flagged_out_of_distribution_and_the_demo_next_day_is_no
     assert canary_events["actor"].iloc[0] == "release-rita"
 
     # Which version served which scene when: the canary on campus while it lasted, the champion elsewhere.
-    import json
 
     promoted = events.loc[events["action"] == "promote", "time"].iloc[0]
     started, completed, restarted, rolled_back = canary_events["time"].tolist()

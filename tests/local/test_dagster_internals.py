@@ -45,6 +45,7 @@ ATTRIBUTES = {
     "TickStatus": ["STARTED", "SUCCESS", "SKIPPED", "FAILURE"],
     "InstigatorType": ["SENSOR", "SCHEDULE"],
     "BulkActionStatus": ["COMPLETED_SUCCESS", "COMPLETED_FAILED"],
+    "AssetCheckExecutionRecordStatus": ["FAILED"],
     "PartitionBackfill": ["with_status", "with_end_timestamp", "backfill_id"],
     "ReconstructableRepository": ["get_python_origin"],
     "RemoteRepositoryOrigin": ["get_job_origin"],

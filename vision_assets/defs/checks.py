@@ -26,8 +26,7 @@ def severity_when_passing(context: dg.AssetExecutionContext, check_name: str) ->
     failed") are other partitions': a passing ERROR result paints a warning red. So a passing result carries the
     worst severity among the other partitions failing now: WARN when only warnings (or nothing) fail. A passing
     result's severity changes nothing else (only a failing ERROR result blocks)."""
-    from dagster._core.event_api import PartitionKeyFilter
-    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+    from vision_assets.local.dagster_internals import AssetCheckExecutionRecordStatus, PartitionKeyFilter
 
     key = dg.AssetCheckKey(context.asset_key, check_name)
     storage = context.instance.event_log_storage

@@ -14,6 +14,9 @@ from dagster._core.definitions.job_base import InMemoryJob
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 from dagster._core.definitions.selector import InstigatorSelector
 from dagster._core.event_api import PartitionKeyFilter  # the scene x day grid: latest check results per partition
+from dagster._core.storage.asset_check_execution_record import (  # a passing check's severity (defs/checks.py)
+    AssetCheckExecutionRecordStatus,
+)
 from dagster._core.execution.api import ExecuteRunWithPlanIterable, create_execution_plan, job_execution_iterator
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._core.execution.context_creation_job import (
@@ -41,7 +44,7 @@ from dagster._utils.error import serializable_error_info_from_exc_info
 __all__ = [
     "AUTOMATION_CONDITION_TAG", "PARENT_RUN_ID_TAG", "RETRY_NUMBER_TAG", "ROOT_RUN_ID_TAG", "RUN_KEY_TAG",
     "SCHEDULED_EXECUTION_TIME_TAG", "SCHEDULE_NAME_TAG", "SENSOR_NAME_TAG", "TICK_ID_TAG",
-    "BulkActionStatus", "ExecuteRunWithPlanIterable", "InMemoryJob", "InProcessCodeLocationOrigin",
+    "AssetCheckExecutionRecordStatus", "BulkActionStatus", "ExecuteRunWithPlanIterable", "InMemoryJob", "InProcessCodeLocationOrigin",
     "InstigatorSelector", "InstigatorTick", "InstigatorType", "LoadableTargetOrigin", "PartitionBackfill",
     "PartitionKeyFilter",
     "PlanOrchestrationContextManager", "ReconstructableRepository", "RemoteInstigatorOrigin",

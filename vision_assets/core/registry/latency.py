@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vision_assets.core.errors import InvalidInput, InvalidOption
+
 FLAVOURS = ("pyfunc", "onnx")
 MODES = ("batch1", "batched")  # batch 1, and the configured batch
 WARMUP = 2
@@ -96,9 +98,9 @@ def measure_package_latency(package_dir: Path, images: list[Path], *, batch: int
                             warmup: int = WARMUP, iterations: dict | None = None) -> PackageLatency:
     """Per-image p50/p95 of both flavours at batch 1 and `batch`, on `device`, cycling through `images`."""
     if not images:
-        raise ValueError(f"{package_dir.name}: no test frames to measure the package's latency on")
+        raise InvalidInput(f"{package_dir.name}: no test frames to measure the package's latency on")
     if batch < 1:
-        raise ValueError(f"latency batch must be at least 1, not {batch}")
+        raise InvalidOption(f"latency batch must be at least 1, not {batch}")
     iterations = {**ITERATIONS, **(iterations or {})}
     config = json.loads((package_dir / "inference_config.json").read_text())
     encoded = [Path(p).read_bytes() for p in images]
