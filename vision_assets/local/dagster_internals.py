@@ -14,9 +14,6 @@ from dagster._core.definitions.job_base import InMemoryJob
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 from dagster._core.definitions.selector import InstigatorSelector
 from dagster._core.event_api import PartitionKeyFilter  # the scene x day grid: latest check results per partition
-from dagster._core.storage.asset_check_execution_record import (  # a passing check's severity (defs/checks.py)
-    AssetCheckExecutionRecordStatus,
-)
 from dagster._core.execution.api import ExecuteRunWithPlanIterable, create_execution_plan, job_execution_iterator
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._core.execution.context_creation_job import (
@@ -26,6 +23,9 @@ from dagster._core.execution.context_creation_job import (
 from dagster._core.execution.execute_in_process import merge_run_tags
 from dagster._core.remote_origin import InProcessCodeLocationOrigin, RemoteInstigatorOrigin, RemoteRepositoryOrigin
 from dagster._core.scheduler.instigation import InstigatorTick, InstigatorType, TickData, TickStatus
+from dagster._core.storage.asset_check_execution_record import (  # a passing check's severity (defs/checks.py)
+    AssetCheckExecutionRecordStatus,
+)
 from dagster._core.storage.tags import (
     AUTOMATION_CONDITION_TAG,
     PARENT_RUN_ID_TAG,
