@@ -24,7 +24,7 @@ def test_cells_are_the_instances_partitions_with_their_latest_check_results(inst
     evaluated(instance, "2026-11-19|cam-a", keys.QC_PASS_RATE, False)
     evaluated(instance, "2026-11-19|cam-b", keys.QC_WARNINGS, False, dg.AssetCheckSeverity.WARN)
     checks = code_location_check_keys()
-    assert dg.AssetCheckKey(keys.QC_ANNOTATIONS, keys.QC_PASS_RATE) in checks and len(checks) == 12
+    assert dg.AssetCheckKey(keys.QC_ANNOTATIONS, keys.QC_PASS_RATE) in checks and len(checks) == 13  # online_accuracy_above_floor is the 13th
 
     cells = {(c.scene, c.day): c for c in grid(instance, Lake(str(tmp_path / "lake")), checks)}
     assert set(cells) == {("cam-a", "2026-11-18"), ("cam-a", "2026-11-19"), ("cam-b", "2026-11-19")}
