@@ -68,7 +68,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
             for row in order.to_dict("records")]
     if args.json:
         print(json.dumps({"champion_version": version, "drift_p_value_threshold": DRIFT_P_VALUE, "queues": rows},
-                         indent=2, default=str))
+                         indent=2))
         return 0
     if not rows:
         print(f"champion v{version} has mined no labelling queue yet (the nightly schedule and the champion mining "
@@ -105,6 +105,9 @@ def cmd_push(args: argparse.Namespace) -> int:
 
     settings = prepare_environment()
     lake = open_lake(settings)
+    if args.scene is None and args.champion:
+        raise QueueError(f"champion v{args.champion}: --champion picks a queue of SCENE DAY; give them, or neither "
+                         f"option for the first queue of the current champion's labelling order")
     if args.scene is None:  # no partition named: the first queue of the labelling order
         version, order = labelling_order(settings)
         if order.empty:

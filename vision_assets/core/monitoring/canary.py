@@ -83,15 +83,20 @@ def online_failures(summary: dict, *, min_online_precision: float, min_online_re
                     min_online_boxes: int) -> list[str]:
     """The canary's online false-alarm and miss rates where its precision or recall on returned labels is below the
     project's floor, each judged (as the champion's retrain trigger is) only on at least min_online_boxes boxes:
-    detections for precision, labelled boxes for recall."""
+    detections for precision, labelled boxes for recall. A canary no worse there than the champion on the same
+    frames is not rolled back for it: the champion would serve the scene no better (its own breach already asks for
+    a retrain), and the same weights in a new package must be able to pass."""
     found = []
     judged = (("precision", "false-alarm", min_online_precision, "detections"),
               ("recall", "miss", min_online_recall, "labelled_boxes"))
     for metric, rate_name, floor, support in judged:
         value = float(summary.get(f"challenger_online_{metric}", float("nan")))
+        champion = float(summary.get(f"online_{metric}", float("nan")))
         boxes = int(summary.get(f"challenger_online_{support}", 0) or 0)
-        if value == value and boxes >= min_online_boxes and value < floor:
-            found.append(f"online {rate_name} rate {1.0 - value:.1%} ({metric} {value:.3f} below the floor {floor:g} "
-                         f"on {boxes} {support.replace('_', ' ')}, label version "
-                         f"{str(summary.get('challenger_online_label_version', ''))[:12]})")
+        if value != value or boxes < min_online_boxes or value >= floor or value >= champion:
+            continue  # NaN: undefined, not bad; a NaN champion compares False, so the floor alone judges
+        beside = "" if champion != champion else f" and the champion's {champion:.3f}"
+        found.append(f"online {rate_name} rate {1.0 - value:.1%} ({metric} {value:.3f} below the floor {floor:g}"
+                     f"{beside} on {boxes} {support.replace('_', ' ')}, label version "
+                     f"{str(summary.get('challenger_online_label_version', ''))[:12]})")
     return found
