@@ -30,7 +30,7 @@ def register(sub) -> None:
     for name, func, text in (("push", cmd_push, "create or update the queue's Label Studio project"),
                              ("pull", cmd_pull, "import the project's annotations as a new label version")):
         action = actions.add_parser(name, help=text)
-        first = " (push: omit both for the first queue of `vision-assets queue`)" if name == "push" else ""
+        first = " (omit SCENE and DAY for the first queue of `vision-assets queue`)" if name == "push" else ""
         action.add_argument("scene", nargs="?" if name == "push" else None, help=f"the partition's scene{first}")
         action.add_argument("day", nargs="?" if name == "push" else None, help="YYYY-MM-DD")
         action.add_argument("--champion", help="the queue of this champion version (default: the newest queue)")
