@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     training_commands.register(sub)  # reproduce, sweep
     backfill_commands.register(sub)  # backfill
     project_commands.register(sub)  # config, run
-    labelling_commands.register(sub)  # labelstudio push|pull
+    labelling_commands.register(sub)  # labelstudio push|pull, queue
     return parser
 
 

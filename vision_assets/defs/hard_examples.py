@@ -50,7 +50,9 @@ def champion_weights(mlflow: MlflowResource, lake: LakeResource) -> tuple[str, P
         "images XML per video, COCO JSON and the videos as browser-playable H.264 under "
         "`labeling_queue/scene=<scene>/day=<day>/champion=v<version>/`, and the boxes as the hard_example_boxes table. Uses "
         "the registry's champion (see registered_model). Filled by the nightly schedule for every partition whose "
-        "current frames the current champion has not mined yet."
+        "current frames the current champion has not mined yet. `labelling_order` places the queue among every "
+        "queue of the champion: drifting footage first (smallest drift p-value), then the most uncertain queues "
+        "(`vision-assets queue` lists them all)."
     ),
 )
 def hard_examples(context: dg.AssetExecutionContext, config: MiningConfig, lake: LakeResource,
@@ -88,6 +90,7 @@ def hard_examples(context: dg.AssetExecutionContext, config: MiningConfig, lake:
         "queue": dg.MetadataValue.md(md_table(shown)),
         **_queue_preview(store, mined, names, (scene, day)),
         "how_to_open": dg.MetadataValue.md(opening_instructions(mined.queue_folder, url_kind)),
+        **labelling_order_metadata(store, version, scene, day),
         "max_uncertainty": readable(table["uncertainty"].max()) if len(table) else 0.0,
         # Lake keys: under the lake root wherever it is now (metadata outlives any one location of the data).
         "labeling_queue": dg.MetadataValue.path(mined.queue_folder),
@@ -113,6 +116,27 @@ def _queue_preview(store, mined, names: dict[str, str], partition: tuple[str, st
     return {"queued_frames": dg.MetadataValue.md(f"{md_image(thumbnail(decode_jpeg(sheet)), 'queued frames')}\n\n"
                                                  f"{caption}"),
             "queued_frames_full_size": lake_link(store, key)}
+
+
+ORDER_SHOWN = 15  # queues in the labelling_order table: the ones to label next (`vision-assets queue` lists all)
+
+
+def labelling_order_metadata(store, version: str, scene: str, day: str) -> dict:
+    """Where this queue stands among every queue of the champion: the first queues of the labelling order (drifting
+    footage first by p-value, then the most uncertain queues) as a table, and this queue's rank in it."""
+    from vision_assets.core.monitoring.feedback import read_labelling_order
+
+    order = read_labelling_order(store, version)
+    shown = order[["rank", "scene", "day", "drift_verdict", "drift_p_value", "frames_queued", "max_uncertainty",
+                   "queue_folder"]]
+    here = order.loc[(order["scene"] == scene) & (order["day"] == day), "rank"]
+    where = (f"This queue is #{int(here.iloc[0])} of {len(order)}." if len(here)
+             else f"This queue is empty: not among the {len(order)} queues to label.")
+    table = md_table(shown, max_rows=ORDER_SHOWN)
+    return {"labelling_order": dg.MetadataValue.md(f"{where} Label in this order (drifting footage first, smallest "
+                                                   f"p-value first; then the most uncertain queues; all of them: "
+                                                   f"`vision-assets queue`):\n\n{table}"),
+            "labelling_rank": int(here.iloc[0]) if len(here) else 0}
 
 
 hard_examples_job = dg.define_asset_job("mine_hard_examples", selection=[hard_examples], partitions_def=scene_day)

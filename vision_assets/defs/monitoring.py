@@ -120,7 +120,10 @@ def footage_monitoring(context: dg.AssetExecutionContext, config: MonitoringConf
     metadata = monitoring_metadata(summary, mlflow.model_name,
                                    lake_keys.table_key(lake_keys.FOOTAGE_MONITORING, lake_partition(scene, day)))
     if canary is not None:
-        failure = canary_failure(summary, config.canary_max_disagreement)
+        failure = canary_failure(summary, config.canary_max_disagreement, online_floors={
+            "min_online_precision": monitoring_policy.min_online_precision,
+            "min_online_recall": monitoring_policy.min_online_recall,
+            "min_online_boxes": monitoring_policy.min_online_boxes})
         metadata.update(canary_version=canary.version, canary_verdict=failure or "passed")
         if failure:
             context.log.warning(f"canary v{canary.version} rolled back: {failure}")

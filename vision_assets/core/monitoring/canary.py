@@ -59,9 +59,12 @@ def rollback_canary(registry, lake: Lake, name: str, version: str, why: str, run
     record_event(lake, "canary_rollback", f"{name} v{version}", why, run_tags=run_tags)
 
 
-def canary_failure(summary: dict, max_disagreement: float = MAX_DISAGREEMENT) -> str:
+def canary_failure(summary: dict, max_disagreement: float = MAX_DISAGREEMENT, *, online_floors: dict | None = None
+                   ) -> str:
     """Why the canary failed on this partition ("" when it passed): it disagrees with the champion on too many
-    boxes, or its detection rate leaves the champion's baseline band."""
+    boxes, its detection rate leaves the champion's baseline band, or (online_floors given: the project file's
+    min_online_precision, min_online_recall, min_online_boxes) its online rates on the partition's returned labels
+    (challenger_online_*) fall below a floor."""
     problems = []
     if summary["shadow_disagreement_rate"] > max_disagreement:
         problems.append(f"disagrees with the champion on {summary['shadow_disagreement_rate']:.0%} of boxes "
@@ -70,5 +73,30 @@ def canary_failure(summary: dict, max_disagreement: float = MAX_DISAGREEMENT) ->
     if rate == rate and not summary["detection_band_low"] <= rate <= summary["detection_band_high"]:
         problems.append(f"{rate:.3g} detections per frame, outside the band {summary['detection_band_low']:.3g}-"
                         f"{summary['detection_band_high']:.3g}")
+    if online_floors is not None:
+        problems += online_failures(summary, **online_floors)
     where = f"{summary['scene']}/{summary['day']}"
     return f"{where}: " + "; ".join(problems) if problems else ""
+
+
+def online_failures(summary: dict, *, min_online_precision: float, min_online_recall: float,
+                    min_online_boxes: int) -> list[str]:
+    """The canary's online false-alarm and miss rates where its precision or recall on returned labels is below the
+    project's floor, each judged (as the champion's retrain trigger is) only on at least min_online_boxes boxes:
+    detections for precision, labelled boxes for recall. A canary no worse there than the champion on the same
+    frames is not rolled back for it: the champion would serve the scene no better (its own breach already asks for
+    a retrain), and the same weights in a new package must be able to pass."""
+    found = []
+    judged = (("precision", "false-alarm", min_online_precision, "detections"),
+              ("recall", "miss", min_online_recall, "labelled_boxes"))
+    for metric, rate_name, floor, support in judged:
+        value = float(summary.get(f"challenger_online_{metric}", float("nan")))
+        champion = float(summary.get(f"online_{metric}", float("nan")))
+        boxes = int(summary.get(f"challenger_online_{support}", 0) or 0)
+        if value != value or boxes < min_online_boxes or value >= floor or value >= champion:
+            continue  # NaN: undefined, not bad; a NaN champion compares False, so the floor alone judges
+        beside = "" if champion != champion else f" and the champion's {champion:.3f}"
+        found.append(f"online {rate_name} rate {1.0 - value:.1%} ({metric} {value:.3f} below the floor {floor:g}"
+                     f"{beside} on {boxes} {support.replace('_', ' ')}, label version "
+                     f"{str(summary.get('challenger_online_label_version', ''))[:12]})")
+    return found
