@@ -8,6 +8,17 @@ from vision_assets.core.failures import WORKER_DIED  # noqa: F401 - the kind rec
 # (No time dimension here, so eager() is not limited to the latest day.)
 CARRY_NEW_PARTITION = dg.AutomationCondition.eager()
 
+
+def eager_or_when_updated(other: dg.AssetKey) -> dg.AutomationCondition:
+    """eager(), and also due when `other` (same partitions, not a dependency) updates its partition. For an asset
+    that reads `other` when it has it but must not wait for it, nor be skipped when `other`'s blocking check
+    fails: footage_monitoring watches every partition with frames, and computes online rates where QC passed labels."""
+    condition = dg.AutomationCondition
+    due = (condition.newly_missing() | condition.any_deps_updated()
+           | condition.asset_matches(other, condition.newly_updated())).since_last_handled()
+    return (due & ~condition.any_deps_missing() & ~condition.any_deps_in_progress()
+            & ~condition.in_progress()).with_label("eager, or its partition's labels changed")
+
 # Retraining is driven by the retrain sensor (enough new QC-passed labels), not by every partition update.
 NIGHTLY_CRON = "0 2 * * *"
 

@@ -12,11 +12,10 @@ import dagster as dg
 from vision_assets.core.lake import keys as lake_keys
 from vision_assets.core.monitoring.thresholds import DRIFT_P_VALUE
 from vision_assets.defs import keys
-from vision_assets.defs.automation import CARRY_NEW_PARTITION
+from vision_assets.defs.automation import eager_or_when_updated
 from vision_assets.defs.checks import scene_day_check
 from vision_assets.defs.frames import sampled_frames
 from vision_assets.defs.hard_examples import hard_examples_job
-from vision_assets.defs.labels import qc_annotations
 from vision_assets.defs.markdown import md_table, mlflow_model_url, readable, report_page_link
 from vision_assets.defs.partitions import lake_partition, scene_and_day, scene_day_key
 from vision_assets.defs.resources import LakeResource, MlflowResource, MonitoringPolicyResource, TrainerResource
@@ -59,13 +58,14 @@ def registry_model(mlflow: MlflowResource, lake: LakeResource, alias: str, imgsz
 
 @dg.asset(
     partitions_def=sampled_frames.partitions_def,
-    # qc_annotations: returned labels make the partition due again, for its online false-alarm and miss rates.
-    deps=[sampled_frames, qc_annotations, keys.REGISTERED_MODEL],
+    # Not downstream of qc_annotations: every partition with frames is watched, whatever its QC says (a blocking QC
+    # failure would skip it). Returned labels still make it due again (online false-alarm and miss rates).
+    deps=[sampled_frames, keys.REGISTERED_MODEL],
     group_name=keys.FEEDBACK_GROUP,
     kinds={"pytorch", "parquet"},
     owners=["team:vision-ml"],
     code_version="2",
-    automation_condition=CARRY_NEW_PARTITION,
+    automation_condition=eager_or_when_updated(keys.QC_ANNOTATIONS),
     check_specs=[
         scene_day_check(keys.FOOTAGE_IN_DISTRIBUTION, keys.FOOTAGE_MONITORING.to_user_string(),
                         "The partition's pooled backbone features are not told apart from the champion's training "

@@ -154,7 +154,6 @@ def registered_model(context: dg.AssetExecutionContext, config: RegistrySettings
     if gates:
         metadata["decision_table"] = dg.MetadataValue.md(gates[0].markdown())
     if eval_report.extra.get("report_page"):
-        _name_the_model_on_its_page(context, store, evaluation, name, str(version.version), checkpoint.mlflow_run_id)
         metadata["report_page"] = report_page_link(eval_report.extra["report_page"])
     recent = read_audit(store).tail(10)
     metadata["audit_recent"] = dg.MetadataValue.md(md_table(recent[["time", "action", "actor", "object", "reason"]])
@@ -317,13 +316,3 @@ nightly_retention = dg.ScheduleDefinition(
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Every night: videos past their scene's retention period are forgotten.")
 
-
-def _name_the_model_on_its_page(context, store, evaluation: Evaluation, name: str, version: str, run_id: str) -> None:
-    """The report page was written by eval_report before there was a version: its top names the registered model
-    now (a page that cannot be redrawn keeps its checkpoint-only header, with a warning)."""
-    from vision_assets.core.evaluation.report_page import write_report_page
-
-    try:
-        write_report_page(store, evaluation.to_json(), model={"name": name, "version": version, "mlflow_run_id": run_id})
-    except (OSError, ValueError, KeyError) as error:
-        context.log.warning(f"registered_model: the report page keeps its header without the version: {error}")
