@@ -18,6 +18,10 @@ os.environ["VISION_DATA_DIR"] = str(_SESSION_TMP / "default_data")
 os.environ.pop("DAGSTER_HOME", None)
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 
+import mlflow_template  # noqa: E402 (after the environment above: MLflow reads it on import)
+
+mlflow_template.install(_SESSION_TMP)  # a new SQLite store copies one migrated store instead of migrating again
+
 
 @pytest.fixture(scope="session")
 def material() -> Path:
