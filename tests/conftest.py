@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
-from helpers import MATERIAL, MATERIAL_PROBLEM, REPO_ROOT, TINY_SPEC, run_once, settings_for, tiny_definitions  # noqa: F401 (shared with tests)
+from memory_tmp import use_memory_for_temp_files
+
+use_memory_for_temp_files()  # before any temp folder below or in pytest is made
+
+from helpers import MATERIAL, MATERIAL_PROBLEM, REPO_ROOT, TINY_SPEC, run_once, settings_for, tiny_definitions  # noqa: E402, F401 (shared with tests)
 
 # Before anything imports Ultralytics or MLflow: nothing may download or write outside temp folders.
 _SESSION_TMP = Path(tempfile.mkdtemp(prefix="vision_assets_tests_"))
+atexit.register(shutil.rmtree, _SESSION_TMP, ignore_errors=True)  # the session's worlds are of no use after it
 os.environ["YOLO_OFFLINE"] = "1"
 os.environ["YOLO_CONFIG_DIR"] = str(_SESSION_TMP / "ultralytics")
 os.environ["VISION_DATA_DIR"] = str(_SESSION_TMP / "default_data")

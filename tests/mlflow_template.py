@@ -11,9 +11,9 @@ usual. If MLflow renames the hooked function the tests simply run the migrations
 from __future__ import annotations
 
 import sqlite3
-from contextlib import closing
 import tempfile
 import threading
+from contextlib import closing
 from pathlib import Path
 
 _lock = threading.Lock()
