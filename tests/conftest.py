@@ -98,3 +98,11 @@ def _environment_restored():
     for name in set(os.environ) - set(saved):
         del os.environ[name]
     os.environ.update(saved)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist with --dist loadgroup (the Makefile's parallel runs) every test on the session's trained
+    world runs in one worker, so the world is still built once; the other tests spread over the workers."""
+    for item in items:
+        if {"trained_world", "world_copy"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("trained_world"))
