@@ -24,9 +24,14 @@ os.environ["VISION_DATA_DIR"] = str(_SESSION_TMP / "default_data")
 os.environ.pop("DAGSTER_HOME", None)
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 
-import mlflow_template  # noqa: E402 (after the environment above: MLflow reads it on import)
 
-mlflow_template.install(_SESSION_TMP)  # a new SQLite store copies one migrated store instead of migrating again
+@pytest.fixture(scope="session", autouse=True)
+def _mlflow_store_template():
+    """A new MLflow SQLite store copies one migrated once in this process instead of migrating again (a fixture,
+    not an import here, so a process that runs no test, such as pytest-xdist's controller, never imports MLflow)."""
+    import mlflow_template
+
+    mlflow_template.install(_SESSION_TMP)
 
 
 @pytest.fixture(scope="session")
