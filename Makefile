@@ -20,12 +20,17 @@ demo: $(STAMP)
 ui: $(STAMP)
 	$(VENV)/bin/vision-assets ui
 
-test: $(STAMP)
-	$(PY) -m pytest -q
+## Parallel pytest workers (pytest-xdist; 0 = one process). Tests on the session's trained world share one worker
+## (conftest puts them in one xdist group), so the world is built once either way.
+TEST_WORKERS ?= 0
+FAST_WORKERS ?= 2
 
-## The fast set (no end-to-end runs), for the edit-test loop.
+test: $(STAMP)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+
+## The fast set (no end-to-end runs), for the edit-test loop, on two workers.
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow" -n $(FAST_WORKERS) --dist loadgroup
 
 ## The third-party test material, fetched into ~/.cache/vision_assets/material (tests do it on first use).
 material:

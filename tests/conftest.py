@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
-from helpers import MATERIAL, MATERIAL_PROBLEM, REPO_ROOT, TINY_SPEC, run_once, settings_for, tiny_definitions  # noqa: F401 (shared with tests)
+from memory_tmp import use_memory_for_temp_files
+
+use_memory_for_temp_files()  # before any temp folder below or in pytest is made
+
+from helpers import MATERIAL, MATERIAL_PROBLEM, REPO_ROOT, TINY_SPEC, run_once, settings_for, tiny_definitions  # noqa: E402, F401 (shared with tests)
 
 # Before anything imports Ultralytics or MLflow: nothing may download or write outside temp folders.
 _SESSION_TMP = Path(tempfile.mkdtemp(prefix="vision_assets_tests_"))
+atexit.register(shutil.rmtree, _SESSION_TMP, ignore_errors=True)  # the session's worlds are of no use after it
 os.environ["YOLO_OFFLINE"] = "1"
 os.environ["YOLO_CONFIG_DIR"] = str(_SESSION_TMP / "ultralytics")
 os.environ["VISION_DATA_DIR"] = str(_SESSION_TMP / "default_data")
@@ -19,12 +25,28 @@ os.environ.pop("DAGSTER_HOME", None)
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _mlflow_store_template():
+    """A new MLflow SQLite store copies one migrated once in this process instead of migrating again (a fixture,
+    not an import here, so a process that runs no test, such as pytest-xdist's controller, never imports MLflow)."""
+    import mlflow_template
+
+    mlflow_template.install(_SESSION_TMP)
+
+
 @pytest.fixture(scope="session")
 def material() -> Path:
-    if MATERIAL_PROBLEM or not MATERIAL.exists():
+    """The material folder. Where only some files could be fetched (a machine that reaches the package registries
+    but not the upstream repositories gets 10 of 16), the tests on the files it has still run, and a test that
+    reads a missing file fails naming it; the header of the run says what is missing."""
+    if not MATERIAL.exists():
         pytest.fail(f"test material missing: {MATERIAL}: {MATERIAL_PROBLEM or 'no such folder'} "
                     "(set VISION_TEST_MATERIAL, or run python tests/material_fetch.py)")
     return MATERIAL
+
+
+def pytest_report_header(config):
+    return f"test material: {MATERIAL}" + (f" (incomplete: {MATERIAL_PROBLEM})" if MATERIAL_PROBLEM else "")
 
 
 @pytest.fixture
@@ -88,3 +110,11 @@ def _environment_restored():
     for name in set(os.environ) - set(saved):
         del os.environ[name]
     os.environ.update(saved)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist with --dist loadgroup (the Makefile's parallel runs) every test on the session's trained
+    world runs in one worker, so the world is still built once; the other tests spread over the workers."""
+    for item in items:
+        if {"trained_world", "world_copy"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("trained_world"))

@@ -63,6 +63,56 @@ def run_once(defs, instance):
     return daemon
 
 
+def run_cli_in_process(*args: str, data_dir: Path | None = None) -> subprocess.CompletedProcess:
+    """`vision-assets ARGS` through its `main()` in this process, answered like `subprocess.run(..., text=True,
+    capture_output=True)`: the exit code, and what reached file descriptors 1 and 2 (so C libraries' and loggers'
+    output is caught too), with the environment and working directory of a fresh process restored afterwards.
+
+    For commands whose test is about what they print and change, not about starting: it saves the interpreter and
+    MLflow's import (2-4 s of CPU a command). A command a test must see start from a fresh interpreter (imports,
+    signals, closed pipes, exit) goes through a real process instead."""
+    import io
+    import tempfile
+
+    from vision_assets.cli.main import main
+
+    saved_env, saved_cwd, saved_streams = dict(os.environ), os.getcwd(), (sys.stdout, sys.stderr)
+    if data_dir is not None:
+        os.environ["VISION_DATA_DIR"] = str(data_dir)
+    os.chdir(REPO_ROOT)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        for stream in saved_streams:
+            stream.flush()
+        saved_fds = os.dup(1), os.dup(2)
+        os.dup2(out.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+        # Text streams over descriptors 1 and 2 themselves: whatever holds one (a logging handler) writes to the fd.
+        sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", line_buffering=True)
+        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", line_buffering=True,
+                                      errors="backslashreplace")
+        try:
+            try:
+                code = main(list(args))
+            except SystemExit as exit_:  # argparse's usage errors and --help
+                code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+        finally:
+            sys.stdout, sys.stderr = saved_streams
+            os.dup2(saved_fds[0], 1)
+            os.dup2(saved_fds[1], 2)
+            for fd in saved_fds:
+                os.close(fd)
+            os.chdir(saved_cwd)
+            os.environ.clear()
+            os.environ.update(saved_env)
+        out.seek(0)
+        err.seek(0)
+        text = [io.TextIOWrapper(stream, encoding="utf-8", newline=None).read() for stream in (out, err)]  # as text=True
+        return subprocess.CompletedProcess(["vision-assets", *args], code, *text)
+
+
 def write_clip(path: Path, images: list[np.ndarray], fps: int = 10, *, header_fps: int | None = None,
                codec: str = "libx264", options: dict | None = None) -> Path:
     """BGR images as a video whose timestamps say `fps`; with header_fps the header claims another rate

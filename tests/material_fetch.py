@@ -53,7 +53,12 @@ FASTER_COCO_EVAL = Archive(f"{PYPI}/11/83/9d978ae1a44f10be232aec200a4b44625c5efa
 DATUMARO = Archive(f"{PYPI}/34/0f/4058a857b3d40adbadee61c91014012284fbd804db4f850e6fa49eccb039/datumaro-1.13.12.tar.gz",
                    "d30779c88095bbe988a8d52b96da7b0e6fbf3b5a8fd77c87be6fda15fe7632e1", "sdist")
 # The COCO shapes and the CVAT video export ship in no package archive: the upstream repositories' test assets,
-# pinned by commit (and, like everything here, by the file's own sha256).
+# pinned by commit (and, like everything here, by the file's own sha256). Searched for them, member by member
+# against these sums (December 2026): every faster-coco-eval sdist 1.3.0-1.8.0 and one wheel of each version,
+# faster-coco-eval-aitod 1.0.1/1.0.2 (sdists and wheels), one wheel of each datumaro version 0.1.5.1-1.13.12 and
+# 14 of its sdists from 0.1.5.1 to 1.13.12 (no tests/ in any), datumaro-headless 1.2.0, cvatkit 0.1.0;
+# Debian has no datumaro, faster-coco-eval or CVAT package and npm none with these files. So a machine that
+# reaches only the package registries gets 10 of the 16 files; the other 6 need GitHub or ../shared/material.
 FCE_ASSETS = f"{GITHUB_RAW}/MiXaiLL76/faster_coco_eval/bd7b96e6286b606413f8b645c11964008ada630a/tests/dataset"
 FCE_DT = f"{GITHUB_RAW}/MiXaiLL76/faster_coco_eval/73f84de8e0771a42740726bf018481a32dc49d47/tests/dataset"
 DATUMARO_ASSET = f"{GITHUB_RAW}/openvinotoolkit/datumaro/v0.1.10/tests/assets/cvat_dataset/for_video/annotations.xml"

@@ -8,7 +8,7 @@ import json
 
 import pandas as pd
 import pytest
-from helpers import settings_for
+from helpers import run_cli_in_process, settings_for
 from test_cli_errors import one_line_error
 from test_cli_video import run_cli
 
@@ -122,10 +122,11 @@ def test_summary_lineage_promote_and_reproduce_name_the_taint(world, tmp_path):
 
     assert forgot.returncode == 0, forgot.stderr
     assert "@champion: v2 is tainted; now v1" in forgot.stdout and "@challenger: v2 is tainted; removed" in forgot.stdout
-    summary = run_cli("summary", data_dir=settings.data_dir)
-    refused = run_cli("promote", "2", data_dir=settings.data_dir)
-    lineage = run_cli("lineage", "--version", "2", "--verify", data_dir=settings.data_dir)
-    promoted = run_cli("promote", "2", "--reason", "legal cleared the footage", data_dir=settings.data_dir)
+    # The forget is the real command in its own process; what each command then shows is read in this one.
+    summary = run_cli_in_process("summary", data_dir=settings.data_dir)
+    refused = run_cli_in_process("promote", "2", data_dir=settings.data_dir)
+    lineage = run_cli_in_process("lineage", "--version", "2", "--verify", data_dir=settings.data_dir)
+    promoted = run_cli_in_process("promote", "2", "--reason", "legal cleared the footage", data_dir=settings.data_dir)
 
     assert summary.returncode == 0, summary.stderr
     assert "forgotten videos:  1" in summary.stdout and "erasure request #12" in summary.stdout
@@ -134,7 +135,7 @@ def test_summary_lineage_promote_and_reproduce_name_the_taint(world, tmp_path):
                           f"forgotten/{OLD}.json")
     assert "video" in line
     assert promoted.returncode == 0, promoted.stderr
-    assert "TAINTED" in run_cli("summary", data_dir=settings.data_dir).stdout
+    assert "TAINTED" in run_cli_in_process("summary", data_dir=settings.data_dir).stdout
     overrides = read_audit(lake).query("action == 'taint_override'")
     assert overrides[["object", "reason"]].values.tolist() == [[f"{DEFAULT_MODEL_NAME} v2", "legal cleared the footage"]]
 
@@ -142,5 +143,5 @@ def test_summary_lineage_promote_and_reproduce_name_the_taint(world, tmp_path):
 
     with pytest.raises(TaintedReproduction, match=r"d2 is tainted.*erasure request #12"):
         reproduce(lake, {"dataset_version": "d2", "config": {}, "fingerprint": "x"}, tmp_path / "work")
-    as_json = json.loads(run_cli("summary", "--json", data_dir=settings.data_dir).stdout)
+    as_json = json.loads(run_cli_in_process("summary", "--json", data_dir=settings.data_dir).stdout)
     assert as_json["champion"]["tainted"].startswith("video oldoldoldoldoldo forget: erasure request #12")

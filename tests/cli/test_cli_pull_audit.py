@@ -6,7 +6,7 @@ import os
 import subprocess
 
 import pytest
-from helpers import settings_for
+from helpers import run_cli_in_process, settings_for
 from test_cli_errors import one_line_error
 from test_cli_video import run_cli
 
@@ -52,7 +52,7 @@ def read_only(registered):
 def test_a_read_only_lake_refuses_the_pull_before_delivering(read_only, registered, tmp_path):
     out = tmp_path / "delivered"
 
-    result = run_cli("pull", "--out", str(out), data_dir=registered.data_dir)
+    result = run_cli("pull", "--out", str(out), data_dir=registered.data_dir)  # the real command, in its own process
 
     one_line_error(result, "v1", "not pulled", "audit trail", "nothing was delivered")
     assert not out.exists() or not any(out.iterdir())
@@ -62,8 +62,8 @@ def test_a_pull_is_audited_and_delivered(registered, tmp_path):
     from vision_assets.core.lake import Lake
     from vision_assets.core.registry import read_audit
 
-    result = run_cli("pull", "--out", str(tmp_path / "delivered"), "--reason", "edge rollout",
-                     data_dir=registered.data_dir)
+    result = run_cli_in_process("pull", "--out", str(tmp_path / "delivered"), "--reason", "edge rollout",
+                                data_dir=registered.data_dir)
 
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "delivered" / "weights.bin").read_bytes() == b"weights"
@@ -78,7 +78,7 @@ def test_pulling_a_tainted_version_names_the_taint_on_screen_and_in_the_audit(re
     registry = ModelRegistry(registered.mlflow_tracking_uri, registered.mlflow_artifact_root)
     registry.client.set_model_version_tag(DEFAULT_MODEL_NAME, "1", "tainted", "video abc forget: erasure #7")
 
-    result = run_cli("pull", "1", "--out", str(tmp_path / "delivered"), data_dir=registered.data_dir)
+    result = run_cli_in_process("pull", "1", "--out", str(tmp_path / "delivered"), data_dir=registered.data_dir)
 
     assert result.returncode == 0, result.stderr
     assert "v1 is tainted: video abc forget: erasure #7" in result.stderr
