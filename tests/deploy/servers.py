@@ -79,7 +79,8 @@ def postgres_server() -> Iterator[Postgres]:
         if shutil.which("runuser") is None or subprocess.run(["id", "postgres"], capture_output=True).returncode:
             pytest.skip("running as root without a 'postgres' user to own the cluster")
         as_user = ["runuser", "-u", "postgres", "--"]
-    root = Path(tempfile.mkdtemp(prefix="vision_pg_"))
+    # The postgres user must reach the cluster: not under the test run's private temp folder (tests/memory_tmp.py).
+    root = Path(tempfile.mkdtemp(prefix="vision_pg_", dir="/tmp" if as_user and os.access("/tmp", os.W_OK) else None))
     user, password, db, port = "vision", "pg-test-password", "dagster", free_port()
     (root / "pw").write_text(password)
     if as_user:
