@@ -22,7 +22,7 @@ ui: $(STAMP)
 
 ## Parallel pytest workers (pytest-xdist; 0 = one process). Tests on the session's trained world share one worker
 ## (conftest puts them in one xdist group), so the world is built once either way.
-TEST_WORKERS ?= 0
+TEST_WORKERS ?= 2
 FAST_WORKERS ?= 2
 
 test: $(STAMP)
