@@ -96,7 +96,9 @@ def test_a_killed_run_worker_is_failed_and_its_work_done_again_under_make_ui(tmp
                               env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         home = data / "dagster_home"
-        _wait_for("the instance", lambda: (home / "dagster.yaml").exists() and (home / "history").exists(), ui, log)
+        # `ui` prints its addresses once it has created the instance's databases: opening them before that raced
+        # with it on a fresh schedules.db ("alembic_version has more than one head").
+        _wait_for("the instance", lambda: b"UI: http" in log.read_bytes(), ui, log)
         instance = _instance(home)
 
         def ingest_worker():

@@ -263,7 +263,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     command = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
     print(f"DAGSTER_HOME={settings.dagster_home}\nUI: http://{args.host}:{args.port}\nMLflow UI: {mlflow_url}\n"
           f"Report pages and links: {links_url}/lake/evaluations/<key>/report.html\n"
-          f"Scene x day grid: {links_url}/grid")
+          f"Scene x day grid: {links_url}/grid", flush=True)  # at once, also when stdout is a file or a pipe
     lake_root = Path(settings.lake_root) if "://" not in settings.lake_root else settings.data_dir / "lake"
     links = LinksServer(lake_root, mlflow_url, settings.mlflow_tracking_uri, host=args.host, port=links_port,
                         dagster_home=settings.dagster_home, dagster_url=f"http://{args.host}:{args.port}",
