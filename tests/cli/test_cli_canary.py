@@ -4,28 +4,19 @@ and one-line errors for what cannot be done."""
 from __future__ import annotations
 
 import pytest
+from registry_helpers import prepared_data_folder, register, registry_of
 
 from vision_assets import cli
 from vision_assets.core.lake import Lake
-from vision_assets.core.registry import DEFAULT_MODEL_NAME, ModelRegistry, read_audit
+from vision_assets.core.registry import DEFAULT_MODEL_NAME, read_audit
 
 
 @pytest.fixture
 def registry(tmp_path, monkeypatch):
-    monkeypatch.setenv("VISION_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.setenv("VISION_USER", "release-rita")
-    from vision_assets.settings import Settings
-
-    settings = Settings.from_env()
-    settings.prepare()
-    registry = ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+    settings = prepared_data_folder(tmp_path, monkeypatch, user="release-rita")
+    registry = registry_of(settings)
     for n in (1, 2):
-        weights = tmp_path / "best.pt"
-        weights.write_bytes(b"weights %d" % n)
-        with registry.run(f"train-{n}", {}) as run_id:
-            registry.log_artifact(run_id, weights, "weights")
-        registry.register(DEFAULT_MODEL_NAME, run_id, "weights", {"checkpoint_sha256": f"{n:064d}", "gate": "pass"})
+        register(registry, tmp_path, n, gate="pass")
     registry.promote(DEFAULT_MODEL_NAME, "1")
     registry.lake = Lake(settings.lake_root)
     return registry

@@ -7,33 +7,24 @@ import json
 
 import pandas as pd
 import pytest
+from registry_helpers import prepared_data_folder, register, registry_of
 
 from vision_assets import cli
 from vision_assets.core.lake import Lake, keys
-from vision_assets.core.registry import DEFAULT_MODEL_NAME, ModelRegistry
+from vision_assets.core.registry import DEFAULT_MODEL_NAME
 
 DAY = "2026-03-02"
 
 
 @pytest.fixture
 def settings(tmp_path, monkeypatch):
-    monkeypatch.setenv("VISION_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    from vision_assets.settings import Settings
-
-    settings = Settings.from_env()
-    settings.prepare()
-    return settings
+    return prepared_data_folder(tmp_path, monkeypatch)
 
 
 def champion_v2(settings, tmp_path) -> None:
-    registry = ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+    registry = registry_of(settings)
     for n in (1, 2):
-        weights = tmp_path / "best.pt"
-        weights.write_bytes(b"weights %d" % n)
-        with registry.run(f"train-{n}", {}) as run_id:
-            registry.log_artifact(run_id, weights, "weights")
-        registry.register(DEFAULT_MODEL_NAME, run_id, "weights", {"checkpoint_sha256": f"{n:064d}", "gate": "pass"})
+        register(registry, tmp_path, n, gate="pass")
     registry.promote(DEFAULT_MODEL_NAME, "2")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+from registry_helpers import prepared_data_folder, register, registry_of
 
 from vision_assets import cli
 from vision_assets.core.lake import Lake
@@ -14,26 +15,7 @@ from vision_assets.core.registry import DEFAULT_MODEL_NAME, ModelRegistry, Regis
 
 @pytest.fixture
 def data(tmp_path, monkeypatch):
-    monkeypatch.setenv("VISION_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.setenv("VISION_USER", "auditor-ann")
-    from vision_assets.settings import Settings
-
-    settings = Settings.from_env()
-    settings.prepare()
-    return settings
-
-
-def registry_of(settings) -> ModelRegistry:
-    return ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
-
-
-def register(registry, tmp_path, n: int, **tags):
-    weights = tmp_path / "best.pt"
-    weights.write_bytes(b"weights %d" % n)
-    with registry.run(f"train-{n}", {}) as run_id:
-        registry.log_artifact(run_id, weights, "weights")
-    return registry.register(DEFAULT_MODEL_NAME, run_id, "weights", {"checkpoint_sha256": f"{n:064d}", **tags})
+    return prepared_data_folder(tmp_path, monkeypatch, user="auditor-ann")
 
 
 @pytest.mark.parametrize("argv, message", [

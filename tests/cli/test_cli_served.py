@@ -6,31 +6,21 @@ from __future__ import annotations
 import json
 
 import pytest
+from registry_helpers import prepared_data_folder, register, registry_of
 
 from vision_assets import cli
 from vision_assets.core.lake import Lake
-from vision_assets.core.registry import DEFAULT_MODEL_NAME, ModelRegistry, read_audit, record_event
+from vision_assets.core.registry import DEFAULT_MODEL_NAME, read_audit, record_event
 
 NAME = DEFAULT_MODEL_NAME
 
 
 @pytest.fixture
 def registry(tmp_path, monkeypatch):
-    monkeypatch.setenv("VISION_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.setenv("VISION_USER", "release-rita")
-    from vision_assets.settings import Settings
-
-    settings = Settings.from_env()
-    settings.prepare()
-    registry = ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_root)
+    settings = prepared_data_folder(tmp_path, monkeypatch, user="release-rita")
+    registry = registry_of(settings)
     for n in (1, 2, 3):
-        weights = tmp_path / "best.pt"
-        weights.write_bytes(b"weights %d" % n)
-        with registry.run(f"train-{n}", {}) as run_id:
-            registry.log_artifact(run_id, weights, "weights")
-        registry.register(NAME, run_id, "weights", {"checkpoint_sha256": f"{n:064d}", "gate": "pass",
-                                                    "dataset_version": "d1"})
+        register(registry, tmp_path, n, gate="pass", dataset_version="d1")
     registry.lake = Lake(settings.lake_root)
     return registry
 

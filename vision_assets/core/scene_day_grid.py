@@ -9,11 +9,11 @@ did not film on a day has no partition and shows as an empty "no footage" cell, 
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from vision_assets.core.lake import keys
+from vision_assets.core.numbers import finite_number
 
 ERROR, WARN = "ERROR", "WARN"
 DRIFT, IN_DISTRIBUTION, NOT_MONITORED, NO_VERDICT = "drift", "in distribution", "not monitored", "no verdict"
@@ -76,7 +76,7 @@ def grid_cells(lake, scene_days: Iterable[tuple[str, str]], checks: Mapping[tupl
         monitoring = _table(lake, keys.FOOTAGE_MONITORING, partition)
         qc = summary.iloc[-1] if summary is not None and len(summary) else None
         seen = monitoring.iloc[-1] if monitoring is not None and len(monitoring) else None
-        p_value = _number(seen["drift_p_value"]) if seen is not None and "drift_p_value" in seen else None
+        p_value = finite_number(seen["drift_p_value"]) if seen is not None and "drift_p_value" in seen else None
         verdict = next((c for c in states if c.check == drift_check), None) if drift_check else None
         drift = (NOT_MONITORED if seen is None else NO_VERDICT if p_value is None or verdict is None
                  else IN_DISTRIBUTION if verdict.passed else DRIFT)
@@ -86,7 +86,7 @@ def grid_cells(lake, scene_days: Iterable[tuple[str, str]], checks: Mapping[tupl
             else len(videos),
             frames=frames,
             labels_kept=None if qc is None else int(qc["kept"]),
-            pass_rate=None if qc is None else _number(qc["pass_rate"]),
+            pass_rate=None if qc is None else finite_number(qc["pass_rate"]),
             drift=drift, drift_p_value=p_value,
             drift_champion="" if seen is None else str(seen.get("champion_version", "")),
             checks=states))
@@ -114,14 +114,6 @@ def _row_count(lake, table: str, partition: dict) -> int | None:
             return int(pq.ParquetFile(handle).metadata.num_rows)
     except (OSError, ValueError):  # truncated or not Parquet: unknown, like a missing table
         return None
-
-
-def _number(value) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
 
 
 def scenes_and_days(cells: Sequence[GridCell]) -> tuple[list[str], list[str]]:

@@ -5,6 +5,7 @@ MLflow registry (SQLite) and a real lake."""
 from __future__ import annotations
 
 import pytest
+from registry_helpers import register
 
 from vision_assets.core.lake import Lake
 from vision_assets.core.monitoring.canary import canary_failure, rollback_canary, start_canary
@@ -75,11 +76,7 @@ def test_shadow_and_online_reasons_are_reported_together():
 def registry(tmp_path):
     registry = ModelRegistry(f"sqlite:///{tmp_path / 'mlflow.db'}", str(tmp_path / "artifacts"))
     for n in (1, 2):
-        weights = tmp_path / "best.pt"
-        weights.write_bytes(b"weights %d" % n)
-        with registry.run(f"train-{n}", {}) as run_id:
-            registry.log_artifact(run_id, weights, "weights")
-        registry.register(DEFAULT_MODEL_NAME, run_id, "weights", {"checkpoint_sha256": f"{n:064d}", "gate": "pass"})
+        register(registry, tmp_path, n, gate="pass")
     registry.promote(DEFAULT_MODEL_NAME, "1")
     return registry
 

@@ -22,6 +22,7 @@ import pandas as pd
 from vision_assets.core.evaluation.report_data import ReportData, gather
 from vision_assets.core.evaluation.uncertainty import evaluation_intervals, interval_text
 from vision_assets.core.lake import keys
+from vision_assets.core.numbers import finite_number
 
 HEADLINE = ("map50_95", "map50", "map75", "precision", "recall")
 LABELS = {"map50_95": "mAP50-95", "map50": "mAP50", "map75": "mAP75", "precision": "precision", "recall": "recall",
@@ -312,9 +313,9 @@ def _error_records(data: ReportData) -> list[dict]:
         slices = [f"{d}={_value(source[d])}" for d in data.slice_dimensions if source is not None and d in source]
         record = {
             "kind": row["kind"], "class": row.get("class_name") or "", "gt_class": row.get("gt_class_name") or "",
-            "score": _number(row.get("score")), "iou": _number(row.get("iou")), "slices": slices,
-            "frame": row.get("image_key") or "", "width": _number(source["width"]) if source is not None else None,
-            "height": _number(source["height"]) if source is not None else None,
+            "score": finite_number(row.get("score")), "iou": finite_number(row.get("iou")), "slices": slices,
+            "frame": row.get("image_key") or "", "width": finite_number(source["width"]) if source is not None else None,
+            "height": finite_number(source["height"]) if source is not None else None,
             "caption": _caption(row), "crop": row.get("crop_key") or "",
             "det": _box(row, "det"), "gt": _box(row, "gt"),
             "gts": _boxes(gt_by_image.get(image_id)), "dets": _boxes(det_by_image.get(image_id)),
@@ -332,16 +333,8 @@ def _value(value) -> str:
     return text or "unknown"
 
 
-def _number(value) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
-
-
 def _box(row: dict, prefix: str) -> list[float] | None:
-    box = [_number(row.get(f"{prefix}_{c}")) for c in ("x1", "y1", "x2", "y2")]
+    box = [finite_number(row.get(f"{prefix}_{c}")) for c in ("x1", "y1", "x2", "y2")]
     return None if any(v is None for v in box) else box
 
 
