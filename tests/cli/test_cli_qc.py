@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from test_cli_video import run_cli
 
 
@@ -50,6 +51,7 @@ def test_qc_json_names_each_rejected_coco_annotation_and_its_rules(tmp_path):
         "duplicate_box": 1, "box_outside_image": 1, "unknown_class": 1, "box_not_positive": 1, "area_mismatch": 1}
 
 
+@pytest.mark.needs_material("coco/shapes/gt_dataset.json", "coco/shapes/dt_dataset.json")
 def test_qc_on_a_folder_reports_unreadable_files_instead_of_failing(material):
     result = run_cli("qc", str(material / "coco" / "shapes"))
 

@@ -53,6 +53,7 @@ def test_track_eval_text(tud, capsys):
     assert lines["mota"] == "0.526462" and lines["num_switches"] == "7" and lines["hota"] == "0.391397"
 
 
+@pytest.mark.needs_material("coco/shapes/gt_dataset.json", "coco/shapes/dt_dataset.json")
 def test_det_eval_json(shapes, capsys):
     code, out, err = run(["det-eval", *shapes, "--json"], capsys)
     assert code == 0 and err == ""
@@ -65,6 +66,7 @@ def test_det_eval_json(shapes, capsys):
     assert set(result["per_class_ap"]) == {"cloud", "heart", "arrow", "star"}
 
 
+@pytest.mark.needs_material("coco/shapes/gt_dataset.json", "coco/shapes/dt_dataset.json")
 def test_det_eval_text(shapes, capsys):
     code, out, _ = run(["det-eval", *shapes], capsys)
     assert code == 0
@@ -97,6 +99,7 @@ def test_track_eval_bad_inputs(tud, tmp_path, capsys):
     assert "twice in one frame" in err
 
 
+@pytest.mark.needs_material("coco/shapes/gt_dataset.json", "coco/shapes/dt_dataset.json")
 def test_det_eval_bad_inputs(shapes, tmp_path, capsys):
     missing = tmp_path / "nope.json"
     err = _one_error_line(*run(["det-eval", shapes[0], str(missing)], capsys), missing)
