@@ -20,17 +20,17 @@ demo: $(STAMP)
 ui: $(STAMP)
 	$(VENV)/bin/vision-assets ui
 
-## Parallel pytest workers (pytest-xdist; 0 = one process). Tests on the session's trained world share one worker
-## (conftest puts them in one xdist group), so the world is built once either way.
+## Parallel pytest workers (pytest-xdist; 0 = one process). The session's trained world is built once and shared by
+## every worker (conftest), so tests on it spread over the workers; worksteal rebalances uneven test lengths.
 TEST_WORKERS ?= 2
 FAST_WORKERS ?= 2
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 ## The fast set (no end-to-end runs), for the edit-test loop, on two workers.
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow" -n $(FAST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -q -m "not slow" -n $(FAST_WORKERS) --dist worksteal
 
 ## The third-party test material, fetched into ~/.cache/vision_assets/material (tests do it on first use).
 material:

@@ -114,14 +114,51 @@ def tiny_landing() -> Path:
     return landing
 
 
-@pytest.fixture(scope="session")
-def trained_world(tiny_landing):
-    """One whole-graph build with training, once per session: never change it, take `world_copy` instead."""
-    from helpers import build_trained_world
+def _shared_folder(tmp_path_factory) -> Path:
+    """One folder for the whole test run: under pytest-xdist, the run's temp root that every worker's own temp
+    folder sits in (the controller removes what the workers left there when the run ends); else this session's."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return tmp_path_factory.getbasetemp().parent
+    return _SESSION_TMP
 
-    world = build_trained_world(tiny_landing, _SESSION_TMP / "trained_world" / "data")
+
+@pytest.fixture(scope="session")
+def trained_world(tiny_landing, tmp_path_factory):
+    """One whole-graph build with training for the whole run: never change it, take `world_copy` instead.
+
+    Under pytest-xdist the first worker that needs it builds it while the others wait on a file lock, then every
+    worker reads the same folder, so tests on it spread over the workers and the build is still paid once."""
+    import fcntl
+
+    from helpers import TrainedWorld, build_trained_world
+
+    shared = _shared_folder(tmp_path_factory)
+    record = shared / "trained_world.json"
+    with open(shared / "trained_world.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also when this worker dies
+        if record.exists():
+            world = TrainedWorld.from_json(record.read_text())
+        else:
+            world = build_trained_world(tiny_landing, shared / "trained_world" / "data",
+                                        before_training=shared / "trained_world" / "before_training")
+            record.write_text(world.to_json())
     assert world.runs and all(r.success for r in world.runs), [r for r in world.runs if not r.success]
     return world
+
+
+def pytest_sessionfinish(session):
+    """The pytest-xdist controller (no `workerinput`) removes the world its workers shared, once they are done."""
+    if hasattr(session.config, "workerinput") or not getattr(session.config.option, "numprocesses", None):
+        return
+    base = getattr(session.config, "_tmp_path_factory", None)
+    if base is not None:
+        try:
+            root = base.getbasetemp()
+        except Exception:  # no temp folder was made: nothing to remove
+            return
+        for name in ("trained_world", "trained_world.json", "trained_world.lock"):
+            target = root / name
+            shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
 
 
 @pytest.fixture
@@ -152,8 +189,13 @@ def _environment_restored():
 
 
 def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist with --dist loadgroup (the Makefile's parallel runs) every test on the session's trained
-    world runs in one worker, so the world is still built once; the other tests spread over the workers."""
+    """Modules with end-to-end (slow) tests run first, in their own order, so that under pytest-xdist the longest
+    tests start while there is still other work to balance the workers with, instead of ending the run alone."""
+    def slow_module(item) -> bool:
+        module = item.getparent(pytest.Module)
+        return any(other.get_closest_marker("slow") for other in by_module.get(module, ()))
+
+    by_module: dict = {}
     for item in items:
-        if {"trained_world", "world_copy"} & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("trained_world"))
+        by_module.setdefault(item.getparent(pytest.Module), []).append(item)
+    items.sort(key=lambda item: not slow_module(item))  # stable: the order within each part is kept

@@ -50,14 +50,17 @@ def tiny_definitions(settings, **resource_overrides):
     return build_definitions(resources)
 
 
-def run_once(defs, instance):
-    """What `vision-assets demo` does after generating data: landing sensor, automation, retrain, nightly mining."""
+def run_once(defs, instance, before_retrain=None):
+    """What `vision-assets demo` does after generating data: landing sensor, automation, retrain, nightly mining
+    (before_retrain, if given, is called once everything but training is done)."""
     from vision_assets.local.daemon import LocalDaemon
 
     daemon = LocalDaemon(defs, instance, log=lambda _: None)
     cursor = daemon.automation_cursor()
     daemon.sensor_tick("landing_sensor")
     daemon.automation_until_quiet(cursor)
+    if before_retrain is not None:
+        before_retrain()
     daemon.sensor_tick("retrain_sensor")
     daemon.schedule_tick("nightly_hard_examples")
     return daemon
@@ -190,15 +193,38 @@ class TrainedWorld:
     data_dir: Path
     runs: tuple  # the build's RunOutcome records (job, partition, success, run_id, ...)
     wrote_into_cwd: frozenset[str]  # what the build left in the working directory (nothing, when it behaves)
+    before_training: Path | None = None  # the same folder as it was just before the retrain sensor ticked
+
+    def to_json(self) -> str:
+        import json
+
+        return json.dumps({"data_dir": str(self.data_dir), "runs": [dataclasses.asdict(r) for r in self.runs],
+                           "wrote_into_cwd": sorted(self.wrote_into_cwd),
+                           "before_training": str(self.before_training) if self.before_training else None})
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainedWorld:
+        import json
+
+        from vision_assets.local.daemon import RunOutcome
+
+        record = json.loads(text)
+        return cls(Path(record["data_dir"]), tuple(RunOutcome(**r) for r in record["runs"]),
+                   frozenset(record["wrote_into_cwd"]),
+                   Path(record["before_training"]) if record["before_training"] else None)
 
 
-def build_trained_world(landing: Path, data_dir: Path) -> TrainedWorld:
-    """What `vision-assets demo` does on the tiny landing data, into data_dir: the one full build a session pays."""
+def build_trained_world(landing: Path, data_dir: Path, before_training: Path | None = None) -> TrainedWorld:
+    """What `vision-assets demo` does on the tiny landing data, into data_dir: the one full build a session pays.
+    With before_training, a copy of the folder is kept there as it stood when everything but training was done
+    (landing sensor and automation quiet, the retrain sensor not yet ticked): the crash tests start from it."""
     import shutil
 
     settings = settings_for(data_dir)
     shutil.copytree(landing, settings.landing_dir, dirs_exist_ok=True)
     cwd_before = set(os.listdir(Path.cwd()))
+    keep = None if before_training is None else (lambda: shutil.copytree(data_dir, before_training, symlinks=True))
     with data_folder_instance(data_dir) as instance:
-        daemon = run_once(tiny_definitions(settings), instance)
-    return TrainedWorld(data_dir, tuple(daemon.runs), frozenset(set(os.listdir(Path.cwd())) - cwd_before))
+        daemon = run_once(tiny_definitions(settings), instance, before_retrain=keep)
+    return TrainedWorld(data_dir, tuple(daemon.runs), frozenset(set(os.listdir(Path.cwd())) - cwd_before),
+                        before_training)

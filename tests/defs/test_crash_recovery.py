@@ -60,11 +60,18 @@ def _running_step(instance: dg.DagsterInstance, job: str, step: str) -> dg.Dagst
     return None
 
 
-def _kill_demo_at(data_dir: Path, stage: str) -> str:
+def _prepare(data_dir: Path, start_from: Path | None) -> None:
+    """An empty data folder, or a copy of start_from; either way with the instance config `demo` would write."""
+    if start_from is not None:
+        shutil.copytree(start_from, data_dir, symlinks=True)
+    (data_dir / "dagster_home").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(REPO_ROOT / "dagster.yaml", data_dir / "dagster_home" / "dagster.yaml")
+
+
+def _kill_demo_at(data_dir: Path, stage: str, start_from: Path | None = None) -> str:
     """Start a demo, wait (polling its instance) until the stage's step runs, SIGKILL its whole process group."""
     job, step = STAGES[stage]
-    (data_dir / "dagster_home").mkdir(parents=True)
-    shutil.copyfile(REPO_ROOT / "dagster.yaml", data_dir / "dagster_home" / "dagster.yaml")
+    _prepare(data_dir, start_from)
     instance = _instance(data_dir)  # its schema exists before the demo opens it: no race on creating it
     log = open(data_dir.parent / f"killed_demo_{stage}.log", "w")  # noqa: SIM115 - read on failure
     demo = subprocess.Popen([CLI, "demo"], env=_env(data_dir), cwd=data_dir.parent, start_new_session=True,
@@ -103,10 +110,13 @@ def clean_result(trained_world, tmp_path_factory) -> dict:
 
 @pytest.mark.slow  # real demo processes, training included
 @pytest.mark.parametrize("stage", list(STAGES))
-def test_demo_killed_at_a_stage_is_finished_by_the_next_demo(tmp_path, clean_result, stage, monkeypatch):
+def test_demo_killed_at_a_stage_is_finished_by_the_next_demo(tmp_path, trained_world, clean_result, stage,
+                                                             monkeypatch):
     data_dir = tmp_path / "data"
     monkeypatch.setenv("DAGSTER_HOME", str(data_dir / "dagster_home"))  # dagster.yaml names it; _env drops it again
-    killed_run = _kill_demo_at(data_dir, stage)
+    # Killed in training, the demo starts where the session's world stood before training (same footage, every
+    # stage before training done), so it reaches training without paying for the stages it is not about.
+    killed_run = _kill_demo_at(data_dir, stage, trained_world.before_training if stage == "training" else None)
     instance = _instance(data_dir)
     assert instance.get_run_by_id(killed_run).status == dg.DagsterRunStatus.STARTED  # what the kill leaves
 
@@ -200,14 +210,14 @@ def test_a_failed_run_for_the_same_files_is_the_retry_sensors_and_says_what_happ
 
 @pytest.mark.slow  # real demo processes, training included
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
-def test_a_demo_stopped_during_training_is_finished_by_the_next_demo(tmp_path, monkeypatch, stop):
+def test_a_demo_stopped_during_training_is_finished_by_the_next_demo(tmp_path, trained_world, monkeypatch, stop):
     """Ctrl-C or SIGTERM (what Kubernetes sends first) during training: Dagster fails the run as interrupted; the
-    training run is retried by the next demo, which makes a model and exits 0."""
+    training run is retried by the next demo, which makes a model and exits 0. The demo starts from the session's
+    world as it stood before training."""
     data_dir = tmp_path / "data"
     monkeypatch.setenv("DAGSTER_HOME", str(data_dir / "dagster_home"))
     job, step = STAGES["training"]
-    (data_dir / "dagster_home").mkdir(parents=True)
-    shutil.copyfile(REPO_ROOT / "dagster.yaml", data_dir / "dagster_home" / "dagster.yaml")
+    _prepare(data_dir, trained_world.before_training)
     instance = _instance(data_dir)
     log = tmp_path / "stopped_demo.log"
     with open(log, "w") as out:

@@ -52,7 +52,7 @@ def _records_naming(root: Path, original: str, instance, registry) -> list[str]:
     return found
 
 
-def test_a_moved_data_folder_ingests_retrains_audits_and_pulls_the_champion(tmp_path, tiny_landing, capsys,
+def test_a_moved_data_folder_ingests_retrains_audits_and_pulls_the_champion(tmp_path, trained_world, capsys,
                                                                              monkeypatch):
     from helpers import TINY_SPEC
 
@@ -60,10 +60,10 @@ def test_a_moved_data_folder_ingests_retrains_audits_and_pulls_the_champion(tmp_
     from vision_assets.core.registry import ModelRegistry
     from vision_assets.demo import DemoSpec, generate_demo_data
 
+    # The original is a copy of the session's trained world (a folder that has been copied once already); it is
+    # moved, so the moved folder must name neither the original nor the world it came from.
     original = settings_for(tmp_path / "first" / "data")
-    shutil.copytree(tiny_landing, original.landing_dir, dirs_exist_ok=True)
-    with _instance(original.data_dir) as instance:
-        assert all(r.success for r in run_once(tiny_definitions(original), instance).runs)
+    shutil.copytree(trained_world.data_dir, original.data_dir, symlinks=True, dirs_exist_ok=True)
 
     moved_root = tmp_path / "second" / "data"
     shutil.copytree(original.data_dir, moved_root, symlinks=True)
@@ -104,4 +104,5 @@ def test_a_moved_data_folder_ingests_retrains_audits_and_pulls_the_champion(tmp_
         assert versions["label_version"].nunique() == 4 and len(versions) > 0
 
         assert _records_naming(moved.data_dir, str(original.data_dir), instance, registry) == []
+        assert _records_naming(moved.data_dir, str(trained_world.data_dir), instance, registry) == []
     assert not (tmp_path / "first").exists()  # nothing wrote back into the old place either
