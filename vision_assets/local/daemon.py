@@ -215,7 +215,8 @@ class LocalDaemon:
         # The ref lets the sensor load partitions (notes/dagster.md); the instance itself spares a new one per tick
         # (opening its storages checks their migrations: a few hundred ms each).
         with dg.build_sensor_context(instance=self.instance, instance_ref=self.instance.get_ref(),
-                                     definitions=self.defs, resources=self.defs.resources, cursor=cursor) as context:
+                                     definitions=self.defs, resources=self._resources_for(sensor),
+                                     cursor=cursor) as context:
             result = sensor(context)
         if isinstance(result, dg.SensorResult):
             for event in result.asset_events or []:
@@ -223,6 +224,15 @@ class LocalDaemon:
             if result.cursor is not None:
                 self.instance.daemon_cursor_storage.set_cursor_values({key: result.cursor})
         return sensor, result
+
+    def _resources_for(self, instigator: dg.SensorDefinition | dg.ScheduleDefinition) -> dict:
+        """The resources a sensor or schedule asks for (and those they need in turn): the context initializes every
+        resource it is given on each tick, ~65 ms CPU for all thirteen."""
+        wanted, resources = set(instigator.required_resource_keys), self.defs.resources or {}
+        while missing := {dependency for key in wanted if key in resources
+                          for dependency in getattr(resources[key], "required_resource_keys", ())} - wanted:
+            wanted |= missing
+        return {key: resource for key, resource in resources.items() if key in wanted}
 
     def sensor_tick(self, name: str) -> int:
         tick = self._start_tick(name, InstigatorType.SENSOR)
@@ -256,7 +266,7 @@ class LocalDaemon:
         now = dt.datetime.now(dt.UTC)
         tick = self._start_tick(name, InstigatorType.SCHEDULE, timestamp=now.timestamp())
         try:
-            with dg.build_schedule_context(instance=self.instance, resources=self.defs.resources,
+            with dg.build_schedule_context(instance=self.instance, resources=self._resources_for(schedule),
                                            scheduled_execution_time=now) as context:
                 result = schedule(context)
         except Exception as error:
