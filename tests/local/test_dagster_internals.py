@@ -31,6 +31,11 @@ CALLED_WITH = {
     "TickData.with_status": ["status"],
     "TickData.with_run_info": ["run_id"],
     "TickData.with_cursor": ["cursor"],
+    "AutomationConditionEvaluator": ["entity_keys", "instance", "asset_graph", "cursor", "emit_backfills",
+                                     "evaluation_id", "evaluation_time", "logger"],
+    "AssetDaemonCursor.empty": [],
+    "AssetDaemonCursor.with_updates": ["evaluation_id", "evaluation_timestamp", "newly_observe_requested_asset_keys",
+                                       "condition_cursors", "asset_graph"],
 }
 # record types built by field name
 FIELDS = {
@@ -51,6 +56,8 @@ ATTRIBUTES = {
     "RemoteRepositoryOrigin": ["get_job_origin"],
     "RemoteInstigatorOrigin": ["get_id"],
     "InstigatorSelector": ["get_id"],
+    "AutomationConditionEvaluator": ["evaluate", "evaluation_time"],  # and asset_graph_view, set per instance
+    "AssetDaemonCursor": ["evaluation_id"],
 }
 # the tag names Dagster itself writes and reads (the UI filters runs by them)
 TAGS = {
@@ -95,6 +102,22 @@ def test_private_types_have_the_members_we_use(name):
 def test_run_tags_keep_their_names():
     changed = {name: getattr(internals, name) for name, value in TAGS.items() if getattr(internals, name) != value}
     assert not changed, f"Dagster {dg.__version__} renamed run tags the UI and vision_assets read: {changed}"
+
+
+def test_the_automation_evaluator_keeps_its_partition_loading_context():
+    """automation.py builds the new cursor in the evaluator's own partition loading context (its cached store), as
+    the daemon's tick does; and hands it to the public result type's constructor."""
+    instance = dg.DagsterInstance.ephemeral()
+    graph = dg.Definitions(assets=[dg.AssetSpec("a")]).resolve_asset_graph()
+    evaluator = internals.AutomationConditionEvaluator(
+        entity_keys=set(), instance=instance, asset_graph=graph, cursor=internals.AssetDaemonCursor.empty(),
+        emit_backfills=False, evaluation_id=0)
+    context = getattr(getattr(evaluator, "asset_graph_view", None), "partition_loading_context", None)
+    assert context is not None, (f"Dagster {dg.__version__}: AutomationConditionEvaluator.asset_graph_view."
+                                 "partition_loading_context is gone; adapt vision_assets/local/automation.py")
+    parameters = inspect.signature(dg.EvaluateAutomationConditionsResult).parameters
+    missing = [p for p in ("cursor", "results", "requested_subsets", "partition_loading_context") if p not in parameters]
+    assert not missing, f"Dagster {dg.__version__} changed EvaluateAutomationConditionsResult: no parameter(s) {missing}"
 
 
 def test_no_other_module_imports_private_dagster_apis():

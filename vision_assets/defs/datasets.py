@@ -150,15 +150,19 @@ def new_online_breaches(context: dg.SensorEvaluationContext, lake: LakeResource,
     monitoring = lake.lake().read_tables(lake_keys.FOOTAGE_MONITORING)
     if monitoring.empty or "online_precision" not in monitoring:
         return []
+    floors = dict(min_precision=policy.min_online_precision, min_recall=policy.min_online_recall,
+                  min_boxes=policy.min_online_boxes)
+    earlier = context.instance.get_runs(dg.RunsFilter(job_name=training_job.name), limit=200)
+    requested = {b for run in earlier for b in run.tags.get(ONLINE_BREACHES_TAG, "").split(",") if b}
+    # The champion is asked only when some row, measured against whichever version, breaches a floor with no retrain
+    # requested for it: asking MLflow costs seconds in a fresh process (import, store), and most ticks find none.
+    measured = monitoring["champion_version"].astype(str).unique()
+    if all(breach_id(b) in requested for version in measured for b in breached_partitions(monitoring, version, **floors)):
+        return []
     champion = mlflow.registry().champion(mlflow.model_name)
     if champion is None:
         return []
-    breaches = breached_partitions(monitoring, str(champion.version), min_precision=policy.min_online_precision,
-                                   min_recall=policy.min_online_recall, min_boxes=policy.min_online_boxes)
-    if not breaches:
-        return []
-    earlier = context.instance.get_runs(dg.RunsFilter(job_name=training_job.name), limit=200)
-    requested = {b for run in earlier for b in run.tags.get(ONLINE_BREACHES_TAG, "").split(",") if b}
+    breaches = breached_partitions(monitoring, str(champion.version), **floors)
     return [b for b in breaches if breach_id(b) not in requested]
 
 
