@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from vision_assets.core.errors import VisionError
 from vision_assets.project_schema import (
     DEFAULT_SAMPLING,
@@ -133,6 +131,8 @@ def load_project_config(path: Path | None, overrides: Mapping[str, str] | None =
 
 
 def _read_yaml(path: Path, label: str) -> dict:
+    import yaml  # here: every command imports this module through settings, few read a project file
+
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vision_assets.core.input_files import InputLimits
-from vision_assets.core.training.environment import configure_third_party
 from vision_assets.project_config import (
     CONFIG_ENV,
     ENV_OVERRIDES,
@@ -84,4 +83,6 @@ class Settings:
             Path(self.mlflow_tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         if "://" not in self.lake_root:
             Path(self.lake_root).mkdir(parents=True, exist_ok=True)
+        from vision_assets.core.training.environment import configure_third_party  # subprocess, random: not for --help
+
         configure_third_party(self.work_dir)

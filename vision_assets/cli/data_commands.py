@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -111,6 +112,10 @@ def _exit_code(daemon, training: bool) -> int:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     """Run a sampling strategy on one file outside Dagster: what it keeps, and what the probe found."""
+    if "numpy" not in sys.modules:  # the setting counts only before numpy loads (in-process callers have it)
+        # OpenBLAS (numpy's, and OpenCV's own copy) starts a thread per core when loaded: ~0.06 CPU s on two cores,
+        # a tenth of sampling vtest.avi. Sampling does no linear algebra; a value the caller set wins.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from vision_assets.core.sampling import STRATEGIES, StrategyError, sample_file_report
 
     params = dict(_parse_param(text) for text in args.param)

@@ -1,4 +1,7 @@
-"""Sampling one video file: decode it, keep the frames a strategy wants, drop near-duplicates, encode JPEGs."""
+"""Sampling one video file: decode it, keep the frames a strategy wants, drop near-duplicates, encode JPEGs.
+
+The pixel libraries (numpy, OpenCV: ~0.13 CPU s) are imported once the decoding thread has started, so a process
+that samples one file (`vision-assets sample`) loads them while its first frames decode instead of before."""
 
 from __future__ import annotations
 
@@ -7,24 +10,16 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import cv2
-import numpy as np
+from typing import TYPE_CHECKING
 
 from vision_assets.core.sampling.strategies import SamplingStrategy, get_strategy
-from vision_assets.core.video import (
-    DecodedFrame,
-    NearDuplicateIndex,
-    UnreadableVideo,
-    VideoSource,
-    decoded_ahead,
-    hash_to_hex,
-    perceptual_hash,
-    pts_seconds,
-)
+from vision_assets.core.video import DecodedFrame, UnreadableVideo, VideoSource, decoded_ahead, pts_seconds
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Applied to each kept BGR frame before encoding (e.g. blurring faces): returns the frame and what it did.
-Transform = Callable[[np.ndarray], tuple[np.ndarray, dict]]
+Transform = Callable[["np.ndarray"], tuple["np.ndarray", dict]]
 
 
 @dataclass(frozen=True)
@@ -40,6 +35,8 @@ class KeptFrame:
 
     @property
     def phash_hex(self) -> str:
+        from vision_assets.core.video.phash import hash_to_hex
+
         return hash_to_hex(self.phash)
 
 
@@ -82,10 +79,14 @@ def sample_video_file(path: Path, strategy: SamplingStrategy, *, near_duplicate_
         result.reason = str(error)
         return result
     planned = _plan_on_timestamps(source, strategy)
-    seen = NearDuplicateIndex()
-    encode_params = [int(cv2.IMWRITE_JPEG_QUALITY), int(jpeg_quality)]
     # The strategy decides in the decoding thread (a planned source yields only the wanted frames already).
     with source, decoded_ahead(source, keep=None if planned else per_video.wants) as frames:
+        import cv2  # here, while the decoding thread runs (module docstring)
+
+        from vision_assets.core.video.phash import NearDuplicateIndex, perceptual_hash
+
+        seen = NearDuplicateIndex()
+        encode_params = [int(cv2.IMWRITE_JPEG_QUALITY), int(jpeg_quality)]
         for frame in frames:
             phash = perceptual_hash(frame.luma)  # the Y plane: no colour conversion for a frame we may drop
             if seen.near(phash, near_duplicate_distance):
@@ -133,6 +134,8 @@ def _plan_on_timestamps(source: VideoSource, strategy: SamplingStrategy) -> bool
 
 
 def _encode(frame: DecodedFrame, phash: int, transform: Transform | None, params: list[int]) -> KeptFrame:
+    import cv2
+
     image, info = frame.bgr, {}
     if transform is not None:
         image, info = transform(image)

@@ -15,13 +15,13 @@ config) without touching this file:
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-import cv2
-import numpy as np
+from typing import TYPE_CHECKING, ClassVar
 
 from vision_assets.core.errors import VisionError
 from vision_assets.core.video import DecodedFrame
+
+if TYPE_CHECKING:  # OpenCV and numpy load when a strategy first compares pixels (core/video/decode.py says why)
+    import numpy as np
 
 DECODE_MODES = ("all", "keyframes")
 
@@ -126,6 +126,8 @@ class FixedInterval(SamplingStrategy):
 
 
 def _mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    import cv2
+
     return float(cv2.absdiff(a, b).mean())
 
 
@@ -180,6 +182,8 @@ class Motion(_ComparesFrames):
     def differs(self, thumbnail: np.ndarray, previous: np.ndarray | None) -> bool:
         if previous is None:
             return False
+        import cv2
+
         return float((cv2.absdiff(thumbnail, previous) > MOTION_PIXEL_DELTA).mean()) > self.params["threshold"]
 
 

@@ -3,6 +3,9 @@
 Headers lie: a cut-off upload still claims its full frame count, a muxer may write the wrong frame rate.
 So frame counts come from the decoder, durations and frame rates from decoded timestamps, and the header's
 values are kept only as claims to compare against.
+
+numpy and OpenCV are imported where pixels are first touched, not here: `vision-assets sample` starts decoding
+first and loads them (~0.13 CPU s) while the decoding thread works (sampling/sampler.py).
 """
 
 from __future__ import annotations
@@ -14,13 +17,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
-import cv2
-import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from vision_assets.core.errors import VisionError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".ts"})
 # A container may round its frame count; more than this share missing means the file was cut short.
@@ -83,6 +88,8 @@ class DecodedFrame:
     def luma(self) -> np.ndarray:
         """Full-resolution grayscale, upright; a view of the decoder's Y plane where the format has one and the
         picture needs no turning (no copy)."""
+        import numpy as np
+
         frame = self._frame
         if frame.format.name not in _LUMA_FIRST:
             return upright(frame.to_ndarray(format="gray"), self.rotation)
@@ -94,6 +101,8 @@ class DecodedFrame:
     def thumbnail(self) -> np.ndarray:
         """A small grayscale copy (64 px wide) for cheap content comparisons between frames."""
         if self._thumbnail is None:
+            import cv2
+
             height = max(1, round(THUMBNAIL_WIDTH * self.height / max(self.width, 1)))
             self._thumbnail = cv2.resize(self.luma, (THUMBNAIL_WIDTH, height), interpolation=cv2.INTER_AREA)
         return self._thumbnail
@@ -128,6 +137,8 @@ def upright(image: np.ndarray, rotation: int) -> np.ndarray:
     """The picture as it is meant to be seen: turned counter-clockwise by the display matrix's rotation."""
     if not rotation:
         return image
+    import numpy as np
+
     return np.ascontiguousarray(np.rot90(image, k=rotation // 90))
 
 
