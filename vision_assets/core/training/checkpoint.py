@@ -26,6 +26,7 @@ from vision_assets.core.training.environment import (
 )
 from vision_assets.core.training.ownership import AttemptSuperseded, own_work_folder
 from vision_assets.core.training.resume import prepare_run_dir, read_state, write_state
+from vision_assets.core.training.stop_signals import remembered_stop_signals
 from vision_assets.core.training.weights import weights_sha256
 from vision_assets.core.training.yolo import TrainConfig, TrainResult, model_file_sha256, read_results_csv, train_yolo
 
@@ -59,8 +60,10 @@ def train_checkpoint(lake: Lake, registry: ModelRegistry, dataset: DatasetVersio
     log = log or (lambda _: None)
     fingerprint = config.fingerprint(dataset.version)
     run_dir = run_dir_for(work_dir, fingerprint)
-    with own_work_folder(run_dir, run_tags.get("dagster_run_id", ""), log=log) as ownership:
+    with own_work_folder(run_dir, run_tags.get("dagster_run_id", ""), log=log) as ownership, \
+            remembered_stop_signals() as stops:
         def fence() -> None:
+            stops.raise_if_received()  # a stop signal a library swallowed (stop_signals.py)
             reason = still_wanted() if still_wanted else None
             if reason:
                 raise AttemptSuperseded(f"{fingerprint}: {reason}; this attempt stops without writing")
@@ -74,7 +77,8 @@ def _train_owned(lake: Lake, registry: ModelRegistry, dataset: DatasetVersion, c
                  run_dir: Path, fingerprint: str, run_tags: dict[str, str],
                  on_epoch: Callable[[int, dict], None] | None, log: Callable[[str], None],
                  fence: Callable[[], None]) -> Checkpoint:
-    device = resolve_device(config.device)
+    device = resolve_device(config.device)  # imports torch: a stop signal may be swallowed there
+    fence()
     data_yaml = local_data_yaml(lake, dataset, work_dir / "cache")
     started_at, started = _now(), time.monotonic()
     git = git_state()
