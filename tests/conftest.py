@@ -191,11 +191,5 @@ def _environment_restored():
 def pytest_collection_modifyitems(config, items):
     """Modules with end-to-end (slow) tests run first, in their own order, so that under pytest-xdist the longest
     tests start while there is still other work to balance the workers with, instead of ending the run alone."""
-    def slow_module(item) -> bool:
-        module = item.getparent(pytest.Module)
-        return any(other.get_closest_marker("slow") for other in by_module.get(module, ()))
-
-    by_module: dict = {}
-    for item in items:
-        by_module.setdefault(item.getparent(pytest.Module), []).append(item)
-    items.sort(key=lambda item: not slow_module(item))  # stable: the order within each part is kept
+    slow = {item.getparent(pytest.Module) for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.getparent(pytest.Module) not in slow)  # stable: each part keeps its order
